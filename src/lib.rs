@@ -1,0 +1,3 @@
+//! scim-sync: keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta.
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,0 +1,536 @@
+//! Scenario files: the world the simulators start with (TOML or JSON).
+//!
+//! The format is documented in `docs/scenarios.md` with a commented example in
+//! `docs/scenario.example.toml`. Unknown fields are refused so that a typo can't silently
+//! give a different world; errors name the field and the line.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::common::FaultSpec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("scenario file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("scenario file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The whole simulated world.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub okta: OktaScenario,
+    #[serde(default)]
+    pub kafkaman: KafkamanScenario,
+}
+
+/// The simulated Okta org.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OktaScenario {
+    /// The kafkaman app's id in this org.
+    #[serde(default = "default_app_id")]
+    pub app_id: String,
+    #[serde(default = "default_app_label")]
+    pub app_label: String,
+    /// SSWS API tokens accepted by the org.
+    #[serde(default = "default_okta_tokens")]
+    pub api_tokens: Vec<String>,
+    /// OAuth 2.0 service apps allowed to get tokens with `private_key_jwt`.
+    #[serde(default)]
+    pub service_apps: Vec<ServiceAppSpec>,
+    #[serde(default)]
+    pub users: Vec<OktaUserSpec>,
+    #[serde(default)]
+    pub groups: Vec<OktaGroupSpec>,
+    /// Assignments to the kafkaman app.
+    #[serde(default)]
+    pub assignments: AssignmentSpec,
+    #[serde(default)]
+    pub rate_limits: OktaRateLimits,
+    /// Latency added to every response, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+impl Default for OktaScenario {
+    fn default() -> Self {
+        OktaScenario {
+            app_id: default_app_id(),
+            app_label: default_app_label(),
+            api_tokens: default_okta_tokens(),
+            service_apps: Vec::new(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            assignments: AssignmentSpec::default(),
+            rate_limits: OktaRateLimits::default(),
+            latency_ms: 0,
+            faults: Vec::new(),
+        }
+    }
+}
+
+fn default_app_id() -> String {
+    "0oakafkaman0000000001".to_string()
+}
+fn default_app_label() -> String {
+    "kafkaman".to_string()
+}
+fn default_okta_tokens() -> Vec<String> {
+    vec!["00sim-okta-ssws-token-0000000000000000000000".to_string()]
+}
+
+/// An OAuth 2.0 service app (client credentials with a signed JWT assertion).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAppSpec {
+    pub client_id: String,
+    /// The app's registered public key (PEM, RSA) the assertion is verified with.
+    pub public_key_pem: String,
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// Scopes granted to the app.
+    #[serde(default = "all_read_scopes")]
+    pub scopes: Vec<String>,
+}
+
+pub fn all_read_scopes() -> Vec<String> {
+    [
+        "okta.users.read",
+        "okta.apps.read",
+        "okta.groups.read",
+        "okta.logs.read",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// An Okta user. `status` is one of Okta's UserStatus values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OktaUserSpec {
+    /// Okta user id (`00u…`); generated when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub login: String,
+    /// Defaults to `login`.
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default = "active")]
+    pub status: String,
+    /// Extra profile attributes (department, employeeNumber, …).
+    #[serde(default)]
+    pub profile: serde_json::Map<String, serde_json::Value>,
+}
+
+fn active() -> String {
+    "ACTIVE".to_string()
+}
+
+/// An Okta group with its members (by login or user id).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OktaGroupSpec {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// Who is assigned to the kafkaman app: users directly (login or id) and groups (name or id).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentSpec {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// Per-minute request limits of Okta's buckets (Workforce defaults).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OktaRateLimits {
+    /// `/api/v1/apps` and everything below it.
+    #[serde(default = "d100")]
+    pub apps: u32,
+    /// `GET /api/v1/users` (the list).
+    #[serde(default = "d600")]
+    pub users_list: u32,
+    /// `/api/v1/logs`.
+    #[serde(default = "d120")]
+    pub logs: u32,
+    /// Every other endpoint.
+    #[serde(default = "d1200")]
+    pub other: u32,
+    /// Requests in flight at once before a concurrency 429.
+    #[serde(default = "d75")]
+    pub concurrency: u32,
+    /// Window length in seconds (Okta: 60).
+    #[serde(default = "d60")]
+    pub window_secs: u64,
+}
+
+impl Default for OktaRateLimits {
+    fn default() -> Self {
+        OktaRateLimits {
+            apps: 100,
+            users_list: 600,
+            logs: 120,
+            other: 1200,
+            concurrency: 75,
+            window_secs: 60,
+        }
+    }
+}
+
+fn d60() -> u64 {
+    60
+}
+fn d75() -> u32 {
+    75
+}
+fn d100() -> u32 {
+    100
+}
+fn d120() -> u32 {
+    120
+}
+fn d600() -> u32 {
+    600
+}
+fn d1200() -> u32 {
+    1200
+}
+fn d300() -> u32 {
+    300
+}
+
+/// The simulated kafkaman team.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkamanScenario {
+    /// Paid seats; active and invited members use one each.
+    #[serde(default = "d100")]
+    pub seats: u32,
+    #[serde(default = "yes")]
+    pub scim_enabled: bool,
+    /// SCIM API keys.
+    #[serde(default = "default_keys")]
+    pub keys: Vec<KeySpec>,
+    #[serde(default)]
+    pub members: Vec<MemberSpec>,
+    /// kafkaman accounts that exist outside the team (a create invites them).
+    #[serde(default)]
+    pub outside_accounts: Vec<String>,
+    #[serde(default)]
+    pub invites: Vec<InviteSpec>,
+    #[serde(default)]
+    pub rate_limit: KafkamanRateLimit,
+    #[serde(default)]
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+impl Default for KafkamanScenario {
+    fn default() -> Self {
+        KafkamanScenario {
+            seats: 100,
+            scim_enabled: true,
+            keys: default_keys(),
+            members: Vec::new(),
+            outside_accounts: Vec::new(),
+            invites: Vec::new(),
+            rate_limit: KafkamanRateLimit::default(),
+            latency_ms: 0,
+            faults: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_keys() -> Vec<KeySpec> {
+    vec![KeySpec {
+        name: "okta".to_string(),
+        token: "kmsim_0000000000000000000000000000".to_string(),
+        status: "ACTIVE".to_string(),
+    }]
+}
+
+/// A named SCIM API key, `ACTIVE` or `REVOKED`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    pub name: String,
+    pub token: String,
+    #[serde(default = "active")]
+    pub status: String,
+}
+
+/// A member of the team.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    pub email: String,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// `active`, `invited` or `deactivated`; derived from `active` when absent.
+    #[serde(default)]
+    pub membership: Option<String>,
+    #[serde(default = "developer")]
+    pub role: String,
+}
+
+fn developer() -> String {
+    "developer".to_string()
+}
+
+/// A pending team invite. `source` is `admin`, `link`, `request` or `scim`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InviteSpec {
+    pub email: String,
+    #[serde(default = "admin")]
+    pub source: String,
+    #[serde(default)]
+    pub invited_by: Option<String>,
+    /// Age of the invite in days (for stale-invite reports).
+    #[serde(default)]
+    pub age_days: u32,
+}
+
+fn admin() -> String {
+    "admin".to_string()
+}
+
+/// kafkaman's per-key rate limit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkamanRateLimit {
+    #[serde(default = "d300")]
+    pub requests: u32,
+    #[serde(default = "d60")]
+    pub window_secs: u64,
+}
+
+impl Default for KafkamanRateLimit {
+    fn default() -> Self {
+        KafkamanRateLimit {
+            requests: 300,
+            window_secs: 60,
+        }
+    }
+}
+
+const USER_STATUSES: &[&str] = &[
+    "ACTIVE",
+    "DEPROVISIONED",
+    "LOCKED_OUT",
+    "PASSWORD_EXPIRED",
+    "PROVISIONED",
+    "RECOVERY",
+    "STAGED",
+    "SUSPENDED",
+];
+const INVITE_SOURCES: &[&str] = &["admin", "link", "request", "scim"];
+
+impl Scenario {
+    /// Reads a scenario file; `.json` is JSON, anything else TOML.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let is_json = path.extension().is_some_and(|e| e == "json");
+        Self::parse(&text, is_json, &path.display().to_string())
+    }
+
+    /// Parses scenario text. Errors carry the line (and the field where serde names it).
+    pub fn parse(text: &str, is_json: bool, origin: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = if is_json {
+            serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
+                path: origin.to_string(),
+                message: format!("line {}, column {}: {}", e.line(), e.column(), e),
+            })?
+        } else {
+            toml::from_str(text).map_err(|e| {
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                ScenarioError::Parse {
+                    path: origin.to_string(),
+                    message: match line {
+                        Some(l) => format!("line {l}: {}", e.message()),
+                        None => e.message().to_string(),
+                    },
+                }
+            })?
+        };
+        scenario.validate(text, origin)?;
+        Ok(scenario)
+    }
+
+    /// Checks values serde can't: enumerations and references between sections.
+    fn validate(&self, text: &str, origin: &str) -> Result<(), ScenarioError> {
+        let bad = |field: &str, value: &str, why: String| {
+            let line = line_of(text, value)
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            ScenarioError::Invalid {
+                path: origin.to_string(),
+                message: format!("{line}{field} = {value:?}: {why}"),
+            }
+        };
+        for u in &self.okta.users {
+            if !USER_STATUSES.contains(&u.status.as_str()) {
+                return Err(bad(
+                    "okta.users.status",
+                    &u.status,
+                    format!("expected one of {}", USER_STATUSES.join(", ")),
+                ));
+            }
+        }
+        let known_user = |r: &str| {
+            self.okta
+                .users
+                .iter()
+                .any(|u| u.login.eq_ignore_ascii_case(r) || u.id.as_deref() == Some(r))
+        };
+        for g in &self.okta.groups {
+            for m in &g.members {
+                if !known_user(m) {
+                    return Err(bad(
+                        "okta.groups.members",
+                        m,
+                        format!("group {:?} names a user that is not in okta.users", g.name),
+                    ));
+                }
+            }
+        }
+        for r in &self.okta.assignments.users {
+            if !known_user(r) {
+                return Err(bad(
+                    "okta.assignments.users",
+                    r,
+                    "no such user in okta.users".to_string(),
+                ));
+            }
+        }
+        for r in &self.okta.assignments.groups {
+            let known = self
+                .okta
+                .groups
+                .iter()
+                .any(|g| g.name == *r || g.id.as_deref() == Some(r));
+            if !known {
+                return Err(bad(
+                    "okta.assignments.groups",
+                    r,
+                    "no such group in okta.groups".to_string(),
+                ));
+            }
+        }
+        for inv in &self.kafkaman.invites {
+            if !INVITE_SOURCES.contains(&inv.source.as_str()) {
+                return Err(bad(
+                    "kafkaman.invites.source",
+                    &inv.source,
+                    format!("expected one of {}", INVITE_SOURCES.join(", ")),
+                ));
+            }
+        }
+        for m in &self.kafkaman.members {
+            if let Some(ms) = &m.membership
+                && !["active", "invited", "deactivated"].contains(&ms.as_str())
+            {
+                return Err(bad(
+                    "kafkaman.members.membership",
+                    ms,
+                    "expected one of active, invited, deactivated".to_string(),
+                ));
+            }
+        }
+        for k in &self.kafkaman.keys {
+            if k.status != "ACTIVE" && k.status != "REVOKED" {
+                return Err(bad(
+                    "kafkaman.keys.status",
+                    &k.status,
+                    "expected ACTIVE or REVOKED".to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The 1-based line where a quoted value first appears, to point at a bad value.
+fn line_of(text: &str, value: &str) -> Option<usize> {
+    let quoted = format!("\"{value}\"");
+    text.lines()
+        .position(|l| l.contains(&quoted))
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_names_field_and_line() {
+        let text = "[okta]\napp_id = \"x\"\n\n[[okta.users]]\nlogin = \"a@x.com\"\nfrist_name = \"A\"\n";
+        let err = Scenario::parse(text, false, "s.toml").unwrap_err().to_string();
+        assert!(err.contains("line 6"), "{err}");
+        assert!(err.contains("frist_name"), "{err}");
+    }
+
+    #[test]
+    fn bad_status_names_field_and_line() {
+        let text = "[[okta.users]]\nlogin = \"a@x.com\"\nstatus = \"ACTIV\"\n";
+        let err = Scenario::parse(text, false, "s.toml").unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("okta.users.status"), "{err}");
+    }
+
+    #[test]
+    fn json_errors_have_lines() {
+        let text = "{\n \"kafkaman\": {\n  \"seats\": \"ten\"\n }\n}";
+        let err = Scenario::parse(text, true, "s.json").unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn dangling_group_member_is_refused() {
+        let text = "[[okta.groups]]\nname = \"Eng\"\nmembers = [\"ghost@x.com\"]\n";
+        let err = Scenario::parse(text, false, "s.toml").unwrap_err().to_string();
+        assert!(err.contains("ghost@x.com") && err.contains("line 3"), "{err}");
+    }
+}
