@@ -1,3 +1,5 @@
 //! scim-sync: keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta.
+pub mod plan;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod store;
