@@ -1,5 +1,18 @@
-//! scim-sync: keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta.
+//! scim-sync: keeps a kafkaman team in step with the users assigned to the kafkaman app
+//! in Okta. Data flows one way: `config` → `okta` → `kafkaman` → `store` → `plan` →
+//! `apply` → `sync`, driven by `cli` (one cycle, `check`, `demo`). See ARCHITECTURE.md.
+
+pub mod apply;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod kafkaman;
+pub mod okta;
 pub mod plan;
+pub mod render;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
+pub mod sync;

@@ -7,6 +7,7 @@
 //! their URLs, credentials, state and request logs. As a process: `scim-sync sim`.
 
 pub mod common;
+pub mod process;
 pub mod generate;
 pub mod kafkaman;
 pub mod okta;

@@ -1,0 +1,458 @@
+//! Executes a plan against kafkaman and records every outcome.
+//!
+//! Each operation is written to the store as an intent before its call and updated with
+//! its outcome after it, so a crash can neither lose nor double one. Phases run in the
+//! plan's order (deactivations free seats before creates need them); within a phase a
+//! bounded number of operations run at once. A per-user failure is recorded with its
+//! reason and request id and the run goes on.
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::kafkaman::{InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
+use crate::plan::{Member, OpKind, Operation, Plan};
+use crate::store::{OpState, Store, StoreError};
+
+/// One operation's outcome, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpOutcome {
+    pub kind: OpKind,
+    pub user_name: String,
+    pub okta_id: Option<String>,
+    pub state: OpState,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// What applying a plan did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub outcomes: Vec<OpOutcome>,
+    /// True when a shutdown stopped the run before every operation started.
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    pub fn count(&self, kind: OpKind, state: OpState) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| o.kind == kind && o.state == state)
+            .count()
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &OpOutcome> {
+        self.outcomes.iter().filter(|o| o.state == OpState::Failed)
+    }
+
+    /// Counts per `kind.state`, for run summaries.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for o in &self.outcomes {
+            *out.entry(format!("{}.{}", o.kind.as_str(), o.state.as_str()))
+                .or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The store could not record an intent: nothing more is attempted, since an
+    /// unrecorded write could be doubled after a crash.
+    #[error("recording an operation failed, stopping the run: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A unit of work: operations that must run one after the other (the invite clearings
+/// of one user, then that user's create).
+type Unit = Vec<Operation>;
+
+/// Applies the plan's operations. Stops starting new units once `cancel` fires; units in
+/// flight finish and are recorded.
+pub async fn apply(
+    plan: &Plan,
+    client: &KafkamanClient,
+    store: &Store,
+    run_id: i64,
+    concurrency: usize,
+    cancel: &CancellationToken,
+) -> Result<ApplyReport, ApplyError> {
+    let mut report = ApplyReport::default();
+    for phase in phases(&plan.operations) {
+        let mut results = futures_util::stream::iter(phase.into_iter().map(|unit| async move {
+            if cancel.is_cancelled() {
+                return Ok((Vec::new(), true));
+            }
+            run_unit(unit, client, store, run_id)
+                .await
+                .map(|outcomes| (outcomes, false))
+        }))
+        .buffer_unordered(concurrency.max(1));
+        while let Some(result) = results.next().await {
+            let (outcomes, skipped) = result?;
+            report.interrupted |= skipped;
+            report.outcomes.extend(outcomes);
+        }
+        if cancel.is_cancelled() {
+            report.interrupted = true;
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Splits operations into phases by kind (plan order), grouping each user's invite
+/// clearings with their create.
+fn phases(ops: &[Operation]) -> Vec<Vec<Unit>> {
+    let mut phases: Vec<Vec<Unit>> = Vec::new();
+    let mut current_kind: Option<OpKind> = None;
+    let mut pending_clears: Vec<Operation> = Vec::new();
+    for op in ops {
+        let phase_kind = if op.kind == OpKind::ClearInvite {
+            OpKind::Create
+        } else {
+            op.kind
+        };
+        if current_kind != Some(phase_kind) {
+            phases.push(Vec::new());
+            current_kind = Some(phase_kind);
+        }
+        let Some(phase) = phases.last_mut() else {
+            continue;
+        };
+        match op.kind {
+            OpKind::ClearInvite => pending_clears.push(op.clone()),
+            OpKind::Create => {
+                let mut unit = std::mem::take(&mut pending_clears);
+                unit.push(op.clone());
+                phase.push(unit);
+            }
+            _ => phase.push(vec![op.clone()]),
+        }
+    }
+    if !pending_clears.is_empty() {
+        phases.push(pending_clears.into_iter().map(|o| vec![o]).collect());
+    }
+    phases
+}
+
+async fn run_unit(
+    unit: Unit,
+    client: &KafkamanClient,
+    store: &Store,
+    run_id: i64,
+) -> Result<Vec<OpOutcome>, ApplyError> {
+    let mut outcomes = Vec::new();
+    let mut blocked: Option<String> = None;
+    for op in unit {
+        let op_id = store.record_intent(run_id, &op)?;
+        let outcome = if let Some(why) = &blocked {
+            Outcome::skipped(why.clone())
+        } else {
+            execute(&op, client, store).await?
+        };
+        if op.kind == OpKind::ClearInvite && outcome.state == OpState::Failed {
+            blocked = Some(format!(
+                "not attempted: the conflicting invite could not be removed ({})",
+                outcome.error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        store.record_outcome(
+            op_id,
+            outcome.state,
+            outcome.scim_id.as_deref(),
+            outcome.http_status,
+            outcome.error.as_deref(),
+            outcome.request_id.as_deref(),
+        )?;
+        log_outcome(&op, &outcome);
+        outcomes.push(OpOutcome {
+            kind: op.kind,
+            user_name: op.user_name.clone(),
+            okta_id: op.okta_id.clone(),
+            state: outcome.state,
+            http_status: outcome.http_status,
+            error: outcome.error,
+            request_id: outcome.request_id,
+        });
+    }
+    Ok(outcomes)
+}
+
+fn log_outcome(op: &Operation, o: &Outcome) {
+    match o.state {
+        OpState::Failed => tracing::warn!(
+            kind = op.kind.as_str(),
+            user = %op.user_name,
+            okta_id = op.okta_id.as_deref().unwrap_or(""),
+            status = o.http_status.unwrap_or(0),
+            request_id = o.request_id.as_deref().unwrap_or(""),
+            error = o.error.as_deref().unwrap_or(""),
+            "operation failed"
+        ),
+        _ => tracing::info!(
+            kind = op.kind.as_str(),
+            user = %op.user_name,
+            state = o.state.as_str(),
+            "operation applied"
+        ),
+    }
+}
+
+/// The result of one call, before it is recorded.
+struct Outcome {
+    state: OpState,
+    scim_id: Option<String>,
+    http_status: Option<u16>,
+    error: Option<String>,
+    request_id: Option<String>,
+}
+
+impl Outcome {
+    fn done(scim_id: Option<String>, http_status: u16) -> Outcome {
+        Outcome {
+            state: OpState::Done,
+            scim_id,
+            http_status: Some(http_status),
+            error: None,
+            request_id: None,
+        }
+    }
+
+    fn failed(e: &KafkamanError) -> Outcome {
+        Outcome {
+            state: OpState::Failed,
+            scim_id: None,
+            http_status: e.status(),
+            error: Some(e.to_string()),
+            request_id: e.request_id().map(str::to_string),
+        }
+    }
+
+    fn skipped(why: String) -> Outcome {
+        Outcome {
+            state: OpState::Skipped,
+            scim_id: None,
+            http_status: None,
+            error: Some(why),
+            request_id: None,
+        }
+    }
+}
+
+fn member_from(u: &ScimUser) -> Member {
+    Member {
+        scim_id: u.id.clone(),
+        user_name: u.user_name.clone(),
+        given_name: u.given_name.clone(),
+        family_name: u.family_name.clone(),
+        external_id: u.external_id.clone(),
+        active: u.active,
+        membership: u
+            .membership
+            .clone()
+            .unwrap_or_else(|| if u.active { "active" } else { "deactivated" }.into()),
+        role: u.role.clone(),
+    }
+}
+
+/// Keeps the snapshot in step with a successful write.
+fn remember(store: &Store, op: &Operation, user: &ScimUser) -> Result<(), StoreError> {
+    store.upsert_member(&member_from(user))?;
+    if let Some(okta_id) = &op.okta_id {
+        store.link(okta_id, &user.id)?;
+    }
+    Ok(())
+}
+
+async fn execute(
+    op: &Operation,
+    client: &KafkamanClient,
+    store: &Store,
+) -> Result<Outcome, StoreError> {
+    let scim_id = op.scim_id.as_deref().unwrap_or_default();
+    Ok(match op.kind {
+        OpKind::ClearInvite => {
+            let id = op.invite_id.as_deref().unwrap_or_default();
+            match client.delete_invite(id).await {
+                Ok(InviteDeletion::Deleted) | Ok(InviteDeletion::AlreadyGone) => {
+                    store.remove_invite(id)?;
+                    Outcome::done(None, 204)
+                }
+                Err(e) => Outcome::failed(&e),
+            }
+        }
+        OpKind::Deactivate | OpKind::Reactivate => {
+            let active = op.kind == OpKind::Reactivate;
+            // PATCH active is idempotent: the client may repeat it on transient faults.
+            match client.set_active(scim_id, active).await {
+                Ok(user) => {
+                    remember(store, op, &user)?;
+                    Outcome::done(Some(user.id), 200)
+                }
+                Err(e) => Outcome::failed(&e),
+            }
+        }
+        OpKind::UpdateName => {
+            let given = op.given_name.as_deref().unwrap_or("");
+            let family = op.family_name.as_deref().unwrap_or("");
+            match client.set_name(scim_id, given, family).await {
+                Ok(user) => {
+                    remember(store, op, &user)?;
+                    Outcome::done(Some(user.id), 200)
+                }
+                Err(e) => Outcome::failed(&e),
+            }
+        }
+        OpKind::Create => create(op, client, store).await?,
+    })
+}
+
+/// A create, checked with a userName lookup when its outcome is unknown: it is tried
+/// again only when the lookup proves it did not happen.
+async fn create(
+    op: &Operation,
+    client: &KafkamanClient,
+    store: &Store,
+) -> Result<Outcome, StoreError> {
+    let new_user = NewUser {
+        user_name: op.user_name.clone(),
+        given_name: op.given_name.clone(),
+        family_name: op.family_name.clone(),
+        external_id: op.okta_id.clone(),
+        display_name: display_name(op),
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match client.create_user(&new_user).await {
+            Ok(user) => {
+                remember(store, op, &user)?;
+                return Ok(Outcome::done(Some(user.id), 201));
+            }
+            Err(e) if e.write_may_have_happened() => {
+                tracing::warn!(
+                    user = %op.user_name,
+                    request_id = e.request_id().unwrap_or(""),
+                    error = %e,
+                    "create outcome unknown; checking with a userName lookup"
+                );
+                match client.find_by_user_name(&op.user_name).await {
+                    Ok(Some(user)) => {
+                        remember(store, op, &user)?;
+                        let mut o = Outcome::done(Some(user.id), 201);
+                        o.state = OpState::Recovered;
+                        o.error = Some(format!("the create's answer was lost ({e}); the lookup found the member"));
+                        o.request_id = e.request_id().map(str::to_string);
+                        return Ok(o);
+                    }
+                    Ok(None) if attempts < 2 => continue,
+                    Ok(None) => return Ok(Outcome::failed(&e)),
+                    Err(lookup) => {
+                        let mut o = Outcome::failed(&e);
+                        o.error = Some(format!(
+                            "{e}; outcome unknown and the userName lookup failed ({lookup}): \
+                             the next cycle's refresh settles it"
+                        ));
+                        return Ok(o);
+                    }
+                }
+            }
+            Err(e) => return Ok(Outcome::failed(&e)),
+        }
+    }
+}
+
+fn display_name(op: &Operation) -> Option<String> {
+    let parts: Vec<&str> = [op.given_name.as_deref(), op.family_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Settles operations a crash left without an outcome, before a new cycle plans. A
+/// create is looked up by userName: found means it happened (the member is linked);
+/// not found means it didn't, and the new plan creates it. Other kinds are idempotent
+/// and simply re-planned from the refreshed snapshot.
+pub async fn recover_unfinished(
+    client: &KafkamanClient,
+    store: &Store,
+) -> Result<usize, StoreError> {
+    let unfinished = store.unfinished_operations()?;
+    for op in &unfinished {
+        let (state, scim_id, note) = if op.kind == OpKind::Create.as_str() {
+            match client.find_by_user_name(&op.user_name).await {
+                Ok(Some(user)) => {
+                    if let Some(okta_id) = &op.okta_id {
+                        store.link(okta_id, &user.id)?;
+                    }
+                    (
+                        OpState::Recovered,
+                        Some(user.id),
+                        "interrupted; the member exists, so the create happened".to_string(),
+                    )
+                }
+                Ok(None) => (
+                    OpState::Recovered,
+                    None,
+                    "interrupted before kafkaman created the member; re-planned".to_string(),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, user = %op.user_name, "could not settle an interrupted create yet");
+                    continue;
+                }
+            }
+        } else {
+            (
+                OpState::Recovered,
+                None,
+                "interrupted; re-planned from the refreshed snapshot".to_string(),
+            )
+        };
+        tracing::info!(op_id = op.id, kind = %op.kind, user = %op.user_name, %note, "settled interrupted operation");
+        store.record_outcome(op.id, state, scim_id.as_deref(), None, Some(&note), None)?;
+    }
+    Ok(unfinished.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(kind: OpKind, user: &str) -> Operation {
+        Operation {
+            kind,
+            okta_id: None,
+            scim_id: None,
+            user_name: user.into(),
+            given_name: None,
+            family_name: None,
+            invite_id: None,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn phases_keep_plan_order_and_group_clears_with_their_create() {
+        let ops = vec![
+            op(OpKind::Deactivate, "a"),
+            op(OpKind::Deactivate, "b"),
+            op(OpKind::Reactivate, "c"),
+            op(OpKind::ClearInvite, "d"),
+            op(OpKind::ClearInvite, "d"),
+            op(OpKind::Create, "d"),
+            op(OpKind::Create, "e"),
+            op(OpKind::UpdateName, "f"),
+        ];
+        let p = phases(&ops);
+        let shape: Vec<Vec<usize>> = p.iter().map(|ph| ph.iter().map(Vec::len).collect()).collect();
+        assert_eq!(shape, vec![vec![1, 1], vec![1], vec![3, 1], vec![1]]);
+        assert_eq!(p[2][0][2].kind, OpKind::Create);
+    }
+}

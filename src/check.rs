@@ -1,0 +1,195 @@
+//! `scim-sync check`: Okta's "Test API Credentials", for both sides. Read-only.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::kafkaman::KafkamanError;
+use crate::okta::OktaError;
+use crate::sync::{self, SyncError};
+
+/// One line of the check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckLine {
+    pub side: &'static str,
+    pub what: String,
+    pub ok: bool,
+    /// What to check when it failed.
+    pub detail: String,
+}
+
+fn line(side: &'static str, what: &str, result: Result<String, String>) -> CheckLine {
+    match result {
+        Ok(detail) => CheckLine {
+            side,
+            what: what.into(),
+            ok: true,
+            detail,
+        },
+        Err(detail) => CheckLine {
+            side,
+            what: what.into(),
+            ok: false,
+            detail,
+        },
+    }
+}
+
+fn okta_hint(e: &OktaError, scope: &str) -> String {
+    let rid = e
+        .request_id()
+        .map(|r| format!(" (request id {r})"))
+        .unwrap_or_default();
+    match (e.status(), e.error_code()) {
+        (Some(401), _) => format!(
+            "Okta rejected the credentials{rid}: check that okta.api_token is a current API \
+             token of this org, or that the service app's client_id, key and key id are right"
+        ),
+        (Some(403), _) => format!(
+            "Okta refused{rid}: grant the scope {scope} to the service app (Okta API Scopes tab) \
+             and give it a read-only admin role, or use a token of an admin who can read it"
+        ),
+        (Some(404), _) => format!(
+            "not found{rid}: check okta.app_id (Applications → kafkaman → the id in the URL)"
+        ),
+        _ => format!("{e}"),
+    }
+}
+
+fn kafkaman_hint(e: &KafkamanError) -> String {
+    let rid = e
+        .request_id()
+        .map(|r| format!(" (request id {r})"))
+        .unwrap_or_default();
+    match e.status() {
+        Some(401) => format!(
+            "kafkaman rejected the SCIM API key{rid}: check that it is the right key and that \
+             its status is ACTIVE in the team's authentication settings"
+        ),
+        Some(403) => format!(
+            "kafkaman refused{rid}: confirm that SCIM is enabled for the team (Team Settings → \
+             Authentication); {e}"
+        ),
+        _ => format!("{e}"),
+    }
+}
+
+/// Runs every check and returns the lines.
+pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
+    let mut out = Vec::new();
+
+    match sync::okta_client(cfg) {
+        Err(e) => out.push(line("okta", "credentials", Err(config_hint(e)))),
+        Ok(okta) => {
+            let app = okta.get_app(&cfg.okta.app_id).await;
+            let reached = match &app {
+                Err(e) if e.status().is_none() => Err(format!(
+                    "cannot reach {}: {e} (check okta.org_url and the network)",
+                    cfg.okta.org_url
+                )),
+                _ => Ok(format!("{} answers", cfg.okta.org_url)),
+            };
+            let reachable = reached.is_ok();
+            out.push(line("okta", "reach the org", reached));
+            if reachable {
+                out.push(line(
+                    "okta",
+                    "token valid, app exists (okta.apps.read)",
+                    app.map(|a| {
+                        format!(
+                            "app {} ({})",
+                            cfg.okta.app_id,
+                            a.get("label").and_then(|l| l.as_str()).unwrap_or("?")
+                        )
+                    })
+                    .map_err(|e| okta_hint(&e, "okta.apps.read")),
+                ));
+                let probes = [
+                    (
+                        format!("/api/v1/apps/{}/users", cfg.okta.app_id),
+                        "okta.apps.read",
+                        "read app assignments",
+                    ),
+                    ("/api/v1/users".to_string(), "okta.users.read", "read users"),
+                    (
+                        "/api/v1/groups".to_string(),
+                        "okta.groups.read",
+                        "read groups",
+                    ),
+                ];
+                for (path, scope, what) in probes {
+                    let r = okta.probe_scope(&path).await;
+                    out.push(line(
+                        "okta",
+                        &format!("{what} ({scope})"),
+                        r.map(|_| "allowed".to_string())
+                            .map_err(|e| okta_hint(&e, scope)),
+                    ));
+                }
+            }
+        }
+    }
+
+    match sync::kafkaman_client(cfg) {
+        Err(e) => out.push(line("kafkaman", "credentials", Err(config_hint(e)))),
+        Ok(km) => {
+            let spc = km.service_provider_config().await;
+            let reachable = !matches!(&spc, Err(e) if e.status().is_none());
+            out.push(line(
+                "kafkaman",
+                "reach the SCIM API",
+                spc.map(|_| format!("{}scim/v2 answers", cfg.kafkaman.base_url))
+                    .map_err(|e| {
+                        format!(
+                            "cannot reach {}: {e} (check kafkaman.base_url and the network)",
+                            cfg.kafkaman.base_url
+                        )
+                    }),
+            ));
+            if reachable {
+                out.push(line(
+                    "kafkaman",
+                    "key valid and ACTIVE, SCIM enabled",
+                    km.find_by_user_name("scim-sync-check@invalid.example")
+                        .await
+                        .map(|_| "the SCIM API accepts the key".to_string())
+                        .map_err(|e| kafkaman_hint(&e)),
+                ));
+                out.push(line(
+                    "kafkaman",
+                    "team invites API allowed",
+                    km.list_pending_invites()
+                        .await
+                        .map(|v| format!("{} pending invites", v.len()))
+                        .map_err(|e| kafkaman_hint(&e)),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn config_hint(e: SyncError) -> String {
+    format!("{e}")
+}
+
+/// Prints the check and returns the exit code (0 when every line passed).
+pub async fn run(cfg: &Config) -> anyhow::Result<u8> {
+    let lines = checks(cfg).await;
+    for l in &lines {
+        println!(
+            "{} {:<9} {:<42} {}",
+            if l.ok { "ok  " } else { "FAIL" },
+            l.side,
+            l.what,
+            l.detail
+        );
+    }
+    let failed = lines.iter().filter(|l| !l.ok).count();
+    if failed == 0 {
+        println!("All checks passed.");
+        Ok(0)
+    } else {
+        println!("{failed} check(s) failed.");
+        Ok(1)
+    }
+}

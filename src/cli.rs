@@ -1,0 +1,280 @@
+//! The command line: arguments, logging set-up, and dispatch to the commands. Exit codes
+//! are documented in the README.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::render;
+use crate::store::{StateLock, Store, StoreError};
+use crate::sync::{self, CycleOptions, RunResult, SyncError, Trigger};
+
+/// Exit codes (README "Exit codes").
+pub mod exit {
+    /// Success, or no changes needed.
+    pub const OK: u8 = 0;
+    /// The run failed (sources unreadable, failures past the error budget).
+    pub const FAILED: u8 = 1;
+    /// The configuration is invalid (or, with `--dry-run --detailed-exitcode`, changes
+    /// are pending).
+    pub const CONFIG: u8 = 2;
+    pub const CHANGES_PENDING: u8 = 2;
+    /// Some operations failed within the budget, or deactivations were held.
+    pub const PARTIAL_OR_HELD: u8 = 3;
+    /// Another process holds the state database.
+    pub const LOCKED: u8 = 4;
+    /// Interrupted by a shutdown signal before every operation started.
+    pub const INTERRUPTED: u8 = 5;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scim-sync",
+    version,
+    about = "Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "SCIM_SYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format: auto (text on a terminal, journald fields under systemd), text, json.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    /// No progress output, only warnings and errors in the log.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct SyncArgs {
+    /// Run the cycle up to the first write and print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: exit 2 when changes are pending, 0 when none.
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+    /// Apply the deactivations the cap holds (after reading them in a dry run).
+    #[arg(long)]
+    pub release_held: bool,
+    /// Output format of the plan / result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One reconciliation cycle (the default command).
+    Sync(SyncArgs),
+    /// Test the API credentials of both sides, as Okta's "Test API Credentials" does.
+    Check,
+    /// Run a real sync against built-in simulators of Okta and kafkaman.
+    Demo,
+    /// Run the simulated Okta and kafkaman servers.
+    #[cfg(feature = "sim")]
+    Sim(crate::sim::process::SimArgs),
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("scim-sync: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        #[cfg(feature = "sim")]
+        Some(Command::Sim(ref args)) => {
+            init_logging(cli.log_format, true);
+            return code(crate::sim::process::run(args.clone()).await);
+        }
+        Some(Command::Demo) => {
+            init_logging(cli.log_format, cli.quiet);
+            return code(crate::demo::run(cli.quiet).await);
+        }
+        _ => {}
+    }
+    init_logging(cli.log_format, cli.quiet);
+    let config_path = cli.config.clone().unwrap_or_else(config::default_path);
+    let cfg = match config::load(&config_path) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("scim-sync: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    match cli.command {
+        Some(Command::Check) => code(crate::check::run(&cfg).await),
+        Some(Command::Sync(ref args)) => sync_command(&cfg, args, cli.quiet).await,
+        None => sync_command(&cfg, &cli.sync, cli.quiet).await,
+        Some(Command::Demo) => ExitCode::from(exit::OK),
+        #[cfg(feature = "sim")]
+        Some(Command::Sim(_)) => ExitCode::from(exit::OK),
+    }
+}
+
+fn code(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            eprintln!("scim-sync: {e:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+/// Logging goes to stderr so that plans and reports on stdout stay clean.
+pub fn init_logging(format: LogFormat, quiet: bool) {
+    let default_level = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_SYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        // Under systemd (journal on stderr) structured lines keep their fields.
+        LogFormat::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
+    // A second init (tests, demo inside a process) keeps the first subscriber.
+    let _ = result;
+}
+
+/// Exit code of a finished cycle.
+pub fn exit_code_for(result: RunResult) -> u8 {
+    match result {
+        RunResult::Success | RunResult::Planned => exit::OK,
+        RunResult::Partial | RunResult::Held => exit::PARTIAL_OR_HELD,
+        RunResult::Failed => exit::FAILED,
+        RunResult::Interrupted => exit::INTERRUPTED,
+    }
+}
+
+/// A progress line on a terminal for long reads; nothing under systemd or --quiet.
+pub fn progress_reporter(quiet: bool) -> Option<std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>> {
+    if quiet || !std::io::stderr().is_terminal() || std::env::var_os("JOURNAL_STREAM").is_some() {
+        return None;
+    }
+    Some(std::sync::Arc::new(|phase: &str, n: usize| {
+        let what = if phase == "okta" {
+            "Okta app users"
+        } else {
+            "kafkaman members"
+        };
+        eprint!("\r\x1b[2Kreading {what}: {n}");
+        if n == usize::MAX {
+            eprintln!();
+        }
+    }))
+}
+
+async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
+    let store = match Store::open(&cfg.sync.state_db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("scim-sync: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    // A dry run writes no snapshot, so it doesn't need the lock a real run holds.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match StateLock::acquire(&cfg.sync.state_db) {
+            Ok(l) => Some(l),
+            Err(e @ StoreError::Locked { .. }) => {
+                eprintln!("scim-sync: {e}");
+                return ExitCode::from(exit::LOCKED);
+            }
+            Err(e) => {
+                eprintln!("scim-sync: {e}");
+                return ExitCode::from(exit::FAILED);
+            }
+        }
+    };
+    let cancel = CancellationToken::new();
+    let signal_cancel = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("interrupt: finishing the operations in flight, starting no new ones");
+            signal_cancel.cancel();
+        }
+    });
+    let opts = CycleOptions {
+        dry_run: args.dry_run,
+        release_held: args.release_held,
+        trigger: Trigger::Manual,
+        progress: progress_reporter(quiet),
+    };
+    let report = match sync::run_cycle(cfg, &store, &opts, &cancel).await {
+        Ok(r) => r,
+        Err(SyncError::Config(msg)) => {
+            eprintln!("scim-sync: {msg}");
+            return ExitCode::from(exit::CONFIG);
+        }
+        Err(e) => {
+            eprintln!("scim-sync: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    if opts.progress.is_some() {
+        eprintln!();
+    }
+    let plain = !std::io::stdout().is_terminal();
+    match (args.output, args.dry_run) {
+        (OutputFormat::Json, true) => println!("{}", render::plan_json(&report.plan)),
+        (OutputFormat::Json, false) => println!("{}", render::cycle_json(&report)),
+        (OutputFormat::Text, true) => print!("{}", render::plan_text(&report.plan, plain)),
+        (OutputFormat::Text, false) => {
+            if !quiet {
+                print!("{}", render::plan_text(&report.plan, plain));
+            }
+            print!("{}", render::cycle_text(&report));
+        }
+    }
+    if args.dry_run && args.detailed_exitcode {
+        let pending = !report.plan.operations.is_empty() || !report.plan.held.is_empty();
+        return ExitCode::from(if pending { exit::CHANGES_PENDING } else { exit::OK });
+    }
+    ExitCode::from(exit_code_for(report.result))
+}

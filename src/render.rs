@@ -1,0 +1,175 @@
+//! How a plan and a cycle's outcome are shown: grouped by action, one line per user
+//! with the reason; a table for people, JSON for machines.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::json;
+
+use crate::plan::{OpKind, Plan};
+use crate::sync::CycleReport;
+
+/// The plan's groups in the order they are applied, then what is not applied.
+fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for (title, kind) in [
+        ("Deactivate", OpKind::Deactivate),
+        ("Reactivate", OpKind::Reactivate),
+        ("Clear pending invite", OpKind::ClearInvite),
+        ("Create", OpKind::Create),
+        ("Update name", OpKind::UpdateName),
+    ] {
+        let rows: Vec<(String, String)> = plan
+            .operations
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| (o.user_name.clone(), o.reason.clone()))
+            .collect();
+        if !rows.is_empty() {
+            out.push((title, rows));
+        }
+    }
+    if !plan.held.is_empty() {
+        let rows = plan
+            .held
+            .iter()
+            .map(|o| (o.user_name.clone(), o.reason.clone()))
+            .collect();
+        out.push(("Held (deactivation cap)", rows));
+    }
+    if !plan.attention.is_empty() {
+        let rows = plan
+            .attention
+            .iter()
+            .map(|a| {
+                let who = if a.user_name.is_empty() {
+                    a.okta_id.clone().unwrap_or_default()
+                } else {
+                    a.user_name.clone()
+                };
+                (who, a.reason.clone())
+            })
+            .collect();
+        out.push(("Needs attention", rows));
+    }
+    if !plan.unmanaged.is_empty() {
+        let rows = plan
+            .unmanaged
+            .iter()
+            .map(|u| {
+                (
+                    u.user_name.clone(),
+                    format!("not managed by scim-sync ({}): left alone", u.membership),
+                )
+            })
+            .collect();
+        out.push(("Not managed (never touched)", rows));
+    }
+    out
+}
+
+/// The plan as a table for a terminal (or plain text when `plain`).
+pub fn plan_text(plan: &Plan, plain: bool) -> String {
+    let mut out = String::new();
+    let groups = groups(plan);
+    if plan.operations.is_empty() {
+        out.push_str("No changes: kafkaman matches Okta.\n");
+    }
+    for (title, rows) in groups {
+        out.push_str(&format!("\n{title} ({})\n", rows.len()));
+        if plain {
+            for (who, why) in rows {
+                out.push_str(&format!("  {who:<40} {why}\n"));
+            }
+        } else {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_header(vec!["User", "Reason"]);
+            for (who, why) in rows {
+                t.add_row(vec![who, why]);
+            }
+            out.push_str(&format!("{t}\n"));
+        }
+    }
+    if !plan.held.is_empty() {
+        out.push_str(&format!(
+            "\n{} deactivations exceed this cycle's cap of {}: they are held. Read them above; \
+             if they are right, release them with `scim-sync --release-held`.\n",
+            plan.held.len(),
+            plan.deactivation_cap
+        ));
+    }
+    out.push_str(&format!(
+        "\nPlanned: {} deactivate, {} reactivate, {} clear invite, {} create, {} update; \
+         {} held, {} need attention, {} in sync, {} not managed.\n",
+        plan.count(OpKind::Deactivate),
+        plan.count(OpKind::Reactivate),
+        plan.count(OpKind::ClearInvite),
+        plan.count(OpKind::Create),
+        plan.count(OpKind::UpdateName),
+        plan.held.len(),
+        plan.attention.len(),
+        plan.in_sync,
+        plan.unmanaged.len()
+    ));
+    out
+}
+
+/// The plan as JSON (`--output json`).
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    json!({
+        "operations": plan.operations,
+        "held": plan.held,
+        "attention": plan.attention,
+        "unmanaged": plan.unmanaged,
+        "in_sync": plan.in_sync,
+        "managed": plan.managed,
+        "deactivation_cap": plan.deactivation_cap,
+    })
+}
+
+/// The outcome of a real cycle, for a person.
+pub fn cycle_text(report: &CycleReport) -> String {
+    let s = &report.summary;
+    let mut out = format!(
+        "Run {} {}: {} assigned in Okta, {} team members; ",
+        report.run_id,
+        report.result.as_str(),
+        s.assigned,
+        s.members
+    );
+    if report.applied.outcomes.is_empty() {
+        out.push_str("no changes applied");
+    } else {
+        let parts: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&parts.join(", "));
+    }
+    out.push_str(&format!(
+        "; {} held, {} need attention, {} not managed ({} ms, {} Okta and {} kafkaman requests)\n",
+        s.held, s.attention, s.unmanaged, s.duration_ms, s.okta_requests, s.kafkaman_requests
+    ));
+    for f in report.applied.failures() {
+        out.push_str(&format!(
+            "  FAILED {} {}: {}{}\n",
+            f.kind.as_str(),
+            f.user_name,
+            f.error.as_deref().unwrap_or("unknown error"),
+            f.request_id
+                .as_deref()
+                .map(|r| format!(" (request id {r})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The outcome of a real cycle, for machines.
+pub fn cycle_json(report: &CycleReport) -> serde_json::Value {
+    json!({
+        "run_id": report.run_id,
+        "result": report.result.as_str(),
+        "summary": report.summary,
+        "outcomes": report.applied.outcomes,
+        "interrupted": report.applied.interrupted,
+        "plan": plan_json(&report.plan),
+    })
+}

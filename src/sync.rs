@@ -1,0 +1,451 @@
+//! One reconciliation cycle: read Okta (completely, or not at all), refresh the team
+//! snapshot, plan, and — unless this is a dry run — apply and record.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::apply::{self, ApplyReport};
+use crate::config::Config;
+use crate::kafkaman::{KafkamanClient, KafkamanClientOptions, KafkamanError, ScimUser};
+use crate::okta::{AppUser, OktaAuth, OktaClient, OktaClientOptions, OktaError};
+use crate::plan::{
+    self, AssignedUser, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, Policy,
+    SuspendedPolicy, TeamView,
+};
+use crate::store::{OpState, Store, StoreError};
+
+/// At most this many Okta users are looked up by id in one cycle; the rest are decided
+/// in later cycles (a member waiting for its lookup is left alone meanwhile).
+pub const MAX_LOOKUPS_PER_CYCLE: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Config(String),
+    #[error("reading Okta failed, nothing was changed: {0}")]
+    Okta(#[from] OktaError),
+    #[error("reading the kafkaman team failed, nothing was changed: {0}")]
+    Kafkaman(#[from] KafkamanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+}
+
+/// What started a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Manual,
+    Schedule,
+    Startup,
+    Demo,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Startup => "startup",
+            Trigger::Demo => "demo",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunResult {
+    /// Everything planned was applied (or there was nothing to do).
+    Success,
+    /// Some per-user operations failed, within the error budget.
+    Partial,
+    /// Deactivations were held by the cap; everything else was applied.
+    Held,
+    /// The run could not read its sources, or failures exceeded the error budget.
+    Failed,
+    /// A shutdown stopped the run before every operation started.
+    Interrupted,
+    /// A dry run: nothing was applied.
+    Planned,
+}
+
+impl RunResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Success => "success",
+            RunResult::Partial => "partial",
+            RunResult::Held => "held",
+            RunResult::Failed => "failed",
+            RunResult::Interrupted => "interrupted",
+            RunResult::Planned => "planned",
+        }
+    }
+}
+
+/// How a cycle should run.
+#[derive(Clone)]
+pub struct CycleOptions {
+    pub dry_run: bool,
+    /// Apply deactivations the cap would hold (a human read the dry run).
+    pub release_held: bool,
+    pub trigger: Trigger,
+    /// Called with (phase, items so far) during long reads.
+    pub progress: Option<std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>>,
+}
+
+impl Default for CycleOptions {
+    fn default() -> Self {
+        CycleOptions {
+            dry_run: false,
+            release_held: false,
+            trigger: Trigger::Manual,
+            progress: None,
+        }
+    }
+}
+
+/// Counts and figures of one run, stored as the run's summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub assigned: usize,
+    pub members: usize,
+    pub in_sync: usize,
+    pub managed: usize,
+    pub unmanaged: usize,
+    pub attention: usize,
+    pub held: usize,
+    /// Planned operations per kind.
+    pub planned: BTreeMap<String, usize>,
+    /// Applied outcomes per `kind.state`.
+    pub outcomes: BTreeMap<String, usize>,
+    pub failed: usize,
+    pub okta_requests: u64,
+    pub kafkaman_requests: u64,
+    pub duration_ms: u64,
+}
+
+/// The outcome of a cycle.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    pub run_id: i64,
+    pub result: RunResult,
+    pub plan: Plan,
+    pub applied: ApplyReport,
+    pub summary: RunSummary,
+}
+
+/// The planner's policy from the configuration.
+pub fn policy_from(cfg: &Config, release_held: bool) -> Policy {
+    Policy {
+        create_users: cfg.sync.create_users,
+        update_attributes: cfg.sync.update_attributes,
+        deactivate_users: cfg.sync.deactivate_users,
+        reactivate_users: cfg.sync.reactivate_users,
+        clear_pending_invites: cfg.sync.clear_pending_invites,
+        suspended: match cfg.sync.suspended_users {
+            crate::config::SuspendedUsers::Deactivate => SuspendedPolicy::Deactivate,
+            crate::config::SuspendedUsers::Keep => SuspendedPolicy::Keep,
+        },
+        protected: cfg.safety.protected_users.clone(),
+        max_deactivations: cfg.safety.max_deactivations,
+        max_deactivations_percent: cfg.safety.max_deactivations_percent,
+        release_held,
+    }
+}
+
+/// Builds the Okta client, reading its secrets now (they are re-read every cycle).
+pub fn okta_client(cfg: &Config) -> Result<OktaClient, SyncError> {
+    let auth = match (&cfg.okta.api_token, &cfg.okta.oauth) {
+        (Some(token), _) => OktaAuth::Ssws(
+            token
+                .resolve()
+                .map_err(|e| SyncError::Config(e.to_string()))?,
+        ),
+        (None, Some(oauth)) => OktaAuth::Oauth {
+            client_id: oauth.client_id.clone(),
+            private_key_pem: oauth
+                .private_key
+                .resolve()
+                .map_err(|e| SyncError::Config(e.to_string()))?,
+            key_id: oauth.key_id.clone(),
+            scopes: oauth.scopes.clone(),
+        },
+        (None, None) => {
+            return Err(SyncError::Config(
+                "okta: set either api_token or [okta.oauth]".into(),
+            ));
+        }
+    };
+    OktaClient::new(OktaClientOptions {
+        org_url: cfg.okta.org_url.clone(),
+        auth,
+        rate_limit_share: cfg.okta.rate_limit_share,
+        page_size: cfg.okta.page_size,
+        timeout: Duration::from_secs(cfg.okta.timeout_secs),
+        max_retries: cfg.okta.max_retries,
+        max_rate_limit_wait: Duration::from_secs(cfg.okta.max_rate_limit_wait_secs),
+    })
+    .map_err(SyncError::Okta)
+}
+
+/// Builds the kafkaman client, reading the API key now (a rotated key is picked up).
+pub fn kafkaman_client(cfg: &Config) -> Result<KafkamanClient, SyncError> {
+    let api_key = cfg
+        .kafkaman
+        .api_key
+        .resolve()
+        .map_err(|e| SyncError::Config(e.to_string()))?;
+    KafkamanClient::new(KafkamanClientOptions {
+        base_url: cfg.kafkaman.base_url.clone(),
+        api_key,
+        timeout: Duration::from_secs(cfg.kafkaman.timeout_secs),
+        max_retries: cfg.kafkaman.max_retries,
+    })
+    .map_err(SyncError::Kafkaman)
+}
+
+/// Turns an Okta app user into what the planner needs, through the configured mapping.
+pub fn assigned_user(cfg: &Config, u: &AppUser) -> AssignedUser {
+    let attr = |name: &str| u.user.profile_str(name).map(str::to_string);
+    AssignedUser {
+        okta_id: u.id.clone(),
+        okta_status: u.user.status.clone(),
+        app_status: u.status.clone(),
+        scope: u.scope.clone(),
+        user_name: attr(&cfg.sync.user_name_attribute),
+        given_name: attr(&cfg.sync.given_name_attribute),
+        family_name: attr(&cfg.sync.family_name_attribute),
+    }
+}
+
+pub fn member_from_scim(u: &ScimUser) -> Member {
+    Member {
+        scim_id: u.id.clone(),
+        user_name: u.user_name.clone(),
+        given_name: u.given_name.clone(),
+        family_name: u.family_name.clone(),
+        external_id: u.external_id.clone(),
+        active: u.active,
+        membership: u
+            .membership
+            .clone()
+            .unwrap_or_else(|| if u.active { "active" } else { "deactivated" }.into()),
+        role: u.role.clone(),
+    }
+}
+
+/// Everything read from both services, before planning.
+pub struct Reads {
+    pub okta: OktaView,
+    pub team: TeamView,
+}
+
+/// Reads Okta and the team (read-only) and looks up what the planner needs. Any
+/// incomplete read is an error: nothing is planned from it.
+pub async fn read_both(
+    cfg: &Config,
+    okta: &OktaClient,
+    kafkaman: &KafkamanClient,
+    links: HashMap<String, String>,
+    progress: Option<&std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>>,
+) -> Result<Reads, SyncError> {
+    let okta_progress = |n: usize| {
+        if let Some(p) = progress {
+            p("okta", n)
+        }
+    };
+    let app_users = okta.list_app_users(&cfg.okta.app_id, &okta_progress).await?;
+    let team_progress = |n: usize| {
+        if let Some(p) = progress {
+            p("kafkaman", n)
+        }
+    };
+    let users = kafkaman.list_users(&team_progress).await?;
+    let invites = kafkaman.list_pending_invites().await?;
+
+    let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();
+    let team = TeamView {
+        members: users.iter().map(member_from_scim).collect(),
+        invites: invites
+            .into_iter()
+            .filter(|i| i.status == "pending")
+            .map(|i| PendingInvite {
+                id: i.id,
+                email: i.email,
+                source: i.source,
+                invited_by: i.invited_by,
+                created_at: i.created_at,
+            })
+            .collect(),
+        links,
+    };
+    let mut lookups = HashMap::new();
+    for (n, id) in plan::ids_to_look_up(&assigned, &team).into_iter().enumerate() {
+        let result = if n >= MAX_LOOKUPS_PER_CYCLE {
+            OktaLookup::Failed {
+                reason: format!("more than {MAX_LOOKUPS_PER_CYCLE} lookups this cycle"),
+            }
+        } else {
+            match okta.get_user(&id).await {
+                Ok(Some(user)) => OktaLookup::Found {
+                    status: user.status,
+                },
+                Ok(None) => OktaLookup::NotFound,
+                Err(e) => OktaLookup::Failed {
+                    reason: e.to_string(),
+                },
+            }
+        };
+        lookups.insert(id, result);
+    }
+    Ok(Reads {
+        okta: OktaView { assigned, lookups },
+        team,
+    })
+}
+
+/// Runs one cycle. The caller holds the state lock for a real run.
+pub async fn run_cycle(
+    cfg: &Config,
+    store: &Store,
+    opts: &CycleOptions,
+    cancel: &CancellationToken,
+) -> Result<CycleReport, SyncError> {
+    let started = Instant::now();
+    let mode = if opts.dry_run { "dry_run" } else { "apply" };
+    let run_id = store.start_run(opts.trigger.as_str(), mode)?;
+    let outcome = cycle(cfg, store, opts, cancel, run_id, started).await;
+    match outcome {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            let summary = RunSummary {
+                duration_ms: started.elapsed().as_millis() as u64,
+                ..Default::default()
+            };
+            let summary_json = serde_json::to_value(&summary).unwrap_or_default();
+            store.finish_run(
+                run_id,
+                RunResult::Failed.as_str(),
+                &summary_json,
+                Some(&e.to_string()),
+            )?;
+            tracing::error!(run_id, error = %e, "cycle failed");
+            Err(e)
+        }
+    }
+}
+
+async fn cycle(
+    cfg: &Config,
+    store: &Store,
+    opts: &CycleOptions,
+    cancel: &CancellationToken,
+    run_id: i64,
+    started: Instant,
+) -> Result<CycleReport, SyncError> {
+    let okta = okta_client(cfg)?;
+    let kafkaman = kafkaman_client(cfg)?;
+
+    if !opts.dry_run {
+        let settled = apply::recover_unfinished(&kafkaman, store).await?;
+        if settled > 0 {
+            tracing::info!(settled, "settled operations an earlier run left unfinished");
+        }
+    }
+
+    let reads = read_both(cfg, &okta, &kafkaman, store.links()?, opts.progress.as_ref()).await?;
+    let policy = policy_from(cfg, opts.release_held);
+    let plan = plan::plan(&reads.okta, &reads.team, &policy);
+    store.record_plan(run_id, &plan)?;
+
+    let mut applied = ApplyReport::default();
+    if !opts.dry_run {
+        store.replace_team(&reads.team.members, &reads.team.invites)?;
+        store.replace_okta_users(&reads.okta.assigned)?;
+        for l in &plan.new_links {
+            store.link(&l.okta_id, &l.scim_id)?;
+        }
+        applied = apply::apply(
+            &plan,
+            &kafkaman,
+            store,
+            run_id,
+            cfg.kafkaman.concurrency as usize,
+            cancel,
+        )
+        .await?;
+    }
+
+    let failed = applied.failures().count();
+    let result = if opts.dry_run {
+        RunResult::Planned
+    } else if applied.interrupted {
+        RunResult::Interrupted
+    } else if failed > 0 {
+        // Isolated per-user failures make a partial run; past the error budget
+        // something systemic is wrong and the run counts as failed.
+        let budget = (plan.operations.len() as f64 * cfg.sync.error_budget_percent as f64
+            / 100.0)
+            .max(1.0);
+        if failed as f64 > budget {
+            RunResult::Failed
+        } else {
+            RunResult::Partial
+        }
+    } else if !plan.held.is_empty() {
+        RunResult::Held
+    } else {
+        RunResult::Success
+    };
+
+    let mut planned = BTreeMap::new();
+    for o in &plan.operations {
+        *planned.entry(o.kind.as_str().to_string()).or_insert(0) += 1;
+    }
+    let summary = RunSummary {
+        assigned: reads.okta.assigned.len(),
+        members: reads.team.members.len(),
+        in_sync: plan.in_sync,
+        managed: plan.managed,
+        unmanaged: plan.unmanaged.len(),
+        attention: plan.attention.len(),
+        held: plan.held.len(),
+        planned,
+        outcomes: applied.counts(),
+        failed,
+        okta_requests: okta.requests_made(),
+        kafkaman_requests: kafkaman.requests_made(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    let summary_json = serde_json::to_value(&summary).unwrap_or_default();
+    store.finish_run(run_id, result.as_str(), &summary_json, None)?;
+    tracing::info!(
+        run_id,
+        mode = if opts.dry_run { "dry_run" } else { "apply" },
+        result = result.as_str(),
+        assigned = summary.assigned,
+        members = summary.members,
+        deactivated = applied.count(OpKind::Deactivate, OpState::Done),
+        reactivated = applied.count(OpKind::Reactivate, OpState::Done),
+        created = applied.count(OpKind::Create, OpState::Done),
+        updated = applied.count(OpKind::UpdateName, OpState::Done),
+        invites_cleared = applied.count(OpKind::ClearInvite, OpState::Done),
+        failed,
+        held = summary.held,
+        attention = summary.attention,
+        duration_ms = summary.duration_ms,
+        "cycle finished"
+    );
+    Ok(CycleReport {
+        run_id,
+        result,
+        plan,
+        applied,
+        summary,
+    })
+}

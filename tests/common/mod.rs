@@ -1,0 +1,90 @@
+//! Test harness: both simulators, a config written the way `scim-sync sim --write-config`
+//! writes it, a state database in a temp folder, and helpers to run cycles.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use scim_sync::config::{self, Config};
+use scim_sync::sim::{Scenario, SimWorld, process};
+use scim_sync::store::Store;
+use scim_sync::sync::{self, CycleOptions, CycleReport, SyncError};
+use tokio_util::sync::CancellationToken;
+
+pub struct Env {
+    pub world: SimWorld,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub db: PathBuf,
+    pub store: Store,
+}
+
+impl Env {
+    /// Starts the simulators with `scenario`; each `(table, line)` of `settings` is added
+    /// to the config (e.g. `("safety", "max_deactivations = 2")`).
+    pub async fn start(scenario: &Scenario, settings: &[(&str, &str)]) -> Env {
+        let world = SimWorld::start(scenario).await.expect("simulators start");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config_path = dir.path().join("config.toml");
+        let db = dir.path().join("state.db");
+        process::write_config(&world, &config_path, &db).expect("write config");
+        let store = Store::open(&db).expect("open store");
+        let env = Env {
+            world,
+            dir,
+            config_path,
+            db,
+            store,
+        };
+        for (table, line) in settings {
+            env.set(table, line);
+        }
+        env
+    }
+
+    /// Adds `line` to `[table]` of the config (creating the table when absent).
+    pub fn set(&self, table: &str, line: &str) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        let header = format!("[{table}]\n");
+        let text = if text.contains(&header) {
+            text.replacen(&header, &format!("{header}{line}\n"), 1)
+        } else {
+            format!("{text}\n{header}{line}\n")
+        };
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    pub fn config(&self) -> Config {
+        config::load(&self.config_path).expect("config loads")
+    }
+
+    pub async fn cycle_with(&self, opts: CycleOptions) -> Result<CycleReport, SyncError> {
+        sync::run_cycle(&self.config(), &self.store, &opts, &CancellationToken::new()).await
+    }
+
+    pub async fn sync(&self) -> CycleReport {
+        self.cycle_with(CycleOptions::default())
+            .await
+            .expect("cycle runs")
+    }
+
+    pub async fn dry_run(&self) -> CycleReport {
+        self.cycle_with(CycleOptions {
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .expect("dry run runs")
+    }
+
+    /// kafkaman writes (POST/PUT/PATCH/DELETE) seen so far.
+    pub fn kafkaman_writes(&self) -> Vec<scim_sync::sim::LoggedRequest> {
+        self.world.kafkaman.log().writes()
+    }
+
+    pub fn member(&self, email: &str) -> scim_sync::sim::kafkaman::MemberView {
+        self.world
+            .kafkaman
+            .member(email)
+            .unwrap_or_else(|| panic!("{email} is a member"))
+    }
+}

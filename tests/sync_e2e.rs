@@ -1,0 +1,501 @@
+//! End-to-end cycles against the simulators: what an Okta admin would notice.
+
+mod common;
+
+use common::Env;
+use scim_sync::plan::OpKind;
+use scim_sync::sim::generate::{self, builtin_ids as b};
+use scim_sync::sim::scenario::OktaUserSpec;
+use scim_sync::sim::{FaultKind, FaultSpec};
+use scim_sync::store::OpState;
+use scim_sync::sync::{CycleOptions, RunResult, SyncError};
+
+/// A cap that lets the builtin org's expected deactivations through.
+const ROOMY: &[(&str, &str)] = &[
+    ("safety", "max_deactivations = 50"),
+    ("safety", "max_deactivations_percent = 100"),
+];
+
+fn new_user(login: &str, first: &str, last: &str) -> OktaUserSpec {
+    OktaUserSpec {
+        id: None,
+        login: login.into(),
+        email: Some(login.into()),
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        status: "ACTIVE".into(),
+        profile: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn first_provisioning_of_a_team() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success, "{:?}", report.applied);
+
+    // Every entitled assigned user is a member, linked by externalId = Okta id.
+    let grace = env.member(b::GRACE_EMAIL);
+    assert!(grace.active);
+    assert_eq!(grace.external_id.as_deref(), Some(b::GRACE));
+    assert_eq!(grace.given_name.as_deref(), Some("Grace"));
+    // The outside account was invited (kafkaman's answer to a create for it).
+    assert_eq!(env.member(b::OUTSIDE_EMAIL).membership, "invited");
+    // Not assigned: not provisioned.
+    assert!(env.world.kafkaman.member("whitfield.diffie@example.com").is_none());
+    // Suspended and deactivated Okta users lost their seat.
+    assert!(!env.member(b::SUSPENDED_EMAIL).active);
+    assert!(!env.member(b::DEPROVISIONED_EMAIL).active);
+    // The linked admin kept the role kafkaman gave.
+    assert_eq!(env.member(b::ADA_EMAIL).role, "admin");
+    // Each create is in the history as done.
+    assert!(env.store.count_operations(OpKind::Create, OpState::Done).unwrap() >= 10);
+}
+
+#[tokio::test]
+async fn invite_clearing_leaves_scim_and_unrelated_invites_alone() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    let unrelated = env
+        .world
+        .kafkaman
+        .add_invite("contractor@example.com", "link")
+        .unwrap();
+    env.sync().await;
+    let invites = env.world.kafkaman.invites();
+    let pending = |email: &str| {
+        invites
+            .iter()
+            .any(|i| i.email.eq_ignore_ascii_case(email) && i.status == "pending")
+    };
+    // The admin invite blocked the create: it was cleared and the create went through.
+    assert!(!pending(b::ADMIN_INVITED_EMAIL));
+    assert!(env.member(b::ADMIN_INVITED_EMAIL).active);
+    // A SCIM invite is kafkaman's own, for an invited member: left alone.
+    assert!(pending(b::SCIM_INVITED_EMAIL));
+    // An invite for someone who isn't assigned: left alone.
+    assert!(invites.iter().any(|i| i.id == unrelated && i.status == "pending"));
+    let deletes: Vec<_> = env
+        .kafkaman_writes()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+}
+
+#[tokio::test]
+async fn name_update_and_case_only_email_difference() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    // Barbara's family name was out of date in kafkaman: fixed by the first sync.
+    assert_eq!(
+        env.member(b::BARBARA_EMAIL).family_name.as_deref(),
+        Some("Liskov")
+    );
+    // A new last name in Okta is one PATCH.
+    let mut p = serde_json::Map::new();
+    p.insert("lastName".into(), "Hopper-Murray".into());
+    env.world.okta.update_profile(b::GRACE, p).unwrap();
+    // Only the case of Alan's email changes: the same person, nothing to do.
+    let mut p = serde_json::Map::new();
+    p.insert("email".into(), "Alan.Turing@Example.com".into());
+    env.world.okta.update_profile(b::ALAN, p).unwrap();
+    let before = env.kafkaman_writes().len();
+    let report = env.sync().await;
+    let writes = &env.kafkaman_writes()[before..];
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].method, "PATCH");
+    assert_eq!(
+        env.member(b::GRACE_EMAIL).family_name.as_deref(),
+        Some("Hopper-Murray")
+    );
+    assert!(report.plan.attention.iter().all(|a| !a.user_name.eq_ignore_ascii_case("alan.turing@example.com")));
+}
+
+#[tokio::test]
+async fn deactivation_on_unassignment_okta_deactivation_and_suspension() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    env.world.okta.unassign_user(b::SOPHIE).unwrap(); // Sales isn't assigned: she loses access
+    env.world.okta.deactivate_user(b::DENNIS).unwrap();
+    env.world.okta.suspend_user(b::ALAN).unwrap();
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success);
+    assert!(!env.member("sophie.wilson@example.com").active);
+    assert!(!env.member("dennis.ritchie@example.com").active);
+    assert!(!env.member("alan.turing@example.com").active);
+    let reasons: Vec<&str> = report.plan.operations.iter().map(|o| o.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("suspended")), "{reasons:?}");
+}
+
+#[tokio::test]
+async fn suspended_users_are_kept_when_configured() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.set("sync", "suspended_users = \"keep\"");
+    env.sync().await;
+    assert!(env.member(b::SUSPENDED_EMAIL).active);
+    assert!(!env.member(b::DEPROVISIONED_EMAIL).active);
+}
+
+#[tokio::test]
+async fn rehire_reactivates_the_same_account() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    let id_before = env.member("dennis.ritchie@example.com").id;
+    env.world.okta.deactivate_user(b::DENNIS).unwrap();
+    env.sync().await;
+    assert!(!env.member("dennis.ritchie@example.com").active);
+    env.world.okta.reactivate_user(b::DENNIS).unwrap();
+    // Reactivation in Okta doesn't restore app assignments: the admin assigns again
+    // (Dennis is in Platform, which is assigned, so group membership brings him back).
+    let before = env.kafkaman_writes().len();
+    env.sync().await;
+    let dennis = env.member("dennis.ritchie@example.com");
+    assert!(dennis.active);
+    assert_eq!(dennis.id, id_before);
+    let writes = &env.kafkaman_writes()[before..];
+    assert!(writes.iter().all(|w| w.method != "POST"), "{writes:?}");
+}
+
+#[tokio::test]
+async fn unmanaged_and_protected_members_are_never_touched() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.set(
+        "safety",
+        &format!("protected_users = [\"{}\"]", b::ADA_EMAIL.to_uppercase()),
+    );
+    env.world.okta.unassign_group(b::GROUP_ENGINEERING).unwrap();
+    let report = env.sync().await;
+    let unmanaged = env.member(b::UNMANAGED_EMAIL);
+    assert!(unmanaged.active);
+    assert!(report.plan.unmanaged.iter().any(|u| u.user_name == b::UNMANAGED_EMAIL));
+    // Ada lost her group assignment but is protected.
+    assert!(env.member(b::ADA_EMAIL).active);
+    assert!(report.plan.attention.iter().any(|a| a.user_name == b::ADA_EMAIL && a.reason.contains("protected")));
+    let unmanaged_path = format!("/scim/v2/Users/{}", unmanaged.id);
+    assert!(env.kafkaman_writes().iter().all(|w| w.path != unmanaged_path));
+}
+
+#[tokio::test]
+async fn rename_is_reported_not_acted_on() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    let mut p = serde_json::Map::new();
+    p.insert("email".into(), "alan.m.turing@example.com".into());
+    p.insert("login".into(), "alan.m.turing@example.com".into());
+    env.world.okta.update_profile(b::ALAN, p).unwrap();
+    let before = env.kafkaman_writes().len();
+    let report = env.sync().await;
+    assert_eq!(env.kafkaman_writes().len(), before);
+    assert!(env.world.kafkaman.member("alan.m.turing@example.com").is_none());
+    let attention = report
+        .plan
+        .attention
+        .iter()
+        .find(|a| a.okta_id.as_deref() == Some(b::ALAN))
+        .expect("rename reported");
+    assert!(attention.reason.contains("alan.m.turing@example.com"));
+}
+
+#[tokio::test]
+async fn no_free_seat_fails_that_user_only() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    let (used, _) = env.world.kafkaman.seats();
+    env.world.kafkaman.set_seats(used + 1);
+    for (login, first) in [("n1@example.com", "One"), ("n2@example.com", "Two")] {
+        let id = env.world.okta.create_user(new_user(login, first, "New")).unwrap();
+        env.world.okta.assign_user(&id).unwrap();
+    }
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Partial);
+    assert_eq!(report.applied.count(OpKind::Create, OpState::Done), 1);
+    let failure = report.applied.failures().next().expect("one failure");
+    assert_eq!(failure.http_status, Some(403));
+    assert!(failure.error.as_deref().unwrap_or("").to_lowercase().contains("seat"));
+    assert!(failure.request_id.is_some());
+}
+
+#[tokio::test]
+async fn cap_holds_deactivations_and_release_applies_them() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[
+            ("safety", "max_deactivations = 2"),
+            ("safety", "max_deactivations_percent = 100"),
+        ],
+    )
+    .await;
+    // The first sync has exactly 2 deactivations (suspended, deprovisioned): within the cap.
+    env.sync().await;
+    env.world.okta.unassign_group(b::GROUP_ENGINEERING).unwrap();
+    env.world.okta.unassign_group(b::GROUP_PLATFORM).unwrap();
+    let before = env.kafkaman_writes().len();
+    let held = env.sync().await;
+    assert_eq!(held.result, RunResult::Held);
+    assert!(held.plan.held.len() > 2);
+    assert_eq!(env.kafkaman_writes().len(), before, "held means nothing written");
+    let released = env
+        .cycle_with(CycleOptions {
+            release_held: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        released.applied.count(OpKind::Deactivate, OpState::Done),
+        held.plan.held.len()
+    );
+}
+
+#[tokio::test]
+async fn second_cycle_without_okta_changes_writes_nothing() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    let before = env.kafkaman_writes().len();
+    let report = env.sync().await;
+    assert!(report.plan.operations.is_empty(), "{:?}", report.plan.operations);
+    assert_eq!(env.kafkaman_writes().len(), before);
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_and_plans_what_the_run_does() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    let dry = env.dry_run().await;
+    assert!(env.kafkaman_writes().is_empty());
+    assert!(env.world.okta.log().writes().is_empty());
+    assert!(dry.plan.count(OpKind::Create) > 0);
+    let real = env.sync().await;
+    assert_eq!(dry.plan.operations, real.plan.operations);
+}
+
+async fn failing_listing_leads_to_no_deactivation(kind: FaultKind, persistent: bool) {
+    let mut scenario = generate::builtin();
+    let env = Env::start(&scenario, &[("okta", "page_size = 5")]).await;
+    // Without the fault this would deactivate the suspended and deprovisioned members.
+    env.world.okta.faults().arm(FaultSpec {
+        route: format!("/api/v1/apps/{}/users", env.world.okta.app_id()),
+        method: None,
+        kind,
+        count: if persistent { 20 } else { 1 },
+        after: 2,
+    });
+    let err = env
+        .cycle_with(CycleOptions::default())
+        .await
+        .expect_err("an incomplete read fails the cycle");
+    assert!(matches!(err, SyncError::Okta(_)), "{err}");
+    assert!(env.kafkaman_writes().is_empty());
+    let runs = env.store.runs(1).unwrap();
+    assert_eq!(runs[0].result.as_deref(), Some("failed"));
+}
+
+#[tokio::test]
+async fn okta_500_mid_listing_means_zero_deactivations() {
+    failing_listing_leads_to_no_deactivation(FaultKind::Status { status: 500 }, true).await;
+}
+
+#[tokio::test]
+async fn malformed_page_mid_listing_means_zero_deactivations() {
+    failing_listing_leads_to_no_deactivation(FaultKind::Malformed, true).await;
+}
+
+#[tokio::test]
+async fn interrupted_create_that_happened_is_not_repeated() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    let id = env
+        .world
+        .okta
+        .create_user(new_user("late.joiner@example.com", "Late", "Joiner"))
+        .unwrap();
+    env.world.okta.assign_user(&id).unwrap();
+    // The crash: the intent was recorded and the create reached kafkaman, but the
+    // process died before writing the outcome.
+    let run = env.store.start_run("manual", "apply").unwrap();
+    let plan = env.dry_run().await.plan;
+    let create = plan
+        .operations
+        .iter()
+        .find(|o| o.kind == OpKind::Create)
+        .expect("create planned")
+        .clone();
+    env.store.record_intent(run, &create).unwrap();
+    let client = scim_sync::sync::kafkaman_client(&env.config()).unwrap();
+    client
+        .create_user(&scim_sync::kafkaman::NewUser {
+            user_name: create.user_name.clone(),
+            given_name: create.given_name.clone(),
+            family_name: create.family_name.clone(),
+            external_id: create.okta_id.clone(),
+            display_name: None,
+        })
+        .await
+        .unwrap();
+    let posts_before = env
+        .kafkaman_writes()
+        .iter()
+        .filter(|w| w.method == "POST")
+        .count();
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success);
+    let posts_after = env
+        .kafkaman_writes()
+        .iter()
+        .filter(|w| w.method == "POST")
+        .count();
+    assert_eq!(posts_after, posts_before, "no second create");
+    assert!(env.store.unfinished_operations().unwrap().is_empty());
+    assert_eq!(
+        env.store
+            .count_operations(OpKind::Create, OpState::Recovered)
+            .unwrap(),
+        1
+    );
+    assert!(env.member("late.joiner@example.com").active);
+}
+
+#[tokio::test]
+async fn interrupted_create_that_never_happened_is_created_once() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    let id = env
+        .world
+        .okta
+        .create_user(new_user("late.joiner@example.com", "Late", "Joiner"))
+        .unwrap();
+    env.world.okta.assign_user(&id).unwrap();
+    let run = env.store.start_run("manual", "apply").unwrap();
+    let plan = env.dry_run().await.plan;
+    let create = plan
+        .operations
+        .iter()
+        .find(|o| o.kind == OpKind::Create)
+        .expect("create planned")
+        .clone();
+    env.store.record_intent(run, &create).unwrap();
+    let before = env.kafkaman_writes().len();
+    env.sync().await;
+    let posts: Vec<_> = env.kafkaman_writes()[before..]
+        .iter()
+        .filter(|w| w.method == "POST")
+        .cloned()
+        .collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].status, 201);
+    assert!(env.member("late.joiner@example.com").active);
+}
+
+/// The real thing: the process is SIGKILLed while creates are in flight, then run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_process_restarted_finishes_without_duplicate_create() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users".into(),
+        method: Some("POST".into()),
+        kind: FaultKind::Latency { ms: 1500 },
+        count: 1000,
+        after: 0,
+    });
+    let bin = env!("CARGO_BIN_EXE_scim-sync");
+    let mut child = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&env.config_path)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let unfinished = env.store.unfinished_operations().unwrap();
+        if unfinished.iter().any(|o| o.kind == "create") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no create intent seen");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!env.store.unfinished_operations().unwrap().is_empty());
+    env.world.kafkaman.faults().clear();
+
+    let status = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&env.config_path)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(env.store.unfinished_operations().unwrap().is_empty());
+    let conflicts: Vec<_> = env
+        .world
+        .kafkaman
+        .log()
+        .all()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.status == 409)
+        .collect();
+    assert!(conflicts.is_empty(), "a create was repeated: {conflicts:?}");
+    assert!(env.member(b::GRACE_EMAIL).active);
+    let report = env.sync().await;
+    assert!(report.plan.operations.is_empty(), "{:?}", report.plan.operations);
+}
+
+#[tokio::test]
+async fn wrong_okta_token_fails_the_run_and_writes_nothing() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    std::fs::write(env.dir.path().join("okta-api-token"), "00wrong-token").unwrap();
+    let err = env
+        .cycle_with(CycleOptions::default())
+        .await
+        .expect_err("401");
+    let text = err.to_string();
+    assert!(text.contains("E0000011") || text.contains("401"), "{text}");
+    assert!(!text.contains("00wrong-token"), "secret in error: {text}");
+    assert!(env.kafkaman_writes().is_empty());
+}
+
+#[tokio::test]
+async fn oauth_service_app_auth_works() {
+    let mut scenario = generate::builtin();
+    let public = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oauth-test-key.pub.pem"
+    ))
+    .unwrap();
+    scenario.okta.service_apps.push(scim_sync::sim::scenario::ServiceAppSpec {
+        client_id: "0oaservicesync000001".into(),
+        public_key_pem: public,
+        kid: Some("test-kid".into()),
+        scopes: scim_sync::sim::scenario::all_read_scopes(),
+    });
+    let env = Env::start(&scenario, ROOMY).await;
+    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oauth-test-key.pem");
+    let text = text
+        .lines()
+        .filter(|l| !l.starts_with("api_token"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(
+        &env.config_path,
+        format!(
+            "{text}\n[okta.oauth]\nclient_id = \"0oaservicesync000001\"\nkey_id = \"test-kid\"\nprivate_key = {{ file = \"{key}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success);
+    assert!(env.member(b::GRACE_EMAIL).active);
+    let token_requests = env
+        .world
+        .okta
+        .log()
+        .all()
+        .into_iter()
+        .filter(|r| r.path == "/oauth2/v1/token")
+        .count();
+    assert_eq!(token_requests, 1);
+}
