@@ -395,12 +395,18 @@ pub fn generate(users: usize, seed: u64) -> Scenario {
         ..KafkamanScenario::default()
     };
     let mut seats_needed: u32 = 0;
+    // Slugs once per name, not once per user.
+    let first_slugs: Vec<String> = FIRST_NAMES.iter().map(|n| slug(n)).collect();
+    let last_slugs: Vec<String> = LAST_NAMES.iter().map(|n| slug(n)).collect();
 
     for i in 0..users {
-        let first = FIRST_NAMES[rng.usize(0..FIRST_NAMES.len())];
-        let last = LAST_NAMES[rng.usize(0..LAST_NAMES.len())];
+        let (f, l) = (
+            rng.usize(0..FIRST_NAMES.len()),
+            rng.usize(0..LAST_NAMES.len()),
+        );
+        let (first, last) = (FIRST_NAMES[f], LAST_NAMES[l]);
         let id = format!("00u{tag}{}", scrambled_base62(i as u64, seed));
-        let email = format!("{}.{}{}@example.com", slug(first), slug(last), i + 1);
+        let email = format!("{}.{}{}@example.com", first_slugs[f], last_slugs[l], i + 1);
         let status = match rng.u32(0..1000) {
             0..30 => "SUSPENDED",
             30..50 => "DEPROVISIONED",
@@ -1211,15 +1217,54 @@ mod tests {
         assert_eq!(s.kafkaman.invites.len(), 2);
     }
 
+    #[test]
+    fn fault_typo_in_a_file_names_the_field_and_line() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenario.example.toml");
+        let text = std::fs::read_to_string(path).expect("reads");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("ms = 250"))
+            .expect("latency fault in the example")
+            + 1;
+        let broken = text.replacen("ms = 250", "mss = 250", 1);
+        let err = Scenario::parse(&broken, false, "x.toml")
+            .expect_err("typo refused")
+            .to_string();
+        assert!(err.contains("mss"), "{err}");
+        // toml points at the fault's table; it must be the one with the typo.
+        let reported: usize = err
+            .split("line ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no line in {err}"));
+        assert!(
+            reported <= line && reported + 4 >= line,
+            "{err} (typo on line {line})"
+        );
+    }
+
     /// Times 100,000 users: `cargo test --lib generate::tests::time_100k -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn time_100k() {
-        let started = std::time::Instant::now();
+        // CPU time of this thread: the wall clock on a shared machine says little.
+        let cpu = || {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+        };
+        let (started, cpu_started) = (std::time::Instant::now(), cpu());
         let s = generate(100_000, 1);
-        let took = started.elapsed();
         println!(
-            "generate(100_000): {took:?}, {} members",
+            "generate(100_000): {:?} wall, {:?} cpu, {} members",
+            started.elapsed(),
+            cpu() - cpu_started,
             s.kafkaman.members.len()
         );
         let started = std::time::Instant::now();
