@@ -72,12 +72,20 @@ impl RequestLog {
 
     /// Requests that change state (POST, PUT, PATCH, DELETE).
     pub fn writes(&self) -> Vec<LoggedRequest> {
-        lock(&self.0).iter().filter(|r| r.is_write()).cloned().collect()
+        lock(&self.0)
+            .iter()
+            .filter(|r| r.is_write())
+            .cloned()
+            .collect()
     }
 
     /// Requests received since the given sequence number (exclusive).
     pub fn since(&self, seq: u64) -> Vec<LoggedRequest> {
-        lock(&self.0).iter().filter(|r| r.seq > seq).cloned().collect()
+        lock(&self.0)
+            .iter()
+            .filter(|r| r.seq > seq)
+            .cloned()
+            .collect()
     }
 
     /// The sequence number of the last request so far (0 when none).
@@ -121,8 +129,11 @@ pub enum FaultKind {
 ///
 /// `route` is a path pattern: `*` matches one path segment, a trailing `/**` matches
 /// anything below. `method` (optional) restricts it to one HTTP method.
+// Read through `RawFaultSpec`: serde's `deny_unknown_fields` refuses every flattened key
+// (`kind`, `status`, …) when combined with `flatten`, and without it a typo next to a
+// unit kind (`drop`, …) would be silently ignored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawFaultSpec")]
 pub struct FaultSpec {
     pub route: String,
     #[serde(default)]
@@ -139,6 +150,62 @@ pub struct FaultSpec {
 
 fn one() -> u32 {
     1
+}
+
+/// `FaultSpec` as written: one flat table, every key known.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaultSpec {
+    route: String,
+    #[serde(default)]
+    method: Option<String>,
+    kind: String,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    ms: Option<u64>,
+    #[serde(default = "one")]
+    count: u32,
+    #[serde(default)]
+    after: u32,
+}
+
+impl TryFrom<RawFaultSpec> for FaultSpec {
+    type Error = String;
+
+    fn try_from(raw: RawFaultSpec) -> Result<Self, Self::Error> {
+        let kind = match (raw.kind.as_str(), raw.status, raw.ms) {
+            ("status", Some(status), None) => FaultKind::Status { status },
+            ("status", None, _) => return Err("fault kind \"status\" needs `status`".into()),
+            ("latency", None, Some(ms)) => FaultKind::Latency { ms },
+            ("latency", _, None) => return Err("fault kind \"latency\" needs `ms`".into()),
+            ("drop", None, None) => FaultKind::Drop,
+            ("truncate", None, None) => FaultKind::Truncate,
+            ("malformed", None, None) => FaultKind::Malformed,
+            (k @ ("status" | "latency" | "drop" | "truncate" | "malformed"), _, _) => {
+                return Err(format!(
+                    "fault kind {k:?} takes {}",
+                    match k {
+                        "status" => "`status`, not `ms`",
+                        "latency" => "`ms`, not `status`",
+                        _ => "neither `status` nor `ms`",
+                    }
+                ));
+            }
+            (k, _, _) => {
+                return Err(format!(
+                    "unknown fault kind {k:?}, expected one of status, latency, drop, truncate, malformed"
+                ));
+            }
+        };
+        Ok(FaultSpec {
+            route: raw.route,
+            method: raw.method,
+            kind,
+            count: raw.count,
+            after: raw.after,
+        })
+    }
 }
 
 /// Matches a request path against a fault route pattern.
@@ -248,7 +315,9 @@ pub async fn sim_layer(State(common): State<SimCommon>, req: Request, next: Next
     }) {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let resp = (common.render_error)(code, "injected fault");
-        common.log.record(&method, &path, &query, resp.status().as_u16());
+        common
+            .log
+            .record(&method, &path, &query, resp.status().as_u16());
         return resp;
     }
     let resp = next.run(req).await;
@@ -312,11 +381,12 @@ pub fn control_routes(common: SimCommon) -> Router {
     Router::new()
         .route(
             "/__sim/requests",
-            get(|State(c): State<SimCommon>| async move { Json(c.log.all()) })
-                .delete(|State(c): State<SimCommon>| async move {
+            get(|State(c): State<SimCommon>| async move { Json(c.log.all()) }).delete(
+                |State(c): State<SimCommon>| async move {
                     c.log.clear();
                     StatusCode::NO_CONTENT
-                }),
+                },
+            ),
         )
         .route(
             "/__sim/counters",
@@ -427,9 +497,18 @@ mod tests {
 
     #[test]
     fn route_patterns() {
-        assert!(route_matches("/api/v1/apps/*/users", "/api/v1/apps/0oa1/users"));
-        assert!(!route_matches("/api/v1/apps/*/users", "/api/v1/apps/0oa1/users/00u1"));
-        assert!(route_matches("/api/v1/apps/**", "/api/v1/apps/0oa1/users/00u1"));
+        assert!(route_matches(
+            "/api/v1/apps/*/users",
+            "/api/v1/apps/0oa1/users"
+        ));
+        assert!(!route_matches(
+            "/api/v1/apps/*/users",
+            "/api/v1/apps/0oa1/users/00u1"
+        ));
+        assert!(route_matches(
+            "/api/v1/apps/**",
+            "/api/v1/apps/0oa1/users/00u1"
+        ));
         assert!(!route_matches("/scim/v2/Users", "/scim/v2/Users/abc"));
     }
 
@@ -445,8 +524,33 @@ mod tests {
         });
         assert!(f.take("GET", "/x").1.is_empty());
         assert!(f.take("GET", "/x").1.is_empty());
-        assert_eq!(f.take("GET", "/x").1, vec![FaultKind::Status { status: 500 }]);
+        assert_eq!(
+            f.take("GET", "/x").1,
+            vec![FaultKind::Status { status: 500 }]
+        );
         assert!(f.take("GET", "/x").1.is_empty());
+    }
+
+    #[test]
+    fn fault_spec_json_parses_and_refuses_typos() {
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"route":"/x","method":"GET","kind":"status","status":503,"count":2}"#,
+        )
+        .expect("parses");
+        assert_eq!(spec.kind, FaultKind::Status { status: 503 });
+        assert_eq!((spec.count, spec.after), (2, 0));
+        let typo = serde_json::from_str::<FaultSpec>(r#"{"route":"/x","kind":"drop","cuont":2}"#);
+        assert!(typo.unwrap_err().to_string().contains("cuont"));
+        let wrong = serde_json::from_str::<FaultSpec>(r#"{"route":"/x","kind":"drop","ms":2}"#);
+        assert!(wrong.unwrap_err().to_string().contains("drop"));
+        let missing = serde_json::from_str::<FaultSpec>(r#"{"route":"/x","kind":"status"}"#);
+        assert!(missing.unwrap_err().to_string().contains("needs `status`"));
+        // What is served back (`/__sim/faults`) reads back the same.
+        let text = serde_json::to_string(&spec).expect("serializes");
+        assert_eq!(
+            serde_json::from_str::<FaultSpec>(&text).expect("parses"),
+            spec
+        );
     }
 
     #[test]

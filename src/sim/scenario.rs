@@ -492,6 +492,97 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// Checks the same enumerations and references as loading does, in linear time and
+    /// without the source text (so errors carry no line): for scenarios built in code,
+    /// e.g. by `generate`. Also refuses duplicate user ids and logins.
+    pub fn validate_refs(&self) -> Result<(), String> {
+        use std::collections::HashSet;
+        let mut logins: HashSet<String> = HashSet::with_capacity(self.okta.users.len());
+        let mut ids: HashSet<&str> = HashSet::with_capacity(self.okta.users.len());
+        for u in &self.okta.users {
+            if !USER_STATUSES.contains(&u.status.as_str()) {
+                return Err(format!(
+                    "okta.users.status = {:?}: not a user status",
+                    u.status
+                ));
+            }
+            if !logins.insert(u.login.to_lowercase()) {
+                return Err(format!("okta.users.login = {:?}: duplicate login", u.login));
+            }
+            if let Some(id) = &u.id {
+                if !ids.insert(id) {
+                    return Err(format!("okta.users.id = {id:?}: duplicate id"));
+                }
+            }
+        }
+        // Logins match case-insensitively, ids exactly (as when loading).
+        let known_user = |r: &str| ids.contains(r) || logins.contains(&r.to_lowercase());
+        for g in &self.okta.groups {
+            if let Some(m) = g.members.iter().find(|m| !known_user(m)) {
+                return Err(format!(
+                    "okta.groups.members = {m:?}: group {:?} names a user that is not in okta.users",
+                    g.name
+                ));
+            }
+        }
+        if let Some(r) = self.okta.assignments.users.iter().find(|r| !known_user(r)) {
+            return Err(format!(
+                "okta.assignments.users = {r:?}: no such user in okta.users"
+            ));
+        }
+        let groups: HashSet<&str> = self
+            .okta
+            .groups
+            .iter()
+            .flat_map(|g| std::iter::once(g.name.as_str()).chain(g.id.as_deref()))
+            .collect();
+        if let Some(r) = self
+            .okta
+            .assignments
+            .groups
+            .iter()
+            .find(|r| !groups.contains(r.as_str()))
+        {
+            return Err(format!(
+                "okta.assignments.groups = {r:?}: no such group in okta.groups"
+            ));
+        }
+        if let Some(inv) = self
+            .kafkaman
+            .invites
+            .iter()
+            .find(|i| !INVITE_SOURCES.contains(&i.source.as_str()))
+        {
+            return Err(format!(
+                "kafkaman.invites.source = {:?}: not a source",
+                inv.source
+            ));
+        }
+        if let Some(ms) = self.kafkaman.members.iter().find_map(|m| {
+            m.membership
+                .as_deref()
+                .filter(|ms| !["active", "invited", "deactivated"].contains(ms))
+        }) {
+            return Err(format!(
+                "kafkaman.members.membership = {ms:?}: not a membership"
+            ));
+        }
+        if let Some(k) = self
+            .kafkaman
+            .keys
+            .iter()
+            .find(|k| k.status != "ACTIVE" && k.status != "REVOKED")
+        {
+            return Err(format!(
+                "kafkaman.keys.status = {:?}: expected ACTIVE or REVOKED",
+                k.status
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The 1-based line where a quoted value first appears, to point at a bad value.
 fn line_of(text: &str, value: &str) -> Option<usize> {
     let quoted = format!("\"{value}\"");
@@ -506,8 +597,11 @@ mod tests {
 
     #[test]
     fn unknown_field_names_field_and_line() {
-        let text = "[okta]\napp_id = \"x\"\n\n[[okta.users]]\nlogin = \"a@x.com\"\nfrist_name = \"A\"\n";
-        let err = Scenario::parse(text, false, "s.toml").unwrap_err().to_string();
+        let text =
+            "[okta]\napp_id = \"x\"\n\n[[okta.users]]\nlogin = \"a@x.com\"\nfrist_name = \"A\"\n";
+        let err = Scenario::parse(text, false, "s.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 6"), "{err}");
         assert!(err.contains("frist_name"), "{err}");
     }
@@ -515,7 +609,9 @@ mod tests {
     #[test]
     fn bad_status_names_field_and_line() {
         let text = "[[okta.users]]\nlogin = \"a@x.com\"\nstatus = \"ACTIV\"\n";
-        let err = Scenario::parse(text, false, "s.toml").unwrap_err().to_string();
+        let err = Scenario::parse(text, false, "s.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("okta.users.status"), "{err}");
     }
@@ -523,14 +619,21 @@ mod tests {
     #[test]
     fn json_errors_have_lines() {
         let text = "{\n \"kafkaman\": {\n  \"seats\": \"ten\"\n }\n}";
-        let err = Scenario::parse(text, true, "s.json").unwrap_err().to_string();
+        let err = Scenario::parse(text, true, "s.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn dangling_group_member_is_refused() {
         let text = "[[okta.groups]]\nname = \"Eng\"\nmembers = [\"ghost@x.com\"]\n";
-        let err = Scenario::parse(text, false, "s.toml").unwrap_err().to_string();
-        assert!(err.contains("ghost@x.com") && err.contains("line 3"), "{err}");
+        let err = Scenario::parse(text, false, "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ghost@x.com") && err.contains("line 3"),
+            "{err}"
+        );
     }
 }
