@@ -243,7 +243,7 @@ pub fn demo() -> Scenario {
     let mut assigned_not_entitled: Vec<usize> = Vec::new();
     let mut unassigned_active: Vec<usize> = Vec::new();
     for i in 0..demo_ids::USERS {
-        // Distinct (first, last) pairs for the first FIRST.len() * LAST.len() users: demo
+        // Distinct (first, last) pairs for the first FIRST_NAMES.len() * LAST_NAMES.len() users: demo
         // emails carry no number.
         let first = FIRST_NAMES[i % FIRST_NAMES.len()];
         let last = LAST_NAMES[(i / FIRST_NAMES.len() + i) % LAST_NAMES.len()];
@@ -291,7 +291,8 @@ pub fn demo() -> Scenario {
     let mut kafkaman = KafkamanScenario::default();
     // Entitled users are taken in a shuffled order for the special roles so they spread
     // over the org; the shuffle is seeded, so the choice is stable.
-    let mut pool = entitled.clone();
+    let provisioned_before = entitled.len() / 3;
+    let mut pool = entitled;
     rng.shuffle(&mut pool);
     let mut pool = pool.into_iter();
     let mut take = || pool.next();
@@ -310,7 +311,7 @@ pub fn demo() -> Scenario {
     }
     // About a third of the entitled users were provisioned by an earlier run.
     let already: Vec<usize> = std::iter::from_fn(&mut take)
-        .take(entitled.len() / 3)
+        .take(provisioned_before)
         .collect();
     for (n, i) in already.iter().enumerate() {
         let mut member = linked_member(&okta.users[*i]);
@@ -1038,6 +1039,20 @@ mod tests {
             .iter()
             .filter(|u| u.status == "ACTIVE" && assigned.contains(u.id.as_deref().unwrap_or("")))
             .count() as u32;
+        let stale: Vec<&str> = s
+            .kafkaman
+            .members
+            .iter()
+            .filter(|m| m.external_id.is_some() && m.role != "admin")
+            .filter_map(|m| s.okta.users.iter().find(|u| u.id == m.external_id))
+            .filter(|u| u.status != "ACTIVE" || !assigned.contains(u.id.as_deref().unwrap_or("")))
+            .map(|u| u.status.as_str())
+            .collect();
+        assert_eq!(
+            stale,
+            ["SUSPENDED", "DEPROVISIONED"],
+            "members to deactivate"
+        );
         let peak = s.kafkaman.members.len() as u32 + (entitled - entitled_members);
         assert!(
             peak <= s.kafkaman.seats,

@@ -510,10 +510,10 @@ impl Scenario {
             if !logins.insert(u.login.to_lowercase()) {
                 return Err(format!("okta.users.login = {:?}: duplicate login", u.login));
             }
-            if let Some(id) = &u.id {
-                if !ids.insert(id) {
-                    return Err(format!("okta.users.id = {id:?}: duplicate id"));
-                }
+            if let Some(id) = &u.id
+                && !ids.insert(id)
+            {
+                return Err(format!("okta.users.id = {id:?}: duplicate id"));
             }
         }
         // Logins match case-insensitively, ids exactly (as when loading).
