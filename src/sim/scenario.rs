@@ -399,100 +399,26 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Checks values serde can't: enumerations and references between sections.
+    /// Checks values serde can't (enumerations, references between sections) and
+    /// points at the line of the offending value.
     fn validate(&self, text: &str, origin: &str) -> Result<(), ScenarioError> {
-        let bad = |field: &str, value: &str, why: String| {
-            let line = line_of(text, value)
-                .map(|l| format!("line {l}: "))
-                .unwrap_or_default();
+        self.validate_refs().map_err(|message| {
+            // Messages start with `field = "value"`: the value locates the line.
+            let line = message
+                .split_once(" = ")
+                .and_then(|(_, rest)| rest.strip_prefix('"'))
+                .and_then(|rest| rest.split_once('"'))
+                .and_then(|(value, _)| line_of(text, value));
             ScenarioError::Invalid {
                 path: origin.to_string(),
-                message: format!("{line}{field} = {value:?}: {why}"),
+                message: match line {
+                    Some(l) => format!("line {l}: {message}"),
+                    None => message,
+                },
             }
-        };
-        for u in &self.okta.users {
-            if !USER_STATUSES.contains(&u.status.as_str()) {
-                return Err(bad(
-                    "okta.users.status",
-                    &u.status,
-                    format!("expected one of {}", USER_STATUSES.join(", ")),
-                ));
-            }
-        }
-        let known_user = |r: &str| {
-            self.okta
-                .users
-                .iter()
-                .any(|u| u.login.eq_ignore_ascii_case(r) || u.id.as_deref() == Some(r))
-        };
-        for g in &self.okta.groups {
-            for m in &g.members {
-                if !known_user(m) {
-                    return Err(bad(
-                        "okta.groups.members",
-                        m,
-                        format!("group {:?} names a user that is not in okta.users", g.name),
-                    ));
-                }
-            }
-        }
-        for r in &self.okta.assignments.users {
-            if !known_user(r) {
-                return Err(bad(
-                    "okta.assignments.users",
-                    r,
-                    "no such user in okta.users".to_string(),
-                ));
-            }
-        }
-        for r in &self.okta.assignments.groups {
-            let known = self
-                .okta
-                .groups
-                .iter()
-                .any(|g| g.name == *r || g.id.as_deref() == Some(r));
-            if !known {
-                return Err(bad(
-                    "okta.assignments.groups",
-                    r,
-                    "no such group in okta.groups".to_string(),
-                ));
-            }
-        }
-        for inv in &self.kafkaman.invites {
-            if !INVITE_SOURCES.contains(&inv.source.as_str()) {
-                return Err(bad(
-                    "kafkaman.invites.source",
-                    &inv.source,
-                    format!("expected one of {}", INVITE_SOURCES.join(", ")),
-                ));
-            }
-        }
-        for m in &self.kafkaman.members {
-            if let Some(ms) = &m.membership
-                && !["active", "invited", "deactivated"].contains(&ms.as_str())
-            {
-                return Err(bad(
-                    "kafkaman.members.membership",
-                    ms,
-                    "expected one of active, invited, deactivated".to_string(),
-                ));
-            }
-        }
-        for k in &self.kafkaman.keys {
-            if k.status != "ACTIVE" && k.status != "REVOKED" {
-                return Err(bad(
-                    "kafkaman.keys.status",
-                    &k.status,
-                    "expected ACTIVE or REVOKED".to_string(),
-                ));
-            }
-        }
-        Ok(())
+        })
     }
-}
 
-impl Scenario {
     /// Checks the same enumerations and references as loading does, in linear time and
     /// without the source text (so errors carry no line): for scenarios built in code,
     /// e.g. by `generate`. Also refuses duplicate user ids and logins.
