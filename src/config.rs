@@ -79,6 +79,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
 }
 
 fn parse_with_base(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    // Editors on Windows may save a byte-order mark, which TOML does not allow.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let loc = Locator { origin, text };
     let raw: RawConfig = toml::from_str(text).map_err(|err| loc.toml_error(&err))?;
     Validator { loc, base_dir }.config(raw)

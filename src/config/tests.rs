@@ -764,3 +764,34 @@ fn secret_from_systemd_credential() {
         "{shown}"
     );
 }
+
+#[test]
+fn secret_refs_may_be_header_tables_and_bom_is_ignored() {
+    let text = "\u{feff}[okta]\norg_url = \"https://acme.okta.com\"\napp_id = \"0oaAPP\"\n\n\
+                [okta.api_token]\nfile = \"/etc/scim-sync/okta-token\"\n\n\
+                [kafkaman.api_key]\ncredential = \"kafkaman-api-key\"\n";
+    let config = parse(text, "config.toml").unwrap_or_else(|e| panic!("{e}"));
+    let OktaAuth::ApiToken(token) = &config.okta.auth else {
+        panic!("expected api token");
+    };
+    assert_eq!(
+        token.file_path(),
+        Some(PathBuf::from("/etc/scim-sync/okta-token"))
+    );
+    assert_eq!(
+        config.kafkaman.api_key.source,
+        SecretSource::Credential("kafkaman-api-key".into())
+    );
+
+    let text = text.replace("file = \"/etc/scim-sync/okta-token\"", "path = \"x\"");
+    let err = parse_err(&text);
+    assert_points_at(&err, "okta.api_token.path", 6);
+
+    let pem = MINIMAL.replace(
+        "api_token = { env = \"OKTA_TOKEN\" }\n",
+        "oauth = { client_id = \"c\", private_key = \"\"\"\n-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----\"\"\" }\n",
+    );
+    let err = parse_err(&pem);
+    assert_eq!(err.key.as_deref(), Some("okta.oauth.private_key"), "{err}");
+    assert!(!err.to_string().contains("MIIEvQ"), "{err}");
+}
