@@ -912,15 +912,16 @@ impl OktaClient {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            if status == StatusCode::UNAUTHORIZED && !refreshed_token {
-                if let Some(bearer) = bearer {
-                    // The cached token may have been revoked or expired early: fetch a
-                    // new one once.
-                    refreshed_token = true;
-                    self.invalidate_token(&bearer).await;
-                    tracing::info!(path = %path, request_id = reply.request_id.as_deref().unwrap_or(""), "Okta rejected the access token; fetching a new one");
-                    continue;
-                }
+            if status == StatusCode::UNAUTHORIZED
+                && !refreshed_token
+                && let Some(bearer) = bearer
+            {
+                // The cached token may have been revoked or expired early: fetch a new
+                // one once.
+                refreshed_token = true;
+                self.invalidate_token(&bearer).await;
+                tracing::info!(path = %path, request_id = reply.request_id.as_deref().unwrap_or(""), "Okta rejected the access token; fetching a new one");
+                continue;
             }
             if status.is_server_error() && attempts <= max_retries {
                 let delay = http::backoff(attempts, RETRY_BASE, RETRY_CAP);

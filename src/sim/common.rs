@@ -72,12 +72,20 @@ impl RequestLog {
 
     /// Requests that change state (POST, PUT, PATCH, DELETE).
     pub fn writes(&self) -> Vec<LoggedRequest> {
-        lock(&self.0).iter().filter(|r| r.is_write()).cloned().collect()
+        lock(&self.0)
+            .iter()
+            .filter(|r| r.is_write())
+            .cloned()
+            .collect()
     }
 
     /// Requests received since the given sequence number (exclusive).
     pub fn since(&self, seq: u64) -> Vec<LoggedRequest> {
-        lock(&self.0).iter().filter(|r| r.seq > seq).cloned().collect()
+        lock(&self.0)
+            .iter()
+            .filter(|r| r.seq > seq)
+            .cloned()
+            .collect()
     }
 
     /// The sequence number of the last request so far (0 when none).
@@ -248,7 +256,9 @@ pub async fn sim_layer(State(common): State<SimCommon>, req: Request, next: Next
     }) {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let resp = (common.render_error)(code, "injected fault");
-        common.log.record(&method, &path, &query, resp.status().as_u16());
+        common
+            .log
+            .record(&method, &path, &query, resp.status().as_u16());
         return resp;
     }
     let resp = next.run(req).await;
@@ -312,11 +322,12 @@ pub fn control_routes(common: SimCommon) -> Router {
     Router::new()
         .route(
             "/__sim/requests",
-            get(|State(c): State<SimCommon>| async move { Json(c.log.all()) })
-                .delete(|State(c): State<SimCommon>| async move {
+            get(|State(c): State<SimCommon>| async move { Json(c.log.all()) }).delete(
+                |State(c): State<SimCommon>| async move {
                     c.log.clear();
                     StatusCode::NO_CONTENT
-                }),
+                },
+            ),
         )
         .route(
             "/__sim/counters",
@@ -427,9 +438,18 @@ mod tests {
 
     #[test]
     fn route_patterns() {
-        assert!(route_matches("/api/v1/apps/*/users", "/api/v1/apps/0oa1/users"));
-        assert!(!route_matches("/api/v1/apps/*/users", "/api/v1/apps/0oa1/users/00u1"));
-        assert!(route_matches("/api/v1/apps/**", "/api/v1/apps/0oa1/users/00u1"));
+        assert!(route_matches(
+            "/api/v1/apps/*/users",
+            "/api/v1/apps/0oa1/users"
+        ));
+        assert!(!route_matches(
+            "/api/v1/apps/*/users",
+            "/api/v1/apps/0oa1/users/00u1"
+        ));
+        assert!(route_matches(
+            "/api/v1/apps/**",
+            "/api/v1/apps/0oa1/users/00u1"
+        ));
         assert!(!route_matches("/scim/v2/Users", "/scim/v2/Users/abc"));
     }
 
@@ -445,7 +465,10 @@ mod tests {
         });
         assert!(f.take("GET", "/x").1.is_empty());
         assert!(f.take("GET", "/x").1.is_empty());
-        assert_eq!(f.take("GET", "/x").1, vec![FaultKind::Status { status: 500 }]);
+        assert_eq!(
+            f.take("GET", "/x").1,
+            vec![FaultKind::Status { status: 500 }]
+        );
         assert!(f.take("GET", "/x").1.is_empty());
     }
 
