@@ -129,8 +129,11 @@ pub enum FaultKind {
 ///
 /// `route` is a path pattern: `*` matches one path segment, a trailing `/**` matches
 /// anything below. `method` (optional) restricts it to one HTTP method.
+///
+/// No `deny_unknown_fields` here: serde refuses every field of a struct that has both it
+/// and a `flatten`ed member. Unknown fields still fail: they reach `FaultKind`, which
+/// denies them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     pub route: String,
     #[serde(default)]
@@ -470,6 +473,21 @@ mod tests {
             vec![FaultKind::Status { status: 500 }]
         );
         assert!(f.take("GET", "/x").1.is_empty());
+    }
+
+    #[test]
+    fn fault_spec_json_parses_and_refuses_typos() {
+        let f: FaultSpec =
+            serde_json::from_str(r#"{"route":"/x","kind":"status","status":500,"count":2}"#)
+                .unwrap();
+        assert_eq!(f.kind, FaultKind::Status { status: 500 });
+        assert_eq!(f.count, 2);
+        assert!(
+            serde_json::from_str::<FaultSpec>(
+                r#"{"route":"/x","kind":"status","status":500,"cout":2}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -1,0 +1,1025 @@
+//! The simulated org's data and the admin operations that change it.
+//!
+//! Users live in a `BTreeMap` by id, which is also the order of every listing and what
+//! cursors point into. The app's assigned users (`app_users`) are an index kept up to
+//! date on every change by re-deciding eligibility for the users a change touches, so a
+//! page of app users is a range read, not a scan of the org.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::sim::scenario::{OktaScenario, OktaUserSpec};
+
+pub type Ts = DateTime<Utc>;
+
+/// Now, truncated to milliseconds (Okta's timestamps carry milliseconds only).
+pub fn now() -> Ts {
+    let t = Utc::now();
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// Okta's timestamp format: `2014-06-24T15:28:14.000Z`.
+pub fn fmt_ts(t: &Ts) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A random id in Okta's shape: a 3-character type prefix and 17 base62 characters.
+pub fn new_okta_id(prefix: &str) -> String {
+    let mut s = String::with_capacity(20);
+    s.push_str(prefix);
+    for _ in 0..17 {
+        s.push(BASE62[fastrand::usize(..BASE62.len())] as char);
+    }
+    s
+}
+
+/// A random base62 string of `n` characters (request ids, error ids, tokens).
+pub fn random_base62(n: usize) -> String {
+    (0..n)
+        .map(|_| BASE62[fastrand::usize(..BASE62.len())] as char)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserStatus {
+    Active,
+    Deprovisioned,
+    LockedOut,
+    PasswordExpired,
+    Provisioned,
+    Recovery,
+    Staged,
+    Suspended,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "ACTIVE",
+            UserStatus::Deprovisioned => "DEPROVISIONED",
+            UserStatus::LockedOut => "LOCKED_OUT",
+            UserStatus::PasswordExpired => "PASSWORD_EXPIRED",
+            UserStatus::Provisioned => "PROVISIONED",
+            UserStatus::Recovery => "RECOVERY",
+            UserStatus::Staged => "STAGED",
+            UserStatus::Suspended => "SUSPENDED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserStatus> {
+        Some(match s {
+            "ACTIVE" => UserStatus::Active,
+            "DEPROVISIONED" => UserStatus::Deprovisioned,
+            "LOCKED_OUT" => UserStatus::LockedOut,
+            "PASSWORD_EXPIRED" => UserStatus::PasswordExpired,
+            "PROVISIONED" => UserStatus::Provisioned,
+            "RECOVERY" => UserStatus::Recovery,
+            "STAGED" => UserStatus::Staged,
+            "SUSPENDED" => UserStatus::Suspended,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub status: UserStatus,
+    pub created: Ts,
+    pub activated: Option<Ts>,
+    pub status_changed: Option<Ts>,
+    pub last_updated: Ts,
+    pub password_changed: Option<Ts>,
+    /// `login`, `email`, `firstName`, `lastName` and any extra attributes.
+    pub profile: Map<String, Value>,
+    /// Ids of the groups the user is a member of.
+    pub groups: BTreeSet<String>,
+}
+
+impl User {
+    pub fn login(&self) -> &str {
+        self.profile
+            .get("login")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn display_name(&self) -> String {
+        let part = |k: &str| {
+            self.profile
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let name = format!("{} {}", part("firstName"), part("lastName"));
+        let name = name.trim();
+        if name.is_empty() {
+            self.login().to_string()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created: Ts,
+    pub last_updated: Ts,
+    pub last_membership_updated: Ts,
+    pub members: BTreeSet<String>,
+}
+
+/// The app's assignment of one group.
+#[derive(Debug, Clone)]
+pub struct GroupAssignment {
+    pub priority: u32,
+    pub last_updated: Ts,
+}
+
+/// One AppUser row (the user is assigned, directly or through a group).
+#[derive(Debug, Clone)]
+pub struct AppUserRow {
+    pub created: Ts,
+    pub last_updated: Ts,
+    pub status_changed: Ts,
+    pub external_id: Option<String>,
+}
+
+/// One System Log event; `seq` is its persistence order (what polling cursors point at).
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub published: Ts,
+    pub event: Value,
+}
+
+/// Why an admin operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrgError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// The admin who makes the changes done through the simulator's control API.
+pub const ADMIN_ID: &str = "00usimadmin0000000001";
+const ADMIN_LOGIN: &str = "admin@sim.okta.example";
+
+#[derive(Debug)]
+pub struct Org {
+    pub app_id: String,
+    pub app_label: String,
+    pub app_created: Ts,
+    pub users: BTreeMap<String, User>,
+    /// Lowercased login -> user id.
+    pub logins: HashMap<String, String>,
+    pub groups: BTreeMap<String, Group>,
+    /// Users assigned to the app directly (scope USER).
+    pub direct: BTreeSet<String>,
+    /// Groups assigned to the app.
+    pub group_assignments: BTreeMap<String, GroupAssignment>,
+    /// The app's users: direct assignments plus non-deprovisioned members of assigned groups.
+    pub app_users: BTreeMap<String, AppUserRow>,
+    pub log: Vec<LogEntry>,
+}
+
+/// A user to create; `login` is required, everything else has Okta's defaults.
+fn profile_from_spec(spec: &OktaUserSpec) -> Map<String, Value> {
+    let mut p = Map::new();
+    p.insert("login".into(), Value::String(spec.login.clone()));
+    p.insert(
+        "email".into(),
+        Value::String(spec.email.clone().unwrap_or_else(|| spec.login.clone())),
+    );
+    p.insert(
+        "firstName".into(),
+        spec.first_name
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    );
+    p.insert(
+        "lastName".into(),
+        spec.last_name
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+    );
+    for (k, v) in &spec.profile {
+        p.insert(k.clone(), v.clone());
+    }
+    p
+}
+
+impl Org {
+    /// Builds the org a scenario describes, as it would be after its history (no events).
+    pub fn from_scenario(sc: &OktaScenario) -> Result<Org, OrgError> {
+        let start = now() - Duration::days(1);
+        let mut org = Org {
+            app_id: sc.app_id.clone(),
+            app_label: sc.app_label.clone(),
+            app_created: start - Duration::days(30),
+            users: BTreeMap::new(),
+            logins: HashMap::new(),
+            groups: BTreeMap::new(),
+            direct: BTreeSet::new(),
+            group_assignments: BTreeMap::new(),
+            app_users: BTreeMap::new(),
+            log: Vec::new(),
+        };
+        for spec in &sc.users {
+            org.insert_user(spec, start)?;
+        }
+        for g in &sc.groups {
+            let id = g.id.clone().unwrap_or_else(|| org.fresh_id("00g"));
+            let mut members = BTreeSet::new();
+            for m in &g.members {
+                let uid = org
+                    .resolve_user(m)
+                    .ok_or_else(|| OrgError::NotFound(format!("group {}: no user {m}", g.name)))?;
+                members.insert(uid.clone());
+                if let Some(u) = org.users.get_mut(&uid) {
+                    u.groups.insert(id.clone());
+                }
+            }
+            org.groups.insert(
+                id.clone(),
+                Group {
+                    id,
+                    name: g.name.clone(),
+                    description: g.description.clone(),
+                    created: start,
+                    last_updated: start,
+                    last_membership_updated: start,
+                    members,
+                },
+            );
+        }
+        for (i, r) in sc.assignments.groups.iter().enumerate() {
+            let gid = org
+                .resolve_group(r)
+                .ok_or_else(|| OrgError::NotFound(format!("no group {r}")))?;
+            org.group_assignments.insert(
+                gid,
+                GroupAssignment {
+                    priority: i as u32,
+                    last_updated: start,
+                },
+            );
+        }
+        for r in &sc.assignments.users {
+            let uid = org
+                .resolve_user(r)
+                .ok_or_else(|| OrgError::NotFound(format!("no user {r}")))?;
+            // Okta removes a deactivated user's assignments; a scenario can't have one.
+            if org.users.get(&uid).map(|u| u.status) == Some(UserStatus::Deprovisioned) {
+                tracing::warn!(user = %r, "scenario assigns a DEPROVISIONED user; ignored as Okta would");
+                continue;
+            }
+            org.direct.insert(uid);
+        }
+        let ids: Vec<String> = org.users.keys().cloned().collect();
+        for uid in ids {
+            if org.should_be_app_user(&uid) {
+                org.app_users.insert(
+                    uid,
+                    AppUserRow {
+                        created: start,
+                        last_updated: start,
+                        status_changed: start,
+                        external_id: None,
+                    },
+                );
+            }
+        }
+        Ok(org)
+    }
+
+    fn fresh_id(&self, prefix: &str) -> String {
+        loop {
+            let id = new_okta_id(prefix);
+            if !self.users.contains_key(&id) && !self.groups.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn insert_user(&mut self, spec: &OktaUserSpec, at: Ts) -> Result<String, OrgError> {
+        let status = UserStatus::parse(&spec.status)
+            .ok_or_else(|| OrgError::Conflict(format!("unknown user status {}", spec.status)))?;
+        let key = spec.login.to_lowercase();
+        if self.logins.contains_key(&key) {
+            return Err(OrgError::Conflict(format!(
+                "login: An object with this field already exists in the current organization ({})",
+                spec.login
+            )));
+        }
+        let id = match &spec.id {
+            Some(id) if self.users.contains_key(id) => {
+                return Err(OrgError::Conflict(format!("user id {id} already exists")));
+            }
+            Some(id) => id.clone(),
+            None => self.fresh_id("00u"),
+        };
+        let activated = match status {
+            UserStatus::Staged | UserStatus::Provisioned => None,
+            _ => Some(at),
+        };
+        let user = User {
+            id: id.clone(),
+            status,
+            created: at,
+            activated,
+            status_changed: activated,
+            last_updated: at,
+            password_changed: activated,
+            profile: profile_from_spec(spec),
+            groups: BTreeSet::new(),
+        };
+        self.logins.insert(key, id.clone());
+        self.users.insert(id.clone(), user);
+        Ok(id)
+    }
+
+    /// A user id by id or login (case-insensitive).
+    pub fn resolve_user(&self, r: &str) -> Option<String> {
+        if self.users.contains_key(r) {
+            return Some(r.to_string());
+        }
+        self.logins.get(&r.to_lowercase()).cloned()
+    }
+
+    /// A group id by id or name (exact, then case-insensitive).
+    pub fn resolve_group(&self, r: &str) -> Option<String> {
+        if self.groups.contains_key(r) {
+            return Some(r.to_string());
+        }
+        self.groups
+            .values()
+            .find(|g| g.name == r)
+            .or_else(|| {
+                self.groups
+                    .values()
+                    .find(|g| g.name.eq_ignore_ascii_case(r))
+            })
+            .map(|g| g.id.clone())
+    }
+
+    fn user_ref(&self, r: &str) -> Result<String, OrgError> {
+        self.resolve_user(r)
+            .ok_or_else(|| OrgError::NotFound(format!("no Okta user {r}")))
+    }
+
+    fn group_ref(&self, r: &str) -> Result<String, OrgError> {
+        self.resolve_group(r)
+            .ok_or_else(|| OrgError::NotFound(format!("no Okta group {r}")))
+    }
+
+    /// The assigned group through which a user gets the app (highest priority first).
+    pub fn source_group(&self, uid: &str) -> Option<&str> {
+        let u = self.users.get(uid)?;
+        u.groups
+            .iter()
+            .filter_map(|g| self.group_assignments.get(g).map(|a| (a.priority, g)))
+            .min()
+            .map(|(_, g)| g.as_str())
+    }
+
+    fn should_be_app_user(&self, uid: &str) -> bool {
+        if self.direct.contains(uid) {
+            return true;
+        }
+        match self.users.get(uid) {
+            Some(u) if u.status != UserStatus::Deprovisioned => self.source_group(uid).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Re-decides whether a user is an app user after a change, adding or removing the
+    /// AppUser row and logging it the way Okta does.
+    fn resync(&mut self, uid: &str, at: Ts) {
+        let should = self.should_be_app_user(uid);
+        let is = self.app_users.contains_key(uid);
+        if should && !is {
+            self.app_users.insert(
+                uid.to_string(),
+                AppUserRow {
+                    created: at,
+                    last_updated: at,
+                    status_changed: at,
+                    external_id: None,
+                },
+            );
+            let targets = vec![self.user_target(uid), self.app_target()];
+            self.emit(
+                at,
+                "application.user_membership.add",
+                "Add user to application membership",
+                "app.generic.provision.assign_user_to_app",
+                targets,
+            );
+        } else if !should && is {
+            self.app_users.remove(uid);
+            let targets = vec![self.user_target(uid), self.app_target()];
+            self.emit(
+                at,
+                "application.user_membership.remove",
+                "Remove user from application membership",
+                "app.generic.unprovision.user",
+                targets,
+            );
+        }
+    }
+
+    fn user_target(&self, uid: &str) -> Value {
+        match self.users.get(uid) {
+            Some(u) => json!({
+                "id": u.id,
+                "type": "User",
+                "alternateId": u.login(),
+                "displayName": u.display_name(),
+            }),
+            None => json!({"id": uid, "type": "User"}),
+        }
+    }
+
+    fn app_target(&self) -> Value {
+        json!({
+            "id": self.app_id,
+            "type": "AppInstance",
+            "alternateId": self.app_label,
+            "displayName": self.app_label,
+        })
+    }
+
+    fn group_target(&self, gid: &str) -> Value {
+        let name = self.groups.get(gid).map(|g| g.name.as_str()).unwrap_or("");
+        json!({"id": gid, "type": "UserGroup", "alternateId": "unknown", "displayName": name})
+    }
+
+    /// Appends a System Log event done by the simulator's admin.
+    fn emit(&mut self, at: Ts, event_type: &str, message: &str, legacy: &str, targets: Vec<Value>) {
+        let seq = self.log.len() as u64 + 1;
+        let event = json!({
+            "uuid": uuid::Uuid::new_v4().to_string(),
+            "published": fmt_ts(&at),
+            "eventType": event_type,
+            "legacyEventType": legacy,
+            "version": "0",
+            "severity": "INFO",
+            "displayMessage": message,
+            "actor": {
+                "id": ADMIN_ID,
+                "type": "User",
+                "alternateId": ADMIN_LOGIN,
+                "displayName": "Sim Admin",
+            },
+            "client": {
+                "device": "Unknown",
+                "ipAddress": "127.0.0.1",
+                "userAgent": {"rawUserAgent": "scim-sync-sim", "os": "Unknown", "browser": "UNKNOWN"},
+            },
+            "authenticationContext": {"authenticationStep": 0, "externalSessionId": "trssimadmin"},
+            "outcome": {"result": "SUCCESS"},
+            "target": targets,
+            "transaction": {"type": "WEB", "id": random_base62(27), "detail": {}},
+            "debugContext": {"debugData": {}},
+            "request": {"ipChain": [{"ip": "127.0.0.1", "version": "V4"}]},
+        });
+        self.log.push(LogEntry {
+            seq,
+            published: at,
+            event,
+        });
+    }
+
+    fn set_status(&mut self, uid: &str, status: UserStatus, at: Ts) {
+        if let Some(u) = self.users.get_mut(uid) {
+            u.status = status;
+            u.status_changed = Some(at);
+            u.last_updated = at;
+            if status == UserStatus::Active && u.activated.is_none() {
+                u.activated = Some(at);
+            }
+        }
+    }
+
+    fn status_of(&self, uid: &str) -> Option<UserStatus> {
+        self.users.get(uid).map(|u| u.status)
+    }
+
+    fn lifecycle_event(
+        &mut self,
+        uid: &str,
+        at: Ts,
+        event_type: &str,
+        message: &str,
+        legacy: &str,
+    ) {
+        let t = vec![self.user_target(uid)];
+        self.emit(at, event_type, message, legacy, t);
+    }
+
+    // ---- admin operations ----
+
+    pub fn create_user(&mut self, spec: &OktaUserSpec) -> Result<String, OrgError> {
+        let at = now();
+        let id = self.insert_user(spec, at)?;
+        self.lifecycle_event(
+            &id,
+            at,
+            "user.lifecycle.create",
+            "Create Okta user",
+            "core.user.config.user_creation.success",
+        );
+        if self.status_of(&id) == Some(UserStatus::Active) {
+            self.lifecycle_event(
+                &id,
+                at,
+                "user.lifecycle.activate",
+                "Activate Okta user",
+                "core.user.config.user_activated",
+            );
+        }
+        Ok(id)
+    }
+
+    /// Partial profile update (Okta's POST semantics): given attributes replace, `null` clears.
+    pub fn update_profile(
+        &mut self,
+        user: &str,
+        changes: &Map<String, Value>,
+    ) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        let at = now();
+        let old_login = self
+            .users
+            .get(&uid)
+            .map(|u| u.login().to_string())
+            .unwrap_or_default();
+        if let Some(Value::String(new_login)) = changes.get("login") {
+            let key = new_login.to_lowercase();
+            if let Some(other) = self.logins.get(&key)
+                && *other != uid
+            {
+                return Err(OrgError::Conflict(format!(
+                    "login: An object with this field already exists in the current organization ({new_login})"
+                )));
+            }
+        }
+        if matches!(changes.get("login"), Some(v) if !v.is_string())
+            || matches!(changes.get("email"), Some(v) if !v.is_string())
+        {
+            return Err(OrgError::Conflict("login and email must be strings".into()));
+        }
+        let mut from = Map::new();
+        let mut to = Map::new();
+        if let Some(u) = self.users.get_mut(&uid) {
+            for (k, v) in changes {
+                let old = u.profile.get(k).cloned().unwrap_or(Value::Null);
+                if old != *v {
+                    from.insert(k.clone(), old);
+                    to.insert(k.clone(), v.clone());
+                }
+                if v.is_null() && k != "firstName" && k != "lastName" {
+                    u.profile.remove(k);
+                } else {
+                    u.profile.insert(k.clone(), v.clone());
+                }
+            }
+            u.last_updated = at;
+        }
+        let new_login = self
+            .users
+            .get(&uid)
+            .map(|u| u.login().to_string())
+            .unwrap_or_default();
+        if new_login != old_login {
+            self.logins.remove(&old_login.to_lowercase());
+            self.logins.insert(new_login.to_lowercase(), uid.clone());
+        }
+        if let Some(row) = self.app_users.get_mut(&uid) {
+            row.last_updated = at;
+        }
+        let mut target = self.user_target(&uid);
+        target["changeDetails"] = json!({"from": from, "to": to});
+        self.emit(
+            at,
+            "user.account.update_profile",
+            "Update user profile for Okta",
+            "core.user.config.profile_update.success",
+            vec![target],
+        );
+        if new_login != old_login && self.app_users.contains_key(&uid) {
+            let t = vec![self.user_target(&uid), self.app_target()];
+            self.emit(
+                at,
+                "application.user_membership.change_username",
+                "Change user's username for application",
+                "app.generic.provision.change_username",
+                t,
+            );
+        }
+        Ok(())
+    }
+
+    /// Deactivation: status DEPROVISIONED; every direct assignment is removed (group
+    /// memberships stay, but give no app access while deprovisioned).
+    pub fn deactivate_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        if self.status_of(&uid) == Some(UserStatus::Deprovisioned) {
+            return Err(OrgError::Conflict(format!(
+                "user {user} is already DEPROVISIONED"
+            )));
+        }
+        let at = now();
+        self.set_status(&uid, UserStatus::Deprovisioned, at);
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.deactivate",
+            "Deactivate Okta user",
+            "core.user.config.user_deactivated",
+        );
+        self.direct.remove(&uid);
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    /// Activation: only from STAGED or DEPROVISIONED (Okta's rule); the user turns ACTIVE
+    /// and group-derived app assignments come back.
+    pub fn activate_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        match self.status_of(&uid) {
+            Some(UserStatus::Staged | UserStatus::Deprovisioned) => {}
+            Some(s) => {
+                return Err(OrgError::Conflict(format!(
+                    "activate: user {user} is {}; Okta activates only STAGED or DEPROVISIONED users",
+                    s.as_str()
+                )));
+            }
+            None => return Err(OrgError::NotFound(format!("no Okta user {user}"))),
+        }
+        let at = now();
+        self.set_status(&uid, UserStatus::Active, at);
+        if let Some(u) = self.users.get_mut(&uid) {
+            u.activated = Some(at);
+        }
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.activate",
+            "Activate Okta user",
+            "core.user.config.user_activated",
+        );
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    /// Reactivation: only from PROVISIONED or RECOVERY (Okta's rule; a deactivated user is
+    /// brought back with `activate`). The sim completes the flow at once: ACTIVE.
+    pub fn reactivate_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        match self.status_of(&uid) {
+            Some(UserStatus::Provisioned | UserStatus::Recovery) => {}
+            Some(s) => {
+                return Err(OrgError::Conflict(format!(
+                    "reactivate: user {user} is {}; Okta reactivates only PROVISIONED or RECOVERY users (use activate for DEPROVISIONED ones)",
+                    s.as_str()
+                )));
+            }
+            None => return Err(OrgError::NotFound(format!("no Okta user {user}"))),
+        }
+        let at = now();
+        self.set_status(&uid, UserStatus::Active, at);
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.reactivate",
+            "Reactivate Okta user",
+            "core.user.config.user_reactivated",
+        );
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    /// Suspension: only from ACTIVE; assignments are kept.
+    pub fn suspend_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        if self.status_of(&uid) != Some(UserStatus::Active) {
+            return Err(OrgError::Conflict(format!(
+                "suspend: user {user} is not ACTIVE"
+            )));
+        }
+        let at = now();
+        self.set_status(&uid, UserStatus::Suspended, at);
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.suspend",
+            "Suspend Okta user",
+            "core.user.config.user_suspended",
+        );
+        Ok(())
+    }
+
+    pub fn unsuspend_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        if self.status_of(&uid) != Some(UserStatus::Suspended) {
+            return Err(OrgError::Conflict(format!(
+                "unsuspend: user {user} is not SUSPENDED"
+            )));
+        }
+        let at = now();
+        self.set_status(&uid, UserStatus::Active, at);
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.unsuspend",
+            "Unsuspend Okta user",
+            "core.user.config.user_unsuspended",
+        );
+        Ok(())
+    }
+
+    pub fn assign_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        if self.status_of(&uid) == Some(UserStatus::Deprovisioned) {
+            return Err(OrgError::Conflict(format!(
+                "assign: user {user} is DEPROVISIONED; Okta doesn't assign apps to deactivated users"
+            )));
+        }
+        if !self.direct.insert(uid.clone()) {
+            return Err(OrgError::Conflict(format!(
+                "user {user} is already assigned to the app"
+            )));
+        }
+        let at = now();
+        if let Some(row) = self.app_users.get_mut(&uid) {
+            // Was in through a group; now a direct assignment (scope USER).
+            row.last_updated = at;
+        }
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    pub fn unassign_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        if !self.direct.remove(&uid) {
+            return Err(OrgError::NotFound(format!(
+                "user {user} is not directly assigned to the app"
+            )));
+        }
+        let at = now();
+        if let Some(row) = self.app_users.get_mut(&uid) {
+            row.last_updated = at;
+        }
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    pub fn assign_group(&mut self, group: &str) -> Result<(), OrgError> {
+        let gid = self.group_ref(group)?;
+        if self.group_assignments.contains_key(&gid) {
+            return Err(OrgError::Conflict(format!(
+                "group {group} is already assigned to the app"
+            )));
+        }
+        let at = now();
+        let priority = self
+            .group_assignments
+            .values()
+            .map(|a| a.priority + 1)
+            .max()
+            .unwrap_or(0);
+        self.group_assignments.insert(
+            gid.clone(),
+            GroupAssignment {
+                priority,
+                last_updated: at,
+            },
+        );
+        let t = vec![self.app_target(), self.group_target(&gid)];
+        self.emit(
+            at,
+            "group.application_assignment.add",
+            "Add assigned application to group",
+            "core.group.application_assignment.add",
+            t,
+        );
+        let members: Vec<String> = self
+            .groups
+            .get(&gid)
+            .map(|g| g.members.iter().cloned().collect())
+            .unwrap_or_default();
+        for uid in members {
+            self.resync(&uid, at);
+        }
+        Ok(())
+    }
+
+    pub fn unassign_group(&mut self, group: &str) -> Result<(), OrgError> {
+        let gid = self.group_ref(group)?;
+        if self.group_assignments.remove(&gid).is_none() {
+            return Err(OrgError::NotFound(format!(
+                "group {group} is not assigned to the app"
+            )));
+        }
+        let at = now();
+        let t = vec![self.app_target(), self.group_target(&gid)];
+        self.emit(
+            at,
+            "group.application_assignment.remove",
+            "Remove assigned application from group",
+            "core.group.application_assignment.remove",
+            t,
+        );
+        let members: Vec<String> = self
+            .groups
+            .get(&gid)
+            .map(|g| g.members.iter().cloned().collect())
+            .unwrap_or_default();
+        for uid in members {
+            self.resync(&uid, at);
+        }
+        Ok(())
+    }
+
+    pub fn add_group_member(&mut self, group: &str, user: &str) -> Result<(), OrgError> {
+        let gid = self.group_ref(group)?;
+        let uid = self.user_ref(user)?;
+        let at = now();
+        let added = match self.groups.get_mut(&gid) {
+            Some(g) => g.members.insert(uid.clone()),
+            None => false,
+        };
+        if !added {
+            return Err(OrgError::Conflict(format!(
+                "user {user} is already a member of group {group}"
+            )));
+        }
+        if let Some(g) = self.groups.get_mut(&gid) {
+            g.last_membership_updated = at;
+        }
+        if let Some(u) = self.users.get_mut(&uid) {
+            u.groups.insert(gid.clone());
+        }
+        let t = vec![self.user_target(&uid), self.group_target(&gid)];
+        self.emit(
+            at,
+            "group.user_membership.add",
+            "Add user to group membership",
+            "core.user_group_member.user_add",
+            t,
+        );
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    pub fn remove_group_member(&mut self, group: &str, user: &str) -> Result<(), OrgError> {
+        let gid = self.group_ref(group)?;
+        let uid = self.user_ref(user)?;
+        let at = now();
+        let removed = match self.groups.get_mut(&gid) {
+            Some(g) => g.members.remove(&uid),
+            None => false,
+        };
+        if !removed {
+            return Err(OrgError::NotFound(format!(
+                "user {user} is not a member of group {group}"
+            )));
+        }
+        if let Some(g) = self.groups.get_mut(&gid) {
+            g.last_membership_updated = at;
+        }
+        if let Some(u) = self.users.get_mut(&uid) {
+            u.groups.remove(&gid);
+        }
+        let t = vec![self.user_target(&uid), self.group_target(&gid)];
+        self.emit(
+            at,
+            "group.user_membership.remove",
+            "Remove user from group membership",
+            "core.user_group_member.user_remove",
+            t,
+        );
+        self.resync(&uid, at);
+        Ok(())
+    }
+
+    /// Sets the AppUser's `externalId` (as an import confirm would); its status becomes
+    /// PROVISIONED, or ACTIVE again when cleared.
+    pub fn set_external_id(
+        &mut self,
+        user: &str,
+        external_id: Option<String>,
+    ) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        let at = now();
+        let row = self
+            .app_users
+            .get_mut(&uid)
+            .ok_or_else(|| OrgError::NotFound(format!("user {user} is not assigned to the app")))?;
+        if row.external_id != external_id {
+            row.external_id = external_id;
+            row.last_updated = at;
+            row.status_changed = at;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::{AssignmentSpec, OktaGroupSpec};
+
+    fn spec(login: &str) -> OktaUserSpec {
+        OktaUserSpec {
+            id: None,
+            login: login.into(),
+            email: None,
+            first_name: Some("F".into()),
+            last_name: Some("L".into()),
+            status: "ACTIVE".into(),
+            profile: Map::new(),
+        }
+    }
+
+    fn org() -> Org {
+        let sc = OktaScenario {
+            users: vec![spec("a@x.com"), spec("b@x.com")],
+            groups: vec![OktaGroupSpec {
+                id: None,
+                name: "Eng".into(),
+                description: None,
+                members: vec!["b@x.com".into()],
+            }],
+            assignments: AssignmentSpec {
+                users: vec!["a@x.com".into()],
+                groups: vec!["Eng".into()],
+            },
+            ..Default::default()
+        };
+        Org::from_scenario(&sc).unwrap()
+    }
+
+    #[test]
+    fn deactivate_removes_direct_and_group_rows_and_activate_restores_group_row() {
+        let mut o = org();
+        assert_eq!(o.app_users.len(), 2);
+        o.deactivate_user("a@x.com").unwrap();
+        o.deactivate_user("b@x.com").unwrap();
+        assert!(o.app_users.is_empty());
+        o.activate_user("b@x.com").unwrap();
+        o.activate_user("a@x.com").unwrap();
+        let b = o.resolve_user("b@x.com").unwrap();
+        assert_eq!(o.app_users.keys().collect::<Vec<_>>(), vec![&b]);
+        let types: Vec<&str> = o
+            .log
+            .iter()
+            .map(|e| e.event["eventType"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "user.lifecycle.deactivate",
+                "application.user_membership.remove",
+                "user.lifecycle.deactivate",
+                "application.user_membership.remove",
+                "user.lifecycle.activate",
+                "application.user_membership.add",
+                "user.lifecycle.activate",
+            ]
+        );
+    }
+
+    #[test]
+    fn lifecycle_rules() {
+        let mut o = org();
+        assert!(o.unsuspend_user("a@x.com").is_err());
+        assert!(o.reactivate_user("a@x.com").is_err());
+        o.suspend_user("a@x.com").unwrap();
+        assert!(
+            o.app_users
+                .contains_key(&o.resolve_user("a@x.com").unwrap())
+        );
+        assert!(o.assign_user("nobody").is_err());
+        assert!(
+            o.update_profile(
+                "b@x.com",
+                &serde_json::from_str::<Map<String, Value>>(r#"{"login":"A@x.com"}"#).unwrap()
+            )
+            .is_err()
+        );
+    }
+}
