@@ -1,0 +1,157 @@
+//! kafkaman's own control routes under `/__sim/` (the shared ones come from
+//! `common::control_routes`): state, and the admin operations of [`super::KafkamanSim`].
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::sim::common::lock;
+use crate::sim::scenario::MemberSpec;
+
+use super::AdminError;
+use super::http::{Shared, no_content};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    email: String,
+    #[serde(default = "admin")]
+    source: String,
+    #[serde(default)]
+    invited_by: Option<String>,
+}
+
+fn admin() -> String {
+    "admin".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeatsBody {
+    seats: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    /// A key's name or token.
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScimBody {
+    enabled: bool,
+}
+
+fn admin_error(e: AdminError) -> Response {
+    (StatusCode::CONFLICT, Json(json!({"error": e.0}))).into_response()
+}
+
+pub(super) fn routes(shared: Shared) -> Router {
+    Router::new()
+        .route(
+            "/__sim/state",
+            get(|State(s): State<Shared>| async move { Json(super::state_json(&s)) }),
+        )
+        .route(
+            "/__sim/members",
+            post(
+                |State(s): State<Shared>, Json(spec): Json<MemberSpec>| async move {
+                    match lock(&s.team).add_member(spec, Utc::now()) {
+                        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+                        Err(e) => admin_error(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/__sim/outside_accounts",
+            post(
+                |State(s): State<Shared>, Json(b): Json<EmailBody>| async move {
+                    lock(&s.team).add_outside_account(&b.email);
+                    no_content()
+                },
+            ),
+        )
+        .route(
+            "/__sim/invites",
+            post(
+                |State(s): State<Shared>, Json(b): Json<InviteBody>| async move {
+                    let added =
+                        lock(&s.team).add_invite_at(&b.email, &b.source, b.invited_by, Utc::now());
+                    match added {
+                        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+                        Err(e) => admin_error(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/__sim/invites/accept",
+            post(
+                |State(s): State<Shared>, Json(b): Json<EmailBody>| async move {
+                    match lock(&s.team).accept_invite(&b.email, Utc::now()) {
+                        Ok(()) => no_content(),
+                        Err(e) => admin_error(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/__sim/seats",
+            post(
+                |State(s): State<Shared>, Json(b): Json<SeatsBody>| async move {
+                    lock(&s.team).set_seats(b.seats);
+                    no_content()
+                },
+            ),
+        )
+        .route(
+            "/__sim/keys",
+            post(
+                |State(s): State<Shared>, Json(b): Json<KeyBody>| async move {
+                    let token = lock(&s.team).add_key(&b.name);
+                    (StatusCode::CREATED, Json(json!({"token": token}))).into_response()
+                },
+            ),
+        )
+        .route(
+            "/__sim/keys/revoke",
+            post(
+                |State(s): State<Shared>, Json(b): Json<RevokeBody>| async move {
+                    match lock(&s.team).revoke_key(&b.key) {
+                        Ok(()) => no_content(),
+                        Err(e) => admin_error(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/__sim/scim",
+            post(
+                |State(s): State<Shared>, Json(b): Json<ScimBody>| async move {
+                    lock(&s.team).scim_enabled = b.enabled;
+                    no_content()
+                },
+            ),
+        )
+        .with_state(shared)
+}
