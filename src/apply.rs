@@ -321,9 +321,9 @@ async fn create(
 ) -> Result<Outcome, StoreError> {
     let new_user = NewUser {
         user_name: op.user_name.clone(),
-        given_name: op.given_name.clone(),
-        family_name: op.family_name.clone(),
-        external_id: op.okta_id.clone(),
+        given_name: op.given_name.clone().unwrap_or_default(),
+        family_name: op.family_name.clone().unwrap_or_default(),
+        external_id: op.okta_id.clone().unwrap_or_default(),
         display_name: display_name(op),
     };
     let mut attempts = 0;

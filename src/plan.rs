@@ -99,7 +99,7 @@ pub struct Policy {
     /// Emails (any case) or Okta ids that are never deactivated.
     pub protected: Vec<String>,
     pub max_deactivations: u32,
-    pub max_deactivations_percent: u32,
+    pub max_deactivations_percent: f64,
     /// A human read the dry run and releases the deactivations the cap holds.
     pub release_held: bool,
 }
@@ -115,7 +115,7 @@ impl Default for Policy {
             suspended: SuspendedPolicy::Deactivate,
             protected: Vec::new(),
             max_deactivations: 10,
-            max_deactivations_percent: 10,
+            max_deactivations_percent: 10.0,
             release_held: false,
         }
     }
@@ -625,7 +625,7 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
 
     // The cap: past it, every deactivation of the cycle is held for a human, so that a
     // wrong source (a removed group, a bad mapping) costs nobody their access.
-    let pct_cap = (out.managed as u64 * policy.max_deactivations_percent as u64).div_ceil(100);
+    let pct_cap = (out.managed as f64 * policy.max_deactivations_percent / 100.0).ceil();
     out.deactivation_cap = policy.max_deactivations.min(pct_cap as u32);
     if allowed.len() as u32 > out.deactivation_cap && !policy.release_held {
         out.held = allowed;
@@ -807,7 +807,7 @@ mod tests {
             &team,
             &Policy {
                 max_deactivations: 5,
-                max_deactivations_percent: 100,
+                max_deactivations_percent: 100.0,
                 ..Default::default()
             },
         );
@@ -854,7 +854,7 @@ mod tests {
         };
         let policy = Policy {
             protected: vec!["BOSS@x.com".into()],
-            max_deactivations_percent: 100,
+            max_deactivations_percent: 100.0,
             ..Default::default()
         };
         let p = plan(&okta, &team, &policy);
@@ -961,7 +961,7 @@ mod tests {
             &okta,
             &team,
             &Policy {
-                max_deactivations_percent: 100,
+                max_deactivations_percent: 100.0,
                 ..Default::default()
             },
         );

@@ -160,26 +160,17 @@ pub fn policy_from(cfg: &Config, release_held: bool) -> Policy {
 
 /// Builds the Okta client, reading its secrets now (they are re-read every cycle).
 pub fn okta_client(cfg: &Config) -> Result<OktaClient, SyncError> {
-    let auth = match (&cfg.okta.api_token, &cfg.okta.oauth) {
-        (Some(token), _) => OktaAuth::Ssws(
-            token
-                .resolve()
-                .map_err(|e| SyncError::Config(e.to_string()))?,
-        ),
-        (None, Some(oauth)) => OktaAuth::Oauth {
+    let secret_err = |e: crate::config::SecretError| SyncError::Config(e.to_string());
+    let auth = match &cfg.okta.auth {
+        crate::config::OktaAuth::ApiToken(token) => {
+            OktaAuth::Ssws(token.resolve().map_err(secret_err)?)
+        }
+        crate::config::OktaAuth::OAuth(oauth) => OktaAuth::Oauth {
             client_id: oauth.client_id.clone(),
-            private_key_pem: oauth
-                .private_key
-                .resolve()
-                .map_err(|e| SyncError::Config(e.to_string()))?,
+            private_key_pem: oauth.private_key.resolve().map_err(secret_err)?,
             key_id: oauth.key_id.clone(),
             scopes: oauth.scopes.clone(),
         },
-        (None, None) => {
-            return Err(SyncError::Config(
-                "okta: set either api_token or [okta.oauth]".into(),
-            ));
-        }
     };
     OktaClient::new(OktaClientOptions {
         org_url: cfg.okta.org_url.clone(),

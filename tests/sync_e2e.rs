@@ -324,9 +324,9 @@ async fn interrupted_create_that_happened_is_not_repeated() {
     client
         .create_user(&scim_sync::kafkaman::NewUser {
             user_name: create.user_name.clone(),
-            given_name: create.given_name.clone(),
-            family_name: create.family_name.clone(),
-            external_id: create.okta_id.clone(),
+            given_name: create.given_name.clone().unwrap_or_default(),
+            family_name: create.family_name.clone().unwrap_or_default(),
+            external_id: create.okta_id.clone().unwrap_or_default(),
             display_name: None,
         })
         .await
