@@ -262,6 +262,21 @@ impl Team {
         }
         for inv in &s.invites {
             let created = now - Duration::days(i64::from(inv.age_days));
+            // An `invited` member already has its `scim` invite (made with the member):
+            // the scenario's entry describes that invite rather than a second one.
+            let own_scim_invite = (inv.source == "scim")
+                .then(|| {
+                    team.pending_invites_for(&inv.email)
+                        .find(|&i| team.invites[i].source == "scim")
+                })
+                .flatten();
+            if let Some(i) = own_scim_invite {
+                let invite = &mut team.invites[i];
+                invite.created_at = created;
+                invite.expires_at = created + Duration::days(INVITE_VALIDITY_DAYS);
+                invite.invited_by = inv.invited_by.clone();
+                continue;
+            }
             team.add_invite_at(&inv.email, &inv.source, inv.invited_by.clone(), created)
                 .map_err(|e| AdminError(format!("kafkaman.invites {}: {}", inv.email, e.0)))?;
         }
