@@ -144,9 +144,9 @@ async fn rehire_reactivates_the_same_account() {
     env.world.okta.deactivate_user(b::DENNIS).unwrap();
     env.sync().await;
     assert!(!env.member("dennis.ritchie@example.com").active);
-    env.world.okta.reactivate_user(b::DENNIS).unwrap();
-    // Reactivation in Okta doesn't restore app assignments: the admin assigns again
-    // (Dennis is in Platform, which is assigned, so group membership brings him back).
+    env.world.okta.activate_user(b::DENNIS).unwrap();
+    // Deactivation removed his direct assignments, but he stayed in Platform, which is
+    // assigned: once active again, the group brings him back.
     let before = env.kafkaman_writes().len();
     env.sync().await;
     let dennis = env.member("dennis.ritchie@example.com");
