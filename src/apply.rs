@@ -346,7 +346,9 @@ async fn create(
                         remember(store, op, &user)?;
                         let mut o = Outcome::done(Some(user.id), 201);
                         o.state = OpState::Recovered;
-                        o.error = Some(format!("the create's answer was lost ({e}); the lookup found the member"));
+                        o.error = Some(format!(
+                            "the create's answer was lost ({e}); the lookup found the member"
+                        ));
                         o.request_id = e.request_id().map(str::to_string);
                         return Ok(o);
                     }
@@ -451,7 +453,10 @@ mod tests {
             op(OpKind::UpdateName, "f"),
         ];
         let p = phases(&ops);
-        let shape: Vec<Vec<usize>> = p.iter().map(|ph| ph.iter().map(Vec::len).collect()).collect();
+        let shape: Vec<Vec<usize>> = p
+            .iter()
+            .map(|ph| ph.iter().map(Vec::len).collect())
+            .collect();
         assert_eq!(shape, vec![vec![1, 1], vec![1], vec![3, 1], vec![1]]);
         assert_eq!(p[2][0][2].kind, OpKind::Create);
     }

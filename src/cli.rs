@@ -274,7 +274,11 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     }
     if args.dry_run && args.detailed_exitcode {
         let pending = !report.plan.operations.is_empty() || !report.plan.held.is_empty();
-        return ExitCode::from(if pending { exit::CHANGES_PENDING } else { exit::OK });
+        return ExitCode::from(if pending {
+            exit::CHANGES_PENDING
+        } else {
+            exit::OK
+        });
     }
     ExitCode::from(exit_code_for(report.result))
 }

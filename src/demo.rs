@@ -63,7 +63,12 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
         "Simulated kafkaman at {} with {} members, {} pending invites, {used} of {seats} seats used.",
         world.kafkaman.url(),
         world.kafkaman.members().len(),
-        world.kafkaman.invites().iter().filter(|i| i.status == "pending").count(),
+        world
+            .kafkaman
+            .invites()
+            .iter()
+            .filter(|i| i.status == "pending")
+            .count(),
     );
     println!("Config: {}  State: {}", config_path.display(), db.display());
 
@@ -85,7 +90,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
     if progress.is_some() {
         eprintln!();
     }
-    print!("{}", render::plan_text(&dry.plan, false));
+    print!("{}", render::plan_text_limited(&dry.plan, false, 8));
     println!(
         "kafkaman writes during the dry run: {}",
         world.kafkaman.log().writes().len() - writes_before
@@ -160,7 +165,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
         &cancel,
     )
     .await?;
-    print!("{}", render::plan_text(&second.plan, false));
+    print!("{}", render::plan_text_limited(&second.plan, false, 8));
     print!("{}", render::cycle_text(&second));
     let second_writes = world.kafkaman.log().writes().len() - writes_before;
 

@@ -548,7 +548,7 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
 
     // Members no assignment matched: ours are deactivated, the rest reported.
     let mut members: Vec<&Member> = team.members.iter().collect();
-    members.sort_by(|a, b| a.user_name.to_lowercase().cmp(&b.user_name.to_lowercase()));
+    members.sort_by_key(|m| m.user_name.to_lowercase());
     for m in &members {
         let linked_okta = linked_okta_for_scim.get(m.scim_id.as_str()).copied();
         let okta_id = linked_okta.or(m.external_id.as_deref());
@@ -638,18 +638,28 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
     out
 }
 
-/// The Okta ids the caller must look up before planning: active members that carry an
-/// externalId of an Okta user who is not in the assignment list and that no earlier cycle
-/// linked. The lookup decides whether such a member is ours (a user of this org) at all;
-/// linked members need none, which keeps a steady-state cycle at zero lookups.
+/// The Okta ids the caller must look up before planning: active members that refer to
+/// an Okta user (by link or externalId) who is not in the assignment list. For a member
+/// with only an externalId the lookup decides whether it is ours at all (a user of this
+/// org); for a linked one it only tells why it goes (deactivated, deleted, unassigned).
+/// In a steady state no member qualifies, so a quiet cycle makes no lookup.
 pub fn ids_to_look_up(assigned: &[AssignedUser], team: &TeamView) -> Vec<String> {
     let assigned_ids: HashSet<&str> = assigned.iter().map(|u| u.okta_id.as_str()).collect();
-    let linked_scim: HashSet<&str> = team.links.values().map(String::as_str).collect();
+    let linked_okta_for_scim: HashMap<&str, &str> = team
+        .links
+        .iter()
+        .map(|(okta, scim)| (scim.as_str(), okta.as_str()))
+        .collect();
     let mut ids: Vec<String> = team
         .members
         .iter()
-        .filter(|m| m.active && !linked_scim.contains(m.scim_id.as_str()))
-        .filter_map(|m| m.external_id.as_deref())
+        .filter(|m| m.active)
+        .filter_map(|m| {
+            linked_okta_for_scim
+                .get(m.scim_id.as_str())
+                .copied()
+                .or(m.external_id.as_deref())
+        })
         .filter(|id| !assigned_ids.contains(id))
         .map(str::to_string)
         .collect();

@@ -66,15 +66,26 @@ fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
     out
 }
 
-/// The plan as a table for a terminal (or plain text when `plain`).
+/// The plan as a table for a terminal (or plain text when `plain`), every row.
 pub fn plan_text(plan: &Plan, plain: bool) -> String {
+    plan_text_limited(plan, plain, usize::MAX)
+}
+
+/// The plan with at most `max_rows` rows per group (the demo's screens).
+pub fn plan_text_limited(plan: &Plan, plain: bool, max_rows: usize) -> String {
     let mut out = String::new();
     let groups = groups(plan);
     if plan.operations.is_empty() {
         out.push_str("No changes: kafkaman matches Okta.\n");
     }
-    for (title, rows) in groups {
+    for (title, mut rows) in groups {
         out.push_str(&format!("\n{title} ({})\n", rows.len()));
+        rows.sort_by_key(|r| r.0.to_lowercase());
+        let hidden = rows.len().saturating_sub(max_rows);
+        rows.truncate(max_rows);
+        if hidden > 0 {
+            rows.push((format!("… and {hidden} more"), String::new()));
+        }
         if plain {
             for (who, why) in rows {
                 out.push_str(&format!("  {who:<40} {why}\n"));

@@ -250,7 +250,9 @@ pub async fn read_both(
             p("okta", n)
         }
     };
-    let app_users = okta.list_app_users(&cfg.okta.app_id, &okta_progress).await?;
+    let app_users = okta
+        .list_app_users(&cfg.okta.app_id, &okta_progress)
+        .await?;
     let team_progress = |n: usize| {
         if let Some(p) = progress {
             p("kafkaman", n)
@@ -276,7 +278,10 @@ pub async fn read_both(
         links,
     };
     let mut lookups = HashMap::new();
-    for (n, id) in plan::ids_to_look_up(&assigned, &team).into_iter().enumerate() {
+    for (n, id) in plan::ids_to_look_up(&assigned, &team)
+        .into_iter()
+        .enumerate()
+    {
         let result = if n >= MAX_LOOKUPS_PER_CYCLE {
             OktaLookup::Failed {
                 reason: format!("more than {MAX_LOOKUPS_PER_CYCLE} lookups this cycle"),
@@ -349,7 +354,14 @@ async fn cycle(
         }
     }
 
-    let reads = read_both(cfg, &okta, &kafkaman, store.links()?, opts.progress.as_ref()).await?;
+    let reads = read_both(
+        cfg,
+        &okta,
+        &kafkaman,
+        store.links()?,
+        opts.progress.as_ref(),
+    )
+    .await?;
     let policy = policy_from(cfg, opts.release_held);
     let plan = plan::plan(&reads.okta, &reads.team, &policy);
     store.record_plan(run_id, &plan)?;
@@ -380,9 +392,8 @@ async fn cycle(
     } else if failed > 0 {
         // Isolated per-user failures make a partial run; past the error budget
         // something systemic is wrong and the run counts as failed.
-        let budget = (plan.operations.len() as f64 * cfg.sync.error_budget_percent as f64
-            / 100.0)
-            .max(1.0);
+        let budget =
+            (plan.operations.len() as f64 * cfg.sync.error_budget_percent as f64 / 100.0).max(1.0);
         if failed as f64 > budget {
             RunResult::Failed
         } else {

@@ -83,7 +83,10 @@ async fn missing_oauth_scope_is_named() {
         .filter(|l| !l.starts_with("api_token"))
         .collect::<Vec<_>>()
         .join("\n");
-    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oauth-test-key.pem");
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oauth-test-key.pem"
+    );
     std::fs::write(
         &env.config_path,
         format!(
@@ -95,7 +98,10 @@ async fn missing_oauth_scope_is_named() {
     let lines = checks(&env.config()).await;
     let l = failed(&lines, "okta.groups.read");
     assert!(l.detail.contains("okta.groups.read"), "{l:?}");
-    assert!(lines.iter().filter(|l| l.side == "okta" && !l.ok).count() == 1, "{lines:#?}");
+    assert!(
+        lines.iter().filter(|l| l.side == "okta" && !l.ok).count() == 1,
+        "{lines:#?}"
+    );
 }
 
 #[tokio::test]

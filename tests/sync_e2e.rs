@@ -42,14 +42,24 @@ async fn first_provisioning_of_a_team() {
     // The outside account was invited (kafkaman's answer to a create for it).
     assert_eq!(env.member(b::OUTSIDE_EMAIL).membership, "invited");
     // Not assigned: not provisioned.
-    assert!(env.world.kafkaman.member("whitfield.diffie@example.com").is_none());
+    assert!(
+        env.world
+            .kafkaman
+            .member("whitfield.diffie@example.com")
+            .is_none()
+    );
     // Suspended and deactivated Okta users lost their seat.
     assert!(!env.member(b::SUSPENDED_EMAIL).active);
     assert!(!env.member(b::DEPROVISIONED_EMAIL).active);
     // The linked admin kept the role kafkaman gave.
     assert_eq!(env.member(b::ADA_EMAIL).role, "admin");
     // Each create is in the history as done.
-    assert!(env.store.count_operations(OpKind::Create, OpState::Done).unwrap() >= 10);
+    assert!(
+        env.store
+            .count_operations(OpKind::Create, OpState::Done)
+            .unwrap()
+            >= 10
+    );
 }
 
 #[tokio::test]
@@ -73,7 +83,11 @@ async fn invite_clearing_leaves_scim_and_unrelated_invites_alone() {
     // A SCIM invite is kafkaman's own, for an invited member: left alone.
     assert!(pending(b::SCIM_INVITED_EMAIL));
     // An invite for someone who isn't assigned: left alone.
-    assert!(invites.iter().any(|i| i.id == unrelated && i.status == "pending"));
+    assert!(
+        invites
+            .iter()
+            .any(|i| i.id == unrelated && i.status == "pending")
+    );
     let deletes: Vec<_> = env
         .kafkaman_writes()
         .into_iter()
@@ -108,7 +122,13 @@ async fn name_update_and_case_only_email_difference() {
         env.member(b::GRACE_EMAIL).family_name.as_deref(),
         Some("Hopper-Murray")
     );
-    assert!(report.plan.attention.iter().all(|a| !a.user_name.eq_ignore_ascii_case("alan.turing@example.com")));
+    assert!(
+        report
+            .plan
+            .attention
+            .iter()
+            .all(|a| !a.user_name.eq_ignore_ascii_case("alan.turing@example.com"))
+    );
 }
 
 #[tokio::test]
@@ -123,8 +143,16 @@ async fn deactivation_on_unassignment_okta_deactivation_and_suspension() {
     assert!(!env.member("sophie.wilson@example.com").active);
     assert!(!env.member("dennis.ritchie@example.com").active);
     assert!(!env.member("alan.turing@example.com").active);
-    let reasons: Vec<&str> = report.plan.operations.iter().map(|o| o.reason.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.contains("suspended")), "{reasons:?}");
+    let reasons: Vec<&str> = report
+        .plan
+        .operations
+        .iter()
+        .map(|o| o.reason.as_str())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("suspended")),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -167,12 +195,28 @@ async fn unmanaged_and_protected_members_are_never_touched() {
     let report = env.sync().await;
     let unmanaged = env.member(b::UNMANAGED_EMAIL);
     assert!(unmanaged.active);
-    assert!(report.plan.unmanaged.iter().any(|u| u.user_name == b::UNMANAGED_EMAIL));
+    assert!(
+        report
+            .plan
+            .unmanaged
+            .iter()
+            .any(|u| u.user_name == b::UNMANAGED_EMAIL)
+    );
     // Ada lost her group assignment but is protected.
     assert!(env.member(b::ADA_EMAIL).active);
-    assert!(report.plan.attention.iter().any(|a| a.user_name == b::ADA_EMAIL && a.reason.contains("protected")));
+    assert!(
+        report
+            .plan
+            .attention
+            .iter()
+            .any(|a| a.user_name == b::ADA_EMAIL && a.reason.contains("protected"))
+    );
     let unmanaged_path = format!("/scim/v2/Users/{}", unmanaged.id);
-    assert!(env.kafkaman_writes().iter().all(|w| w.path != unmanaged_path));
+    assert!(
+        env.kafkaman_writes()
+            .iter()
+            .all(|w| w.path != unmanaged_path)
+    );
 }
 
 #[tokio::test]
@@ -186,7 +230,12 @@ async fn rename_is_reported_not_acted_on() {
     let before = env.kafkaman_writes().len();
     let report = env.sync().await;
     assert_eq!(env.kafkaman_writes().len(), before);
-    assert!(env.world.kafkaman.member("alan.m.turing@example.com").is_none());
+    assert!(
+        env.world
+            .kafkaman
+            .member("alan.m.turing@example.com")
+            .is_none()
+    );
     let attention = report
         .plan
         .attention
@@ -203,7 +252,11 @@ async fn no_free_seat_fails_that_user_only() {
     let (used, _) = env.world.kafkaman.seats();
     env.world.kafkaman.set_seats(used + 1);
     for (login, first) in [("n1@example.com", "One"), ("n2@example.com", "Two")] {
-        let id = env.world.okta.create_user(new_user(login, first, "New")).unwrap();
+        let id = env
+            .world
+            .okta
+            .create_user(new_user(login, first, "New"))
+            .unwrap();
         env.world.okta.assign_user(&id).unwrap();
     }
     let report = env.sync().await;
@@ -211,7 +264,14 @@ async fn no_free_seat_fails_that_user_only() {
     assert_eq!(report.applied.count(OpKind::Create, OpState::Done), 1);
     let failure = report.applied.failures().next().expect("one failure");
     assert_eq!(failure.http_status, Some(403));
-    assert!(failure.error.as_deref().unwrap_or("").to_lowercase().contains("seat"));
+    assert!(
+        failure
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .to_lowercase()
+            .contains("seat")
+    );
     assert!(failure.request_id.is_some());
 }
 
@@ -233,7 +293,11 @@ async fn cap_holds_deactivations_and_release_applies_them() {
     let held = env.sync().await;
     assert_eq!(held.result, RunResult::Held);
     assert!(held.plan.held.len() > 2);
-    assert_eq!(env.kafkaman_writes().len(), before, "held means nothing written");
+    assert_eq!(
+        env.kafkaman_writes().len(),
+        before,
+        "held means nothing written"
+    );
     let released = env
         .cycle_with(CycleOptions {
             release_held: true,
@@ -253,7 +317,11 @@ async fn second_cycle_without_okta_changes_writes_nothing() {
     env.sync().await;
     let before = env.kafkaman_writes().len();
     let report = env.sync().await;
-    assert!(report.plan.operations.is_empty(), "{:?}", report.plan.operations);
+    assert!(
+        report.plan.operations.is_empty(),
+        "{:?}",
+        report.plan.operations
+    );
     assert_eq!(env.kafkaman_writes().len(), before);
 }
 
@@ -411,7 +479,10 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
         if unfinished.iter().any(|o| o.kind == "create") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no create intent seen");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no create intent seen"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -440,7 +511,11 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
     assert!(conflicts.is_empty(), "a create was repeated: {conflicts:?}");
     assert!(env.member(b::GRACE_EMAIL).active);
     let report = env.sync().await;
-    assert!(report.plan.operations.is_empty(), "{:?}", report.plan.operations);
+    assert!(
+        report.plan.operations.is_empty(),
+        "{:?}",
+        report.plan.operations
+    );
 }
 
 #[tokio::test]
@@ -465,15 +540,21 @@ async fn oauth_service_app_auth_works() {
         "/tests/fixtures/oauth-test-key.pub.pem"
     ))
     .unwrap();
-    scenario.okta.service_apps.push(scim_sync::sim::scenario::ServiceAppSpec {
-        client_id: "0oaservicesync000001".into(),
-        public_key_pem: public,
-        kid: Some("test-kid".into()),
-        scopes: scim_sync::sim::scenario::all_read_scopes(),
-    });
+    scenario
+        .okta
+        .service_apps
+        .push(scim_sync::sim::scenario::ServiceAppSpec {
+            client_id: "0oaservicesync000001".into(),
+            public_key_pem: public,
+            kid: Some("test-kid".into()),
+            scopes: scim_sync::sim::scenario::all_read_scopes(),
+        });
     let env = Env::start(&scenario, ROOMY).await;
     let text = std::fs::read_to_string(&env.config_path).unwrap();
-    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oauth-test-key.pem");
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oauth-test-key.pem"
+    );
     let text = text
         .lines()
         .filter(|l| !l.starts_with("api_token"))

@@ -7,10 +7,10 @@
 //! their URLs, credentials, state and request logs. As a process: `scim-sync sim`.
 
 pub mod common;
-pub mod process;
 pub mod generate;
 pub mod kafkaman;
 pub mod okta;
+pub mod process;
 pub mod scenario;
 
 use std::net::SocketAddr;

@@ -58,7 +58,13 @@ impl Env {
     }
 
     pub async fn cycle_with(&self, opts: CycleOptions) -> Result<CycleReport, SyncError> {
-        sync::run_cycle(&self.config(), &self.store, &opts, &CancellationToken::new()).await
+        sync::run_cycle(
+            &self.config(),
+            &self.store,
+            &opts,
+            &CancellationToken::new(),
+        )
+        .await
     }
 
     pub async fn sync(&self) -> CycleReport {
