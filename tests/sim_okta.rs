@@ -835,6 +835,26 @@ async fn oauth_service_app_tokens_and_scopes() {
             "{why}"
         );
     }
+    // Okta's Python SDK sends the parameters in the query string with an empty body.
+    let a = assertion(&aud, cid, 3600, "jti-7");
+    let r = api
+        .http
+        .post(api.url("/oauth2/v1/token"))
+        .query(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "okta.apps.read"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", a.as_str()),
+        ])
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "parameters in the query string");
+
     let (st, err) = oauth_err(
         token(
             assertion(&aud, "0oaunknown", 300, "jti-6"),
@@ -1049,5 +1069,8 @@ async fn full_listing_of_100k_app_users() {
             None => break,
         }
     }
-    eprintln!("same walk, bodies unparsed ({bytes} bytes): {:?}", t.elapsed());
+    eprintln!(
+        "same walk, bodies unparsed ({bytes} bytes): {:?}",
+        t.elapsed()
+    );
 }

@@ -110,7 +110,10 @@ fn next_link(base: &str, path: &str, p: &Params, drop: &[&str], cursor: &str) ->
 fn page<T: serde::Serialize>(items: &[T], self_url: String, next_url: Option<String>) -> Response {
     let mut resp = match serde_json::to_vec(items) {
         Ok(body) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response(),
@@ -333,7 +336,10 @@ fn list_users_inner(s: &Shared, p: Params) -> Result<Response, OktaError> {
         )),
         _ => None,
     };
-    let items: Vec<_> = hits.iter().map(|u| render::user_out(u, base, false)).collect();
+    let items: Vec<_> = hits
+        .iter()
+        .map(|u| render::user_out(u, base, false))
+        .collect();
     Ok(page(&items, self_link(base, "/api/v1/users", &p), next))
 }
 
@@ -428,10 +434,14 @@ pub async fn get_app_user(
     let p = Params::new(raw);
     let org = lock(&s.org);
     match (org.app_users.get(&user_id), org.users.get(&user_id)) {
-        (Some(row), Some(u)) => {
-            axum::Json(render::app_user_out(&org, u, row, s.base(), p.expand("user")))
-                .into_response()
-        }
+        (Some(row), Some(u)) => axum::Json(render::app_user_out(
+            &org,
+            u,
+            row,
+            s.base(),
+            p.expand("user"),
+        ))
+        .into_response(),
         _ => OktaError::not_found(&user_id, "AppUser").into_response(),
     }
 }
@@ -597,7 +607,10 @@ pub async fn list_group_users(
             Some(u) if more => Some(next_link(base, &path, &p, &[], &encode_cursor(&u.id))),
             _ => None,
         };
-        let items: Vec<_> = hits.iter().map(|u| render::user_out(u, base, false)).collect();
+        let items: Vec<_> = hits
+            .iter()
+            .map(|u| render::user_out(u, base, false))
+            .collect();
         Ok(page(&items, self_link(base, &path, &p), next))
     };
     run().unwrap_or_else(IntoResponse::into_response)

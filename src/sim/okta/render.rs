@@ -108,7 +108,9 @@ pub fn user_out<'a>(u: &'a User, base: &str, full_links: bool) -> UserOut<'a> {
         );
         links.insert(
             "schema",
-            link(format!("{base}/api/v1/meta/schemas/user/oscsimdefault0000001")),
+            link(format!(
+                "{base}/api/v1/meta/schemas/user/oscsimdefault0000001"
+            )),
         );
     }
     links.insert("self", link(self_url));
