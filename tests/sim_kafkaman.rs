@@ -1031,3 +1031,15 @@ async fn serve_for_conformance() {
         .unwrap_or(600);
     tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
 }
+
+#[tokio::test]
+async fn scenario_latency_applies() {
+    let c = Client::start(KafkamanScenario {
+        latency_ms: 150,
+        ..Default::default()
+    })
+    .await;
+    let t = std::time::Instant::now();
+    assert_eq!(c.get("/scim/v2/Users").await.status, StatusCode::OK);
+    assert!(t.elapsed() >= std::time::Duration::from_millis(150));
+}
