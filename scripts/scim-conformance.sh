@@ -46,9 +46,17 @@ if target/debug/scim-sync sim --help 2>/dev/null | grep -q -- --kafkaman-listen;
         --kafkaman-listen 127.0.0.1:0 >"$workdir/sim.out" 2>"$workdir/sim.err" &
     sim_pid=$!
 else
+    # Run the test binary itself (not through cargo) so that killing it stops the server.
+    test_bin="$(cargo test --no-run --test sim_kafkaman --message-format=json 2>/dev/null \
+        | python3 -c 'import json, sys
+for line in sys.stdin:
+    j = json.loads(line)
+    if j.get("executable") and j.get("target", {}).get("name") == "sim_kafkaman":
+        print(j["executable"])' | tail -n1)"
+    [[ -x "$test_bin" ]] || { echo "could not build tests/sim_kafkaman.rs" >&2; exit 2; }
     KAFKAMAN_SIM_SEATS=1000 KAFKAMAN_SIM_SECS=900 \
-        cargo test --quiet --test sim_kafkaman -- --ignored --nocapture --exact \
-        serve_for_conformance >"$workdir/sim.out" 2>"$workdir/sim.err" &
+        "$test_bin" --ignored --nocapture --exact serve_for_conformance \
+        >"$workdir/sim.out" 2>"$workdir/sim.err" &
     sim_pid=$!
 fi
 
