@@ -434,7 +434,7 @@ async fn single_lookups() {
 }
 
 #[tokio::test]
-#[ignore = "the Okta simulator does not serve GET /api/v1/users/{id}/groups yet"]
+
 async fn user_groups() {
     let world = SimWorld::start(&scenario(6)).await.unwrap();
     let id = world.okta.user_id(&user(1).login).unwrap();

@@ -577,6 +577,26 @@ pub async fn get_group(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> 
     }
 }
 
+/// `GET /api/v1/users/{id}/groups` (listUserGroups): the groups a user is a member of,
+/// in group id order. Okta does not paginate this list.
+pub async fn list_user_groups(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let org = lock(&s.org);
+    let Some(uid) = org.resolve_user(&id) else {
+        return OktaError::not_found(&id, "User").into_response();
+    };
+    let base = s.base();
+    let items: Vec<Value> = org
+        .groups
+        .values()
+        .filter(|g| g.members.contains(&uid))
+        .map(|g| {
+            let apps = usize::from(org.group_assignments.contains_key(&g.id));
+            render::group(g, base, false, apps)
+        })
+        .collect();
+    axum::Json(items).into_response()
+}
+
 /// `GET /api/v1/groups/{groupId}/users` (DEPROVISIONED members included: deactivation
 /// keeps group memberships).
 pub async fn list_group_users(
