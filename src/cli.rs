@@ -35,8 +35,7 @@ pub mod exit {
 #[command(
     name = "scim-sync",
     version,
-    about = "Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta",
-    args_conflicts_with_subcommands = true
+    about = "Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta"
 )]
 pub struct Cli {
     /// Configuration file.
@@ -114,6 +113,17 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    let top_level_sync_flags = cli.sync.dry_run
+        || cli.sync.release_held
+        || cli.sync.detailed_exitcode
+        || cli.sync.output != OutputFormat::Text;
+    if top_level_sync_flags && !matches!(cli.command, None | Some(Command::Sync(_))) {
+        eprintln!(
+            "scim-sync: --dry-run, --release-held, --detailed-exitcode and --output belong to \
+             the sync command: put them after the subcommand or leave the subcommand out"
+        );
+        return ExitCode::from(exit::CONFIG);
+    }
     match cli.command {
         #[cfg(feature = "sim")]
         Some(Command::Sim(ref args)) => {
@@ -191,7 +201,7 @@ pub fn exit_code_for(result: RunResult) -> u8 {
 }
 
 /// A progress line on a terminal for long reads; nothing under systemd or --quiet.
-pub fn progress_reporter(quiet: bool) -> Option<std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>> {
+pub fn progress_reporter(quiet: bool) -> Option<sync::Progress> {
     if quiet || !std::io::stderr().is_terminal() || std::env::var_os("JOURNAL_STREAM").is_some() {
         return None;
     }

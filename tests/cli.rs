@@ -24,20 +24,43 @@ fn run(args: &[&str], config: &std::path::Path) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_json_and_detailed_exit_code() {
-    let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations_percent = 100")]).await;
-    let out = run(&["--dry-run", "--detailed-exitcode", "--output", "json"], &env.config_path);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let env = Env::start(
+        &generate::builtin(),
+        &[("safety", "max_deactivations_percent = 100")],
+    )
+    .await;
+    let out = run(
+        &["--dry-run", "--detailed-exitcode", "--output", "json"],
+        &env.config_path,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let ops = plan["operations"].as_array().expect("operations");
-    assert!(ops.iter().any(|o| o["kind"] == "create" && o["user_name"] == b::GRACE_EMAIL));
+    assert!(
+        ops.iter()
+            .any(|o| o["kind"] == "create" && o["user_name"] == b::GRACE_EMAIL)
+    );
     assert!(env.world.kafkaman.log().writes().is_empty());
 
     // The real run, then a dry run with nothing pending exits 0.
     let out = run(&[], &env.config_path);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("success"), "{text}");
-    let out = run(&["sync", "--dry-run", "--detailed-exitcode"], &env.config_path);
+    let out = run(
+        &["sync", "--dry-run", "--detailed-exitcode"],
+        &env.config_path,
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
 }
@@ -50,7 +73,12 @@ async fn held_run_exits_3_and_tells_how_to_release() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("--release-held"), "{text}");
     let out = run(&["--release-held"], &env.config_path);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -65,7 +93,10 @@ fn config_error_names_key_and_line_and_exits_2() {
     let out = run(&["--dry-run"], &path);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("okta.org_url") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("okta.org_url") && err.contains("line 2"),
+        "{err}"
+    );
     assert!(err.contains("https"), "{err}");
 }
 
@@ -83,7 +114,10 @@ async fn second_process_says_who_holds_the_state_and_exits_4() {
     let out = run(&[], &env.config_path);
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
     assert!(env.world.kafkaman.log().writes().is_empty());
 }
 
@@ -120,16 +154,39 @@ fn sim_process_serves_a_config_that_syncs() {
         .read_line(&mut line)
         .unwrap();
     let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
-    for key in ["okta_url", "okta_token", "app_id", "kafkaman_url", "kafkaman_api_key", "config"] {
-        assert!(info.get(key).is_some_and(|v| !v.is_null()), "{key} in {line}");
+    for key in [
+        "okta_url",
+        "okta_token",
+        "app_id",
+        "kafkaman_url",
+        "kafkaman_api_key",
+        "config",
+    ] {
+        assert!(
+            info.get(key).is_some_and(|v| !v.is_null()),
+            "{key} in {line}"
+        );
     }
-    assert!(info["okta_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        info["okta_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     use std::os::unix::fs::PermissionsExt;
     let secret = dir.path().join("sim").join("kafkaman-api-key");
-    assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let out = run(&["--dry-run", "--output", "json"], &config);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!plan["operations"].as_array().unwrap().is_empty());
 
