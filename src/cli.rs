@@ -190,6 +190,22 @@ pub fn init_logging(format: LogFormat, quiet: bool) {
     let _ = result;
 }
 
+/// Resolves on SIGINT or SIGTERM (a one-shot run under a systemd timer gets SIGTERM).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Exit code of a finished cycle.
 pub fn exit_code_for(result: RunResult) -> u8 {
     match result {
@@ -245,10 +261,9 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     let cancel = CancellationToken::new();
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupt: finishing the operations in flight, starting no new ones");
-            signal_cancel.cancel();
-        }
+        shutdown_signal().await;
+        tracing::warn!("interrupt: finishing the operations in flight, starting no new ones");
+        signal_cancel.cancel();
     });
     let opts = CycleOptions {
         dry_run: args.dry_run,
