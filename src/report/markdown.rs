@@ -108,6 +108,9 @@ pub(super) fn render(r: &Report) -> String {
     }
     for f in &r.failures {
         let _ = writeln!(out, "- **{}**", md(&failure_title(f)));
+        if let Some(rid) = &f.request_id {
+            let _ = writeln!(out, "  - request id: `{rid}`");
+        }
         if let Some(reason) = &f.reason {
             let _ = writeln!(out, "  - planned because: {}", md(reason));
         }

@@ -194,7 +194,7 @@ impl Drift {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Invites {
     pub stale_after_days: u32,
-    /// Every pending invite, oldest first.
+    /// Every pending invite, by email.
     pub pending: Vec<InviteItem>,
 }
 
@@ -490,7 +490,8 @@ fn failures(store: &Store, since: &str, runs: &[RunRecord]) -> Result<Vec<Failur
             });
         }
     }
-    out.sort_by(|a, b| (a.run_id, &a.at).cmp(&(b.run_id, &b.at)));
+    // Operations of one run finish concurrently: order by what they are, not by when.
+    out.sort_by(|a, b| (a.run_id, &a.kind, &a.user_name).cmp(&(b.run_id, &b.kind, &b.user_name)));
     Ok(out)
 }
 
@@ -579,7 +580,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         .iter()
         .map(|i| invite_item(i, &creating, &clearing, stale_days, a.now))
         .collect();
-    invites.sort_by(|x, y| (&x.created_at, &x.email).cmp(&(&y.created_at, &y.email)));
+    invites.sort_by(|x, y| (x.email.to_lowercase(), &x.id).cmp(&(y.email.to_lowercase(), &y.id)));
 
     let unmanaged: Vec<UnmanagedItem> = plan.unmanaged.iter().map(unmanaged_item).collect();
     let runs: Vec<RunRow> = a.runs.iter().map(run_row).collect();

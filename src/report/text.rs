@@ -80,7 +80,13 @@ pub(super) fn render(r: &Report, color: bool) -> String {
         if !items.is_empty() {
             let _ = writeln!(out, "  {title} ({}):", items.len());
             for i in items {
-                let _ = writeln!(out, "    {}", invite_line(i));
+                let mut lines = wrap(&invite_line(i), WIDTH - 4).into_iter();
+                if let Some(first) = lines.next() {
+                    let _ = writeln!(out, "    {first}");
+                }
+                for line in lines {
+                    let _ = writeln!(out, "        {line}");
+                }
             }
         }
     }
@@ -109,6 +115,9 @@ pub(super) fn render(r: &Report, color: bool) -> String {
     }
     for f in &r.failures {
         let _ = writeln!(out, "    {}", failure_title(f));
+        if let Some(rid) = &f.request_id {
+            let _ = writeln!(out, "        request id {rid}");
+        }
         if let Some(reason) = &f.reason {
             for line in wrap(&format!("planned because: {reason}"), WIDTH - 8) {
                 let _ = writeln!(out, "        {line}");
@@ -277,9 +286,6 @@ pub(super) fn failure_title(f: &Failure) -> String {
     }
     if let Some(status) = f.http_status {
         let _ = write!(s, ", HTTP {status}");
-    }
-    if let Some(rid) = &f.request_id {
-        let _ = write!(s, ", request id {rid}");
     }
     s
 }
