@@ -146,7 +146,7 @@ fn redacted() -> insta::Settings {
         "[TIME]",
     );
     s.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "[TIME]");
-    s.add_filter(r"req_[0-9a-f]{32}", "[REQ]");
+    s.add_filter(r"req(_|\\_)[0-9a-f]{32}", "[REQ]");
     s.add_filter(r"\b[0-9a-f]{32}\b", "[ID]");
     s.add_filter(r"request id [0-9A-Za-z_-]{20,}", "request id [REQ]");
     s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
