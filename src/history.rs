@@ -92,8 +92,8 @@ pub fn list_text(list: &RunList) -> String {
     }
     let _ = writeln!(
         out,
-        "{:>5}  {:<16}  {:<8}  {:<7}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
-        "Run", "Started (UTC)", "Trigger", "Mode", "Took", "Plan", "Done", "Fail", "Held", "Result"
+        "{:>5}  {:<16}  {:<8}  {:<7}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
+        "Run", "Started (UTC)", "Trigger", "Mode", "Took", "Plan", "Done", "Fail", "Held"
     );
     for r in &list.runs {
         let _ = writeln!(

@@ -83,7 +83,7 @@ pub enum ReportError {
         "--refresh could not read the services ({0}); run the report without --refresh \
          to see the last snapshot"
     )]
-    Refresh(SyncError),
+    Refresh(Box<SyncError>),
     #[error(
         "--since {0:?} is neither a duration (30m, 24h, 7d, 2w) nor a date (2025-03-01 or RFC 3339)"
     )]
@@ -357,11 +357,11 @@ pub async fn build(
 ) -> Result<Report, ReportError> {
     let links = store.links()?;
     let (okta, team, source) = if opts.refresh {
-        let okta_client = sync::okta_client(cfg).map_err(ReportError::Refresh)?;
-        let kafkaman = sync::kafkaman_client(cfg).map_err(ReportError::Refresh)?;
+        let okta_client = sync::okta_client(cfg).map_err(|e| ReportError::Refresh(Box::new(e)))?;
+        let kafkaman = sync::kafkaman_client(cfg).map_err(|e| ReportError::Refresh(Box::new(e)))?;
         let reads = sync::read_both(cfg, &okta_client, &kafkaman, links, None)
             .await
-            .map_err(ReportError::Refresh)?;
+            .map_err(|e| ReportError::Refresh(Box::new(e)))?;
         let at = rfc3339(now);
         let source = Source {
             mode: "live".into(),
@@ -733,6 +733,15 @@ pub fn run_row(r: &RunRecord) -> RunRow {
     }
 }
 
+/// What the plan says about someone: (Okta id, SCIM id, status, action, reason).
+type Verdict<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+);
+
 /// One row per person: every assigned user (with the member the planner matches, if
 /// any) and every member nobody is assigned to.
 fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem]) -> Vec<PersonRow> {
@@ -757,7 +766,7 @@ fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem])
     }
     // What the plan says, by Okta id and by SCIM id; the first entry wins, in the order
     // of the statuses' severity.
-    let mut verdicts: Vec<(Option<&str>, Option<&str>, &str, Option<&str>, &str)> = Vec::new();
+    let mut verdicts: Vec<Verdict<'_>> = Vec::new();
     for o in &plan.operations {
         let status = match o.kind {
             OpKind::Create | OpKind::Reactivate => "missing_in_team",

@@ -141,8 +141,8 @@ pub(super) fn render(r: &Report, color: bool) -> String {
     } else {
         let _ = writeln!(
             out,
-            "  {:>5}  {:<16}  {:<8}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
-            "Run", "Started (UTC)", "Trigger", "Took", "Plan", "Done", "Fail", "Held", "Result"
+            "  {:>5}  {:<16}  {:<8}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
+            "Run", "Started (UTC)", "Trigger", "Took", "Plan", "Done", "Fail", "Held"
         );
         for run in &r.runs {
             let _ = writeln!(out, "  {}", run_line(run));
