@@ -91,6 +91,12 @@ pub enum Command {
     Check,
     /// Run a real sync against built-in simulators of Okta and kafkaman.
     Demo,
+    /// Reconciliation report: drift, invites, held, failures and runs (for cron and mail).
+    Report(crate::report::ReportArgs),
+    /// Everything about one person and what scim-sync would do about them now.
+    Explain(crate::explain::ExplainArgs),
+    /// The last runs, or the operations of one run.
+    History(crate::history::HistoryArgs),
     /// Run the simulated Okta and kafkaman servers.
     #[cfg(feature = "sim")]
     Sim(crate::sim::process::SimArgs),
@@ -150,6 +156,9 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Sync(ref args)) => sync_command(&cfg, args, cli.quiet).await,
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
         Some(Command::Demo) => ExitCode::from(exit::OK),
+        Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
+        Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
+        Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
         #[cfg(feature = "sim")]
         Some(Command::Sim(_)) => ExitCode::from(exit::OK),
     }
