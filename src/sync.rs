@@ -17,9 +17,8 @@ use crate::plan::{
 };
 use crate::store::{OpState, Store, StoreError};
 
-/// At most this many Okta users are looked up by id in one cycle; the rest are decided
-/// in later cycles (a member waiting for its lookup is left alone meanwhile).
-pub const MAX_LOOKUPS_PER_CYCLE: usize = 200;
+/// Okta ids looked up per batch of `filter=id eq … or …` requests.
+const LOOKUP_BATCH: usize = 400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -292,27 +291,33 @@ pub async fn read_both(
             .collect(),
         links,
     };
+    // Batched lookups (40 ids a request); a failed batch proves nothing about its ids.
     let mut lookups = HashMap::new();
-    for (n, id) in plan::ids_to_look_up(&assigned, &team)
-        .into_iter()
-        .enumerate()
-    {
-        let result = if n >= MAX_LOOKUPS_PER_CYCLE {
-            OktaLookup::Failed {
-                reason: format!("more than {MAX_LOOKUPS_PER_CYCLE} lookups this cycle"),
+    let ids = plan::ids_to_look_up(&assigned, &team);
+    for chunk in ids.chunks(LOOKUP_BATCH) {
+        match okta.find_users_by_ids(chunk).await {
+            Ok(found) => {
+                let mut by_id: HashMap<String, String> =
+                    found.into_iter().map(|u| (u.id, u.status)).collect();
+                for id in chunk {
+                    let result = match by_id.remove(id) {
+                        Some(status) => OktaLookup::Found { status },
+                        None => OktaLookup::NotFound,
+                    };
+                    lookups.insert(id.clone(), result);
+                }
             }
-        } else {
-            match okta.get_user(&id).await {
-                Ok(Some(user)) => OktaLookup::Found {
-                    status: user.status,
-                },
-                Ok(None) => OktaLookup::NotFound,
-                Err(e) => OktaLookup::Failed {
-                    reason: e.to_string(),
-                },
+            Err(e) => {
+                for id in chunk {
+                    lookups.insert(
+                        id.clone(),
+                        OktaLookup::Failed {
+                            reason: e.to_string(),
+                        },
+                    );
+                }
             }
-        };
-        lookups.insert(id, result);
+        }
     }
     Ok(Reads {
         okta: OktaView { assigned, lookups },
