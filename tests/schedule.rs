@@ -251,7 +251,12 @@ fn unknown_time_zone_is_refused() {
 #[test]
 fn schedule_command_prints_the_next_five_runs() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-sync"))
-        .args(["schedule", "0 7 * * MON-FRI", "--time-zone", "Europe/Berlin"])
+        .args([
+            "schedule",
+            "0 7 * * MON-FRI",
+            "--time-zone",
+            "Europe/Berlin",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -291,7 +296,10 @@ api_key = { env = "KM_KEY" }
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("*/10 * * * *") && text.contains("Asia/Tokyo"), "{text}");
+    assert!(
+        text.contains("*/10 * * * *") && text.contains("Asia/Tokyo"),
+        "{text}"
+    );
     assert_eq!(text.matches("+09:00").count(), 5, "{text}");
 
     std::fs::write(
