@@ -96,8 +96,8 @@ impl Status {
 
     /// When the daemon turns unhealthy without a new success: `healthy_within_intervals`
     /// scheduled runs after the last success (or after start, when there was none), plus
-    /// the random delay and time for that run to finish (one more interval, at most a
-    /// minute).
+    /// the random delay and time for that run to finish: twice the last run's duration,
+    /// at least a minute, at most one interval.
     pub fn deadline(&self) -> Option<DateTime<Utc>> {
         let since = self
             .last_success
@@ -107,7 +107,15 @@ impl Status {
         let n = self.healthy_within_intervals.max(1);
         let due = self.schedule.nth_after(since, n)?;
         let after = self.schedule.next_after(due).unwrap_or(due);
-        let grace = (after - due).min(chrono::Duration::seconds(60));
+        let last_duration = self
+            .last_run
+            .as_ref()
+            .and_then(|r| r.duration_ms)
+            .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
+            .unwrap_or_default();
+        let grace = last_duration
+            .max(chrono::Duration::seconds(60))
+            .min(after - due);
         let delay = chrono::Duration::from_std(self.random_delay).unwrap_or_default();
         Some(due + grace + delay)
     }
@@ -221,14 +229,28 @@ mod tests {
         let mut s = status();
         s.last_success = Some(run("success", "2026-01-01T10:00:00Z"));
         s.last_run = Some(run("failed", "2026-01-01T10:15:00Z"));
-        // Three runs after 10:00 is 10:45, plus one interval to finish: 11:00.
-        assert_eq!(s.deadline(), Some(at("2026-01-01T11:00:00Z")));
+        // Three runs after 10:00 is 10:45, plus a minute to finish.
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:46:00Z")));
         let h = s.health(at("2026-01-01T10:20:00Z"));
         assert!(h.healthy);
         assert_eq!(h.status, "degraded");
-        let h = s.health(at("2026-01-01T11:00:01Z"));
+        let h = s.health(at("2026-01-01T10:46:01Z"));
         assert!(!h.healthy);
         assert_eq!(h.status, "unhealthy");
+    }
+
+    #[test]
+    fn a_long_last_cycle_gets_more_time_to_finish() {
+        let mut s = status();
+        s.last_success = Some(run("success", "2026-01-01T10:00:00Z"));
+        let mut slow = run("failed", "2026-01-01T10:15:00Z");
+        slow.duration_ms = Some(4 * 60 * 1000);
+        s.last_run = Some(slow);
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:53:00Z")));
+        slow = run("failed", "2026-01-01T10:15:00Z");
+        slow.duration_ms = Some(60 * 60 * 1000);
+        s.last_run = Some(slow);
+        assert_eq!(s.deadline(), Some(at("2026-01-01T11:00:00Z")));
     }
 
     #[test]
