@@ -47,6 +47,10 @@ struct Daemon {
 
 impl Daemon {
     fn spawn(env: &Env) -> Daemon {
+        Self::spawn_with(env, &[])
+    }
+
+    fn spawn_with(env: &Env, vars: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
             .arg("daemon")
             .arg("--config")
@@ -55,6 +59,8 @@ impl Daemon {
             .env("SCIM_SYNC_LOG", "info")
             .env_remove("JOURNAL_STREAM")
             .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -668,6 +674,65 @@ async fn refuses_to_run_as_root_unless_allowed() {
             .contains("refusing to run as root")
     );
     assert!(finished_runs(&env).is_empty());
+}
+
+// Multi-threaded: the socket reads block a thread while the simulators keep serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tells_systemd_ready_status_watchdog_and_stopping() {
+    let env = env_with(YEARLY, &[]).await;
+    let socket_path = env.dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut daemon = Daemon::spawn_with(
+        &env,
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            // WatchdogSec=0.4: pings every 200 ms.
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let mut messages: Vec<String> = Vec::new();
+    let mut receive_until = |messages: &mut Vec<String>, want: &str, timeout: Duration| {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 4096];
+        while !messages
+            .iter()
+            .any(|m| m.lines().any(|l| l.starts_with(want)))
+        {
+            assert!(Instant::now() < deadline, "no {want}: {messages:#?}");
+            if let Ok(n) = socket.recv(&mut buf) {
+                messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    };
+    receive_until(&mut messages, "READY=1", Duration::from_secs(10));
+    wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
+    receive_until(&mut messages, "STATUS=last run #", Duration::from_secs(5));
+    let watchdogs_before = messages.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    receive_until(&mut messages, "WATCHDOG=1", Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(500));
+    receive_until(&mut messages, "STATUS=", Duration::from_secs(1));
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let watchdogs = messages.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    assert!(watchdogs >= watchdogs_before + 2, "{messages:#?}");
+    let status = messages
+        .iter()
+        .rev()
+        .find(|m| m.contains("STATUS=last run"))
+        .unwrap();
+    assert!(
+        status.contains("success") && status.contains("next run"),
+        "{status}"
+    );
+
+    daemon.signal(libc::SIGTERM);
+    receive_until(&mut messages, "STOPPING=1", Duration::from_secs(5));
+    assert!(daemon.wait_exit(Duration::from_secs(10)).await.success());
 }
 
 #[test]
