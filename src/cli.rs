@@ -35,8 +35,7 @@ pub mod exit {
 #[command(
     name = "scim-sync",
     version,
-    about = "Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta",
-    args_conflicts_with_subcommands = true
+    about = "Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta"
 )]
 pub struct Cli {
     /// Configuration file.
@@ -98,6 +97,12 @@ pub enum Command {
     Daemon,
     /// Print the schedule and its next run times (the configured one, or EXPRESSION).
     Schedule(crate::daemon::schedule_cli::ScheduleArgs),
+    /// Reconciliation report: drift, invites, held, failures and runs (for cron and mail).
+    Report(crate::report::ReportArgs),
+    /// Everything about one person and what scim-sync would do about them now.
+    Explain(crate::explain::ExplainArgs),
+    /// The last runs, or the operations of one run.
+    History(crate::history::HistoryArgs),
     /// Run the simulated Okta and kafkaman servers.
     #[cfg(feature = "sim")]
     Sim(crate::sim::process::SimArgs),
@@ -120,6 +125,17 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    let top_level_sync_flags = cli.sync.dry_run
+        || cli.sync.release_held
+        || cli.sync.detailed_exitcode
+        || cli.sync.output != OutputFormat::Text;
+    if top_level_sync_flags && !matches!(cli.command, None | Some(Command::Sync(_))) {
+        eprintln!(
+            "scim-sync: --dry-run, --release-held, --detailed-exitcode and --output belong to \
+             the sync command: put them after the subcommand or leave the subcommand out"
+        );
+        return ExitCode::from(exit::CONFIG);
+    }
     match cli.command {
         #[cfg(feature = "sim")]
         Some(Command::Sim(ref args)) => {
@@ -155,6 +171,9 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Sync(ref args)) => sync_command(&cfg, args, cli.quiet).await,
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
         Some(Command::Demo | Command::Daemon | Command::Schedule(_)) => ExitCode::from(exit::OK),
+        Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
+        Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
+        Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
         #[cfg(feature = "sim")]
         Some(Command::Sim(_)) => ExitCode::from(exit::OK),
     }
@@ -223,6 +242,22 @@ pub fn init_logging_at(format: LogFormat, default_level: &str) {
     let _ = result;
 }
 
+/// Resolves on SIGINT or SIGTERM (a one-shot run under a systemd timer gets SIGTERM).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Exit code of a finished cycle.
 pub fn exit_code_for(result: RunResult) -> u8 {
     match result {
@@ -234,7 +269,7 @@ pub fn exit_code_for(result: RunResult) -> u8 {
 }
 
 /// A progress line on a terminal for long reads; nothing under systemd or --quiet.
-pub fn progress_reporter(quiet: bool) -> Option<std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>> {
+pub fn progress_reporter(quiet: bool) -> Option<sync::Progress> {
     if quiet || !std::io::stderr().is_terminal() || std::env::var_os("JOURNAL_STREAM").is_some() {
         return None;
     }
@@ -278,10 +313,9 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     let cancel = CancellationToken::new();
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupt: finishing the operations in flight, starting no new ones");
-            signal_cancel.cancel();
-        }
+        shutdown_signal().await;
+        tracing::warn!("interrupt: finishing the operations in flight, starting no new ones");
+        signal_cancel.cancel();
     });
     let opts = CycleOptions {
         dry_run: args.dry_run,

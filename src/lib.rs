@@ -8,11 +8,14 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod explain;
+pub mod history;
 pub mod http;
 pub mod kafkaman;
 pub mod okta;
 pub mod plan;
 pub mod render;
+pub mod report;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;

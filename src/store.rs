@@ -731,6 +731,22 @@ impl Store {
             .flatten())
     }
 
+    /// When Okta's assignments were last read completely (the `okta_users` snapshot).
+    pub fn okta_read_time(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT max(read_at) FROM okta_users", [], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Number of runs recorded (for tests: a read-only command must not add one).
+    pub fn count_runs(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))?)
+    }
+
     /// Number of rows in the operations table with a given kind and state (for tests and metrics).
     pub fn count_operations(&self, kind: OpKind, state: OpState) -> Result<i64, StoreError> {
         Ok(self.conn().query_row(

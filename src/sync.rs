@@ -26,14 +26,29 @@ pub enum SyncError {
     #[error("{0}")]
     Config(String),
     #[error("reading Okta failed, nothing was changed: {0}")]
-    Okta(#[from] OktaError),
+    Okta(Box<OktaError>),
     #[error("reading the kafkaman team failed, nothing was changed: {0}")]
-    Kafkaman(#[from] KafkamanError),
+    Kafkaman(Box<KafkamanError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Apply(#[from] apply::ApplyError),
 }
+
+impl From<OktaError> for SyncError {
+    fn from(e: OktaError) -> Self {
+        SyncError::Okta(Box::new(e))
+    }
+}
+
+impl From<KafkamanError> for SyncError {
+    fn from(e: KafkamanError) -> Self {
+        SyncError::Kafkaman(Box::new(e))
+    }
+}
+
+/// Called with (phase, items so far) during long reads, for a progress line.
+pub type Progress = std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>;
 
 /// What started a cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +110,7 @@ pub struct CycleOptions {
     pub release_held: bool,
     pub trigger: Trigger,
     /// Called with (phase, items so far) during long reads.
-    pub progress: Option<std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 impl Default for CycleOptions {
@@ -181,7 +196,7 @@ pub fn okta_client(cfg: &Config) -> Result<OktaClient, SyncError> {
         max_retries: cfg.okta.max_retries,
         max_rate_limit_wait: Duration::from_secs(cfg.okta.max_rate_limit_wait_secs),
     })
-    .map_err(SyncError::Okta)
+    .map_err(SyncError::from)
 }
 
 /// Builds the kafkaman client, reading the API key now (a rotated key is picked up).
@@ -197,7 +212,7 @@ pub fn kafkaman_client(cfg: &Config) -> Result<KafkamanClient, SyncError> {
         timeout: Duration::from_secs(cfg.kafkaman.timeout_secs),
         max_retries: cfg.kafkaman.max_retries,
     })
-    .map_err(SyncError::Kafkaman)
+    .map_err(SyncError::from)
 }
 
 /// Turns an Okta app user into what the planner needs, through the configured mapping.
@@ -243,7 +258,7 @@ pub async fn read_both(
     okta: &OktaClient,
     kafkaman: &KafkamanClient,
     links: HashMap<String, String>,
-    progress: Option<&std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>>,
+    progress: Option<&Progress>,
 ) -> Result<Reads, SyncError> {
     let okta_progress = |n: usize| {
         if let Some(p) = progress {
@@ -394,7 +409,7 @@ async fn cycle(
         // Isolated per-user failures make a partial run; past the error budget
         // something systemic is wrong and the run counts as failed.
         let budget =
-            (plan.operations.len() as f64 * cfg.sync.error_budget_percent as f64 / 100.0).max(1.0);
+            (plan.operations.len() as f64 * cfg.sync.error_budget_percent / 100.0).max(1.0);
         if failed as f64 > budget {
             RunResult::Failed
         } else {

@@ -694,7 +694,7 @@ async fn tells_systemd_ready_status_watchdog_and_stopping() {
         ],
     );
     let mut messages: Vec<String> = Vec::new();
-    let mut receive_until = |messages: &mut Vec<String>, want: &str, timeout: Duration| {
+    let receive_until = |messages: &mut Vec<String>, want: &str, timeout: Duration| {
         let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 4096];
         while !messages

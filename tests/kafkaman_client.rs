@@ -381,3 +381,28 @@ async fn concurrent_callers_stay_inside_the_rate_limit() {
     assert_eq!(limit, 8);
     assert_eq!(km.requests_made(), 20);
 }
+
+#[tokio::test]
+async fn refused_connection_is_retried_and_reported_as_not_written() {
+    // A port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut o = KafkamanClientOptions::new(
+        format!("http://{addr}").parse().unwrap(),
+        "kmsim_key".into(),
+    );
+    o.max_retries = 2;
+    let km = KafkamanClient::new(o).unwrap();
+    let err = km
+        .create_user(&new_user("ada@example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KafkamanError::Transport { attempts: 3, .. }),
+        "{err}"
+    );
+    assert!(!err.write_may_have_happened());
+    assert_eq!(km.requests_made(), 3);
+    assert!(err.to_string().contains("kafkaman.base_url"), "{err}");
+}

@@ -430,12 +430,63 @@ async fn single_lookups() {
     assert!(okta.get_user("nobody@example.com").await.unwrap().is_none());
     let groups = okta.list_app_groups(&app_id).await.unwrap();
     assert_eq!(groups.len(), 1);
-    let user_groups = okta.list_user_groups(&id).await.unwrap();
+    okta.probe_scope("/api/v1/users").await.unwrap();
+}
+
+#[tokio::test]
+
+async fn user_groups() {
+    let world = SimWorld::start(&scenario(6)).await.unwrap();
+    let id = world.okta.user_id(&user(1).login).unwrap();
+    let user_groups = client(&world).list_user_groups(&id).await.unwrap();
     assert!(
         user_groups
             .iter()
             .any(|g| g["profile"]["name"] == "Engineering"),
         "{user_groups:?}"
     );
-    okta.probe_scope("/api/v1/users").await.unwrap();
+}
+
+#[tokio::test]
+async fn oauth_token_rejected_once_is_replaced_once() {
+    let mut s = scenario(6);
+    s.okta.service_apps.push(ServiceAppSpec {
+        client_id: "0oaservice3".to_string(),
+        public_key_pem: TEST_PUBLIC_KEY.to_string(),
+        kid: None,
+        scopes: scim_sync::sim::scenario::all_read_scopes(),
+    });
+    let world = SimWorld::start(&s).await.unwrap();
+    let mut o = options(&world);
+    o.auth = OktaAuth::Oauth {
+        client_id: "0oaservice3".to_string(),
+        private_key_pem: TEST_PRIVATE_KEY.into(),
+        key_id: None,
+        scopes: vec!["okta.apps.read".to_string()],
+    };
+    let okta = OktaClient::new(o).unwrap();
+    let token_requests = |world: &SimWorld| {
+        world
+            .okta
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/oauth2/v1/token")
+            .count()
+    };
+    // A revoked token (one 401): a new token, and the listing completes.
+    arm(&world, FaultKind::Status { status: 401 }, 0, 1);
+    let users = okta
+        .list_app_users(&world.okta.app_id(), &no_progress())
+        .await
+        .unwrap();
+    assert_eq!(ids(&users), expected_ids(&world, 6));
+    assert_eq!(token_requests(&world), 2);
+    // Rejected again with a fresh token: an error, after one more token only.
+    arm(&world, FaultKind::Status { status: 401 }, 0, 5);
+    let err = okta
+        .list_app_users(&world.okta.app_id(), &no_progress())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert_eq!(token_requests(&world), 3);
 }

@@ -1031,3 +1031,28 @@ async fn serve_for_conformance() {
         .unwrap_or(600);
     tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
 }
+
+#[tokio::test]
+async fn scenario_latency_applies() {
+    let c = Client::start(KafkamanScenario {
+        latency_ms: 150,
+        ..Default::default()
+    })
+    .await;
+    let t = std::time::Instant::now();
+    assert_eq!(c.get("/scim/v2/Users").await.status, StatusCode::OK);
+    assert!(t.elapsed() >= std::time::Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn unsupported_methods_are_405_in_each_format() {
+    let c = Client::start(KafkamanScenario::default()).await;
+    let r = c.send(Method::PUT, "/scim/v2/Users", Some(json!({}))).await;
+    assert_scim_error(&r, 405, None, None);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = c
+        .send(Method::POST, "/api/v1/team/invites", Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.body["error"]["name"], "methodNotAllowed");
+}

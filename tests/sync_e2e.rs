@@ -337,7 +337,7 @@ async fn dry_run_writes_nothing_and_plans_what_the_run_does() {
 }
 
 async fn failing_listing_leads_to_no_deactivation(kind: FaultKind, persistent: bool) {
-    let mut scenario = generate::builtin();
+    let scenario = generate::builtin();
     let env = Env::start(&scenario, &[("okta", "page_size = 5")]).await;
     // Without the fault this would deactivate the suspended and deprovisioned members.
     env.world.okta.faults().arm(FaultSpec {

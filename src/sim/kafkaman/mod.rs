@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::post;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -81,45 +81,57 @@ fn state_json(s: &Shared) -> serde_json::Value {
     })
 }
 
-fn discovery_only(path: &'static str) -> axum::routing::MethodRouter<Shared> {
-    axum::routing::MethodRouter::new().fallback(move || async move {
-        method_not_allowed(path, "GET", "Discovery endpoints are read-only")
+/// A method router whose unsupported methods get a 405 in the path's API format.
+fn only(allow: &'static str, detail: &'static str) -> axum::routing::MethodRouter<Shared> {
+    axum::routing::MethodRouter::new().fallback(move |uri: axum::http::Uri| async move {
+        method_not_allowed(uri.path(), allow, detail)
     })
 }
 
+fn discovery_only() -> axum::routing::MethodRouter<Shared> {
+    only("GET", "Discovery endpoints are read-only")
+}
+
 fn api_routes(shared: Shared) -> Router {
-    let spc = "/scim/v2/ServiceProviderConfig";
-    let rts = "/scim/v2/ResourceTypes";
-    let schemas = "/scim/v2/Schemas";
+    let unsupported = "Method not supported on this endpoint";
     Router::new()
-        .route(spc, discovery_only(spc).get(scim::service_provider_config))
-        .route(rts, discovery_only(rts).get(scim::resource_types))
+        .route(
+            "/scim/v2/ServiceProviderConfig",
+            discovery_only().get(scim::service_provider_config),
+        )
+        .route(
+            "/scim/v2/ResourceTypes",
+            discovery_only().get(scim::resource_types),
+        )
         .route(
             "/scim/v2/ResourceTypes/{id}",
-            discovery_only(rts).get(scim::resource_type),
+            discovery_only().get(scim::resource_type),
         )
-        .route(schemas, discovery_only(schemas).get(scim::schemas))
-        .route(
-            "/scim/v2/Schemas/{id}",
-            discovery_only(schemas).get(scim::schema),
-        )
+        .route("/scim/v2/Schemas", discovery_only().get(scim::schemas))
+        .route("/scim/v2/Schemas/{id}", discovery_only().get(scim::schema))
         .route(
             "/scim/v2/Users",
-            get(scim::list_users).post(scim::create_user),
+            only("GET, POST", unsupported)
+                .get(scim::list_users)
+                .post(scim::create_user),
         )
         .route("/scim/v2/Users/.search", post(scim::search_not_supported))
         .route("/scim/v2/.search", post(scim::search_not_supported))
         .route(
             "/scim/v2/Users/{id}",
-            get(scim::get_user)
+            only("GET, PUT, PATCH", unsupported)
+                .get(scim::get_user)
                 .put(scim::replace_user)
                 .patch(scim::patch_user)
                 .delete(scim::delete_user),
         )
-        .route("/api/v1/team/invites", get(team_api::list_invites))
+        .route(
+            "/api/v1/team/invites",
+            only("GET", unsupported).get(team_api::list_invites),
+        )
         .route(
             "/api/v1/team/invites/{id}",
-            axum::routing::delete(team_api::delete_invite),
+            only("DELETE", unsupported).delete(team_api::delete_invite),
         )
         .fallback(scim::not_found)
         .layer(from_fn_with_state(shared.clone(), http::guard))

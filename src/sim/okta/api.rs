@@ -107,8 +107,22 @@ fn next_link(base: &str, path: &str, p: &Params, drop: &[&str], cursor: &str) ->
 }
 
 /// A JSON array with one `Link` header line per relation.
-fn page(items: Vec<Value>, self_url: String, next_url: Option<String>) -> Response {
-    let mut resp = axum::Json(Value::Array(items)).into_response();
+fn page<T: serde::Serialize>(items: &[T], self_url: String, next_url: Option<String>) -> Response {
+    let mut resp = match serde_json::to_vec(items) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "okta sim: cannot serialize a page");
+            return OktaError::for_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response();
+        }
+    };
     let h = resp.headers_mut();
     let mut links = vec![format!("<{self_url}>; rel=\"self\"")];
     if let Some(n) = next_url {
@@ -322,15 +336,18 @@ fn list_users_inner(s: &Shared, p: Params) -> Result<Response, OktaError> {
         )),
         _ => None,
     };
-    let items = hits.iter().map(|u| render::user(u, base, false)).collect();
-    Ok(page(items, self_link(base, "/api/v1/users", &p), next))
+    let items: Vec<_> = hits
+        .iter()
+        .map(|u| render::user_out(u, base, false))
+        .collect();
+    Ok(page(&items, self_link(base, "/api/v1/users", &p), next))
 }
 
 /// `GET /api/v1/users/{id or login}`.
 pub async fn get_user(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let org = lock(&s.org);
     match org.resolve_user(&id).and_then(|uid| org.users.get(&uid)) {
-        Some(u) => axum::Json(render::user(u, s.base(), true)).into_response(),
+        Some(u) => axum::Json(render::user_out(u, s.base(), true)).into_response(),
         None => OktaError::not_found(&id, "User").into_response(),
     }
 }
@@ -398,11 +415,11 @@ fn list_app_users_inner(s: &Shared, app_id: &str, p: Params) -> Result<Response,
         Some((u, _)) if more => Some(next_link(base, &path, &p, &[], &encode_cursor(&u.id))),
         _ => None,
     };
-    let items = hits
+    let items: Vec<_> = hits
         .iter()
-        .map(|(u, row)| render::app_user(&org, u, row, base, expand_user))
+        .map(|(u, row)| render::app_user_out(&org, u, row, base, expand_user))
         .collect();
-    Ok(page(items, self_link(base, &path, &p), next))
+    Ok(page(&items, self_link(base, &path, &p), next))
 }
 
 /// `GET /api/v1/apps/{appId}/users/{userId}`.
@@ -417,9 +434,14 @@ pub async fn get_app_user(
     let p = Params::new(raw);
     let org = lock(&s.org);
     match (org.app_users.get(&user_id), org.users.get(&user_id)) {
-        (Some(row), Some(u)) => {
-            axum::Json(render::app_user(&org, u, row, s.base(), p.expand("user"))).into_response()
-        }
+        (Some(row), Some(u)) => axum::Json(render::app_user_out(
+            &org,
+            u,
+            row,
+            s.base(),
+            p.expand("user"),
+        ))
+        .into_response(),
         _ => OktaError::not_found(&user_id, "AppUser").into_response(),
     }
 }
@@ -458,8 +480,8 @@ pub async fn list_app_groups(
         let items = hits
             .iter()
             .map(|(g, a)| render::app_group(&org, g, a, base, p.expand("group")))
-            .collect();
-        Ok(page(items, self_link(base, &path, &p), next))
+            .collect::<Vec<Value>>();
+        Ok(page(&items, self_link(base, &path, &p), next))
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
@@ -537,8 +559,8 @@ pub async fn list_groups(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) 
                 let apps = usize::from(org.group_assignments.contains_key(&g.id));
                 render::group(g, base, stats, apps)
             })
-            .collect();
-        Ok(page(items, self_link(base, "/api/v1/groups", &p), next))
+            .collect::<Vec<Value>>();
+        Ok(page(&items, self_link(base, "/api/v1/groups", &p), next))
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
@@ -553,6 +575,26 @@ pub async fn get_group(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> 
         }
         None => OktaError::not_found(&id, "UserGroup").into_response(),
     }
+}
+
+/// `GET /api/v1/users/{id}/groups` (listUserGroups): the groups a user is a member of,
+/// in group id order. Okta does not paginate this list.
+pub async fn list_user_groups(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let org = lock(&s.org);
+    let Some(uid) = org.resolve_user(&id) else {
+        return OktaError::not_found(&id, "User").into_response();
+    };
+    let base = s.base();
+    let items: Vec<Value> = org
+        .groups
+        .values()
+        .filter(|g| g.members.contains(&uid))
+        .map(|g| {
+            let apps = usize::from(org.group_assignments.contains_key(&g.id));
+            render::group(g, base, false, apps)
+        })
+        .collect();
+    axum::Json(items).into_response()
 }
 
 /// `GET /api/v1/groups/{groupId}/users` (DEPROVISIONED members included: deactivation
@@ -585,8 +627,11 @@ pub async fn list_group_users(
             Some(u) if more => Some(next_link(base, &path, &p, &[], &encode_cursor(&u.id))),
             _ => None,
         };
-        let items = hits.iter().map(|u| render::user(u, base, false)).collect();
-        Ok(page(items, self_link(base, &path, &p), next))
+        let items: Vec<_> = hits
+            .iter()
+            .map(|u| render::user_out(u, base, false))
+            .collect();
+        Ok(page(&items, self_link(base, &path, &p), next))
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
@@ -760,9 +805,9 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
         } else {
             None
         };
-        let items = hits.iter().map(|e| e.event.clone()).collect();
+        let items: Vec<&Value> = hits.iter().map(|e| &e.event).collect();
         tracing::trace!(returned = hits.len(), polling, since = %fmt_ts(&since), "okta sim: logs page");
-        Ok(page(items, self_link(base, "/api/v1/logs", &p), next))
+        Ok(page(&items, self_link(base, "/api/v1/logs", &p), next))
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }

@@ -224,7 +224,8 @@ async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         .trim()
         .to_string();
     let base = s.base().to_string();
-    if let Some(token) = given.strip_prefix("SSWS ") {
+    // Okta's Python SDK sends `SSWS<token>` without the space; Okta accepts both.
+    if let Some(token) = given.strip_prefix("SSWS") {
         if !s.ssws_tokens.iter().any(|t| t == token.trim()) {
             return OktaError::invalid_token().into_response();
         }
@@ -259,6 +260,7 @@ fn build_router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v1/users", get(api::list_users))
         .route("/api/v1/users/{id}", get(api::get_user))
+        .route("/api/v1/users/{id}/groups", get(api::list_user_groups))
         .route("/api/v1/apps/{app_id}", get(api::get_app))
         .route("/api/v1/apps/{app_id}/users", get(api::list_app_users))
         .route(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -42,8 +42,17 @@ fn bad_client(description: &str) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_client", description)
 }
 
-pub async fn token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+/// Parameters come from the form body or, as Okta also accepts (and Okta's Python SDK
+/// sends them), from the query string; the body wins.
+pub async fn token(
+    State(s): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let mut form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if let Some(q) = query {
+        form.extend(url::form_urlencoded::parse(q.as_bytes()).into_owned());
+    }
     let get = |k: &str| {
         form.iter()
             .find(|(key, _)| key == k)

@@ -22,7 +22,7 @@ pub fn now() -> Ts {
 
 /// Okta's timestamp format: `2014-06-24T15:28:14.000Z`.
 pub fn fmt_ts(t: &Ts) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

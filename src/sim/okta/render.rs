@@ -1,6 +1,9 @@
 //! JSON shapes of Okta's User, AppUser, Group, ApplicationGroupAssignment and Application
 //! objects (spec `components.schemas`), rendered from the org state.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::org::{AppUserRow, Group, GroupAssignment, Org, User, UserStatus, fmt_ts};
@@ -12,118 +15,221 @@ fn href(url: String) -> Value {
     json!({ "href": url })
 }
 
-fn post_link(url: String) -> Value {
-    json!({ "href": url, "method": "POST" })
+/// A HAL link; lifecycle links carry `method`.
+#[derive(Serialize)]
+pub struct Link {
+    href: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'static str>,
 }
 
-fn opt_ts(t: &Option<super::org::Ts>) -> Value {
-    t.as_ref()
-        .map(|t| Value::String(fmt_ts(t)))
-        .unwrap_or(Value::Null)
+fn link(href: String) -> Link {
+    Link { href, method: None }
+}
+
+fn post_link(href: String) -> Link {
+    Link {
+        href,
+        method: Some("POST"),
+    }
+}
+
+#[derive(Serialize)]
+struct TypeRef {
+    id: &'static str,
+}
+
+#[derive(Serialize)]
+struct Provider {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'static str,
+}
+
+#[derive(Serialize)]
+struct Credentials {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<Map<String, Value>>,
+    provider: Provider,
+}
+
+/// Okta's User object, borrowing from the org (listings serialize it straight to bytes).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserOut<'a> {
+    id: &'a str,
+    status: &'static str,
+    created: String,
+    activated: Option<String>,
+    status_changed: Option<String>,
+    last_login: Option<String>,
+    last_updated: String,
+    password_changed: Option<String>,
+    #[serde(rename = "type")]
+    user_type: TypeRef,
+    profile: &'a Map<String, Value>,
+    credentials: Credentials,
+    #[serde(rename = "_links")]
+    links: BTreeMap<&'static str, Link>,
 }
 
 /// A User. In collections Okta gives only the `self` link; a single user gets the
 /// lifecycle links its status allows.
-pub fn user(u: &User, base: &str, full_links: bool) -> Value {
+pub fn user_out<'a>(u: &'a User, base: &str, full_links: bool) -> UserOut<'a> {
     let self_url = format!("{base}/api/v1/users/{}", u.id);
-    let mut links = Map::new();
-    links.insert("self".into(), href(self_url.clone()));
+    let mut links = BTreeMap::new();
     if full_links {
         let lc = |op: &str| post_link(format!("{self_url}/lifecycle/{op}"));
         match u.status {
             UserStatus::Active => {
-                links.insert("suspend".into(), lc("suspend"));
-                links.insert("deactivate".into(), lc("deactivate"));
-                links.insert("resetPassword".into(), lc("reset_password"));
-                links.insert("expirePassword".into(), lc("expire_password"));
+                links.insert("suspend", lc("suspend"));
+                links.insert("deactivate", lc("deactivate"));
+                links.insert("resetPassword", lc("reset_password"));
+                links.insert("expirePassword", lc("expire_password"));
             }
             UserStatus::Suspended => {
-                links.insert("unsuspend".into(), lc("unsuspend"));
-                links.insert("deactivate".into(), lc("deactivate"));
+                links.insert("unsuspend", lc("unsuspend"));
+                links.insert("deactivate", lc("deactivate"));
             }
             UserStatus::Deprovisioned | UserStatus::Staged => {
-                links.insert("activate".into(), lc("activate"));
+                links.insert("activate", lc("activate"));
             }
             UserStatus::Provisioned | UserStatus::Recovery => {
-                links.insert("reactivate".into(), lc("reactivate"));
-                links.insert("deactivate".into(), lc("deactivate"));
+                links.insert("reactivate", lc("reactivate"));
+                links.insert("deactivate", lc("deactivate"));
             }
             UserStatus::LockedOut | UserStatus::PasswordExpired => {
-                links.insert("deactivate".into(), lc("deactivate"));
+                links.insert("deactivate", lc("deactivate"));
             }
         }
         links.insert(
-            "type".into(),
-            href(format!("{base}/api/v1/meta/types/user/{USER_TYPE_ID}")),
+            "type",
+            link(format!("{base}/api/v1/meta/types/user/{USER_TYPE_ID}")),
         );
         links.insert(
-            "schema".into(),
-            href(format!(
+            "schema",
+            link(format!(
                 "{base}/api/v1/meta/schemas/user/oscsimdefault0000001"
             )),
         );
     }
-    let mut credentials = json!({ "provider": { "type": "OKTA", "name": "OKTA" } });
-    if u.password_changed.is_some() {
-        credentials["password"] = json!({});
+    links.insert("self", link(self_url));
+    UserOut {
+        id: &u.id,
+        status: u.status.as_str(),
+        created: fmt_ts(&u.created),
+        activated: u.activated.as_ref().map(fmt_ts),
+        status_changed: u.status_changed.as_ref().map(fmt_ts),
+        last_login: None,
+        last_updated: fmt_ts(&u.last_updated),
+        password_changed: u.password_changed.as_ref().map(fmt_ts),
+        user_type: TypeRef { id: USER_TYPE_ID },
+        profile: &u.profile,
+        credentials: Credentials {
+            password: u.password_changed.map(|_| Map::new()),
+            provider: Provider {
+                kind: "OKTA",
+                name: "OKTA",
+            },
+        },
+        links,
     }
-    json!({
-        "id": u.id,
-        "status": u.status.as_str(),
-        "created": fmt_ts(&u.created),
-        "activated": opt_ts(&u.activated),
-        "statusChanged": opt_ts(&u.status_changed),
-        "lastLogin": Value::Null,
-        "lastUpdated": fmt_ts(&u.last_updated),
-        "passwordChanged": opt_ts(&u.password_changed),
-        "type": { "id": USER_TYPE_ID },
-        "profile": u.profile,
-        "credentials": credentials,
-        "_links": links,
-    })
 }
 
-/// An AppUser row. `id` is the Okta user id; `scope` USER wins over GROUP.
-pub fn app_user(org: &Org, u: &User, row: &AppUserRow, base: &str, expand_user: bool) -> Value {
-    let app_url = format!("{base}/api/v1/apps/{}", org.app_id);
+pub fn user(u: &User, base: &str, full_links: bool) -> Value {
+    serde_json::to_value(user_out(u, base, full_links)).unwrap_or(Value::Null)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppUserProfile<'a> {
+    email: Option<&'a Value>,
+    first_name: Option<&'a Value>,
+    last_name: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppUserCredentials<'a> {
+    user_name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Embedded<'a> {
+    user: UserOut<'a>,
+}
+
+/// Okta's AppUser object, borrowing from the org.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppUserOut<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    created: String,
+    last_updated: String,
+    scope: &'static str,
+    status: &'static str,
+    status_changed: String,
+    password_changed: Option<String>,
+    sync_state: &'static str,
+    credentials: AppUserCredentials<'a>,
+    profile: AppUserProfile<'a>,
+    #[serde(rename = "_links")]
+    links: BTreeMap<&'static str, Link>,
+    #[serde(rename = "_embedded", skip_serializing_if = "Option::is_none")]
+    embedded: Option<Embedded<'a>>,
+}
+
+/// An AppUser row. `id` is the Okta user id; `scope` USER wins over GROUP. The app has
+/// no Okta-side provisioning: ACTIVE, or PROVISIONED once an `externalId` is known.
+pub fn app_user_out<'a>(
+    org: &Org,
+    u: &'a User,
+    row: &'a AppUserRow,
+    base: &str,
+    expand_user: bool,
+) -> AppUserOut<'a> {
     let direct = org.direct.contains(&u.id);
-    let mut links = json!({
-        "app": href(app_url.clone()),
-        "user": href(format!("{base}/api/v1/users/{}", u.id)),
-    });
+    let mut links = BTreeMap::new();
+    links.insert("app", link(format!("{base}/api/v1/apps/{}", org.app_id)));
+    links.insert("user", link(format!("{base}/api/v1/users/{}", u.id)));
     if !direct && let Some(gid) = org.source_group(&u.id) {
-        links["group"] = href(format!("{base}/api/v1/groups/{gid}"));
+        links.insert("group", link(format!("{base}/api/v1/groups/{gid}")));
     }
-    let status = if row.external_id.is_some() {
-        "PROVISIONED"
-    } else {
-        "ACTIVE"
-    };
-    let p = |k: &str| u.profile.get(k).cloned().unwrap_or(Value::Null);
-    let mut out = json!({
-        "id": u.id,
-        "created": fmt_ts(&row.created),
-        "lastUpdated": fmt_ts(&row.last_updated),
-        "scope": if direct { "USER" } else { "GROUP" },
-        "status": status,
-        "statusChanged": fmt_ts(&row.status_changed),
-        "passwordChanged": Value::Null,
-        "syncState": "DISABLED",
-        "credentials": { "userName": u.login() },
-        "profile": {
-            "email": p("email"),
-            "firstName": p("firstName"),
-            "lastName": p("lastName"),
+    const NULL: Value = Value::Null;
+    let p = |k: &str| Some(u.profile.get(k).unwrap_or(&NULL));
+    AppUserOut {
+        id: &u.id,
+        external_id: row.external_id.as_deref(),
+        created: fmt_ts(&row.created),
+        last_updated: fmt_ts(&row.last_updated),
+        scope: if direct { "USER" } else { "GROUP" },
+        status: if row.external_id.is_some() {
+            "PROVISIONED"
+        } else {
+            "ACTIVE"
         },
-        "_links": links,
-    });
-    if let Some(ext) = &row.external_id {
-        out["externalId"] = Value::String(ext.clone());
+        status_changed: fmt_ts(&row.status_changed),
+        password_changed: None,
+        sync_state: "DISABLED",
+        credentials: AppUserCredentials {
+            user_name: u.login(),
+        },
+        profile: AppUserProfile {
+            email: p("email"),
+            first_name: p("firstName"),
+            last_name: p("lastName"),
+        },
+        links,
+        embedded: expand_user.then(|| Embedded {
+            user: user_out(u, base, true),
+        }),
     }
-    if expand_user {
-        out["_embedded"] = json!({ "user": user(u, base, true) });
-    }
-    out
+}
+
+pub fn app_user(org: &Org, u: &User, row: &AppUserRow, base: &str, expand_user: bool) -> Value {
+    serde_json::to_value(app_user_out(org, u, row, base, expand_user)).unwrap_or(Value::Null)
 }
 
 pub fn group(g: &Group, base: &str, stats: bool, apps_count: usize) -> Value {

@@ -1,0 +1,747 @@
+//! `scim-sync explain <email | Okta user id>`: everything about one person, and what the
+//! planner would do about them now and under which rule. Read-only: it reads Okta, the
+//! team and the state database and writes nothing anywhere.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::kafkaman::{KafkamanClient, ScimUser};
+use crate::okta::{AppUser, OktaClient, OktaUser};
+use crate::plan::{self, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, TeamView};
+use crate::report::{self, exit, short_time};
+use crate::store::{OpRecord, Store};
+use crate::sync;
+
+pub const SCHEMA: &str = "scim-sync/explain";
+/// How many of the person's latest operations are shown.
+pub const OPERATIONS_SHOWN: u32 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExplainFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// The person: an email (kafkaman userName / Okta login) or an Okta user id.
+    pub who: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub output: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub schema: &'static str,
+    pub version: u32,
+    pub query: String,
+    pub okta: OktaPart,
+    pub member: Option<MemberPart>,
+    /// Why the team could not be read (the rest is still shown).
+    pub member_error: Option<String>,
+    pub link: Option<LinkPart>,
+    pub invites: Vec<PendingInvite>,
+    /// The latest operations on this person, newest first.
+    pub operations: Vec<OpRecord>,
+    /// What the planner would do now: one step per planned write (or one "none").
+    pub decision: Vec<Decision>,
+    /// Whether the decision was computed against a stored snapshot of everyone else.
+    pub decision_basis: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OktaPart {
+    pub found: bool,
+    pub error: Option<String>,
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// The kafkaman userName the mapping derives (`sync.user_name_attribute`).
+    pub user_name: Option<String>,
+    pub assignment: Option<Assignment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assignment {
+    /// The AppUser status.
+    pub status: String,
+    /// `USER` (directly) or `GROUP`.
+    pub scope: String,
+    /// Groups the user is in that are assigned to the app.
+    pub groups: Vec<GroupRef>,
+    /// Why the groups could not be listed (the scope is still known).
+    pub groups_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberPart {
+    pub scim_id: String,
+    pub user_name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub membership: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkPart {
+    pub okta_id: String,
+    pub scim_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// `operation`, `held`, `attention`, `unmanaged` or `none`.
+    pub category: String,
+    pub action: Option<String>,
+    pub reason: String,
+    /// The planner rule that decides, and the settings it depends on.
+    pub rule: String,
+}
+
+/// Gathers the explanation. `store` is None when no cycle has run yet.
+pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanation {
+    let who = who.trim();
+    let looks_like_email = who.contains('@');
+    let links = store.and_then(|s| s.links().ok()).unwrap_or_default();
+
+    // Okta: the user, then their assignment and groups.
+    let mut okta = OktaPart::default();
+    let okta_client = sync::okta_client(cfg).map_err(|e| e.to_string());
+    let mut app_user: Option<AppUser> = None;
+    let mut okta_user: Option<OktaUser> = None;
+    match &okta_client {
+        Err(e) => okta.error = Some(e.clone()),
+        Ok(client) => {
+            let mut id = who.to_string();
+            if looks_like_email {
+                // The login may differ from the email: the last Okta read knows the id.
+                if let Some(u) = store.and_then(|s| s.okta_users().ok()).and_then(|users| {
+                    users.into_iter().find(|u| {
+                        u.user_name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(who))
+                    })
+                }) {
+                    id = u.okta_id;
+                }
+            }
+            match client.get_user(&id).await {
+                Ok(u) => okta_user = u,
+                Err(e) => okta.error = Some(e.to_string()),
+            }
+        }
+    }
+
+    // kafkaman: the member by link, externalId or userName, and pending invites.
+    let kafkaman = sync::kafkaman_client(cfg).map_err(|e| e.to_string());
+    let mut member_error = None;
+    let mut member: Option<ScimUser> = None;
+    let mut invites = Vec::new();
+    let okta_id_hint = okta_user
+        .as_ref()
+        .map(|u| u.id.clone())
+        .or_else(|| (!looks_like_email).then(|| who.to_string()));
+    let email_hint = okta_user
+        .as_ref()
+        .and_then(|u| u.profile_str(&cfg.sync.user_name_attribute))
+        .map(str::to_string)
+        .or_else(|| looks_like_email.then(|| who.to_string()));
+    match &kafkaman {
+        Err(e) => member_error = Some(e.clone()),
+        Ok(k) => match find_member(k, &links, okta_id_hint.as_deref(), email_hint.as_deref()).await
+        {
+            Ok(m) => member = m,
+            Err(e) => member_error = Some(e),
+        },
+    }
+    // An email unknown to Okta's login may still name a member that points at Okta.
+    if okta_user.is_none()
+        && okta.error.is_none()
+        && let (Ok(client), Some(ext)) = (
+            &okta_client,
+            member.as_ref().and_then(|m| m.external_id.clone()),
+        )
+    {
+        match client.get_user(&ext).await {
+            Ok(u) => okta_user = u,
+            Err(e) => okta.error = Some(e.to_string()),
+        }
+    }
+    let email = okta_user
+        .as_ref()
+        .and_then(|u| u.profile_str(&cfg.sync.user_name_attribute))
+        .map(str::to_string)
+        .or_else(|| member.as_ref().map(|m| m.user_name.clone()))
+        .or_else(|| looks_like_email.then(|| who.to_string()));
+    if let (Ok(k), Some(email)) = (&kafkaman, &email) {
+        match k.list_pending_invites().await {
+            Ok(all) => {
+                invites = all
+                    .into_iter()
+                    .filter(|i| i.status == "pending" && i.email.eq_ignore_ascii_case(email))
+                    .map(|i| PendingInvite {
+                        id: i.id,
+                        email: i.email,
+                        source: i.source,
+                        invited_by: i.invited_by,
+                        created_at: i.created_at,
+                    })
+                    .collect();
+            }
+            Err(e) => member_error = Some(format!("listing invites failed: {e}")),
+        }
+    }
+
+    if let (Some(u), Ok(client)) = (&okta_user, &okta_client) {
+        okta.found = true;
+        okta.id = Some(u.id.clone());
+        okta.status = Some(u.status.clone());
+        okta.login = u.profile_str("login").map(str::to_string);
+        okta.email = u.profile_str("email").map(str::to_string);
+        okta.first_name = u
+            .profile_str(&cfg.sync.given_name_attribute)
+            .map(str::to_string);
+        okta.last_name = u
+            .profile_str(&cfg.sync.family_name_attribute)
+            .map(str::to_string);
+        okta.user_name = u
+            .profile_str(&cfg.sync.user_name_attribute)
+            .map(str::to_string);
+        match client.get_app_user(&cfg.okta.app_id, &u.id).await {
+            Ok(Some(au)) => {
+                let (groups, groups_error) = assigned_groups(client, cfg, &u.id).await;
+                okta.assignment = Some(Assignment {
+                    status: au.status.clone(),
+                    scope: au.scope.clone(),
+                    groups,
+                    groups_error,
+                });
+                app_user = Some(au);
+            }
+            Ok(None) => {}
+            Err(e) => okta.error = Some(format!("reading the app assignment failed: {e}")),
+        }
+    }
+
+    let okta_id = okta.id.clone().or(okta_id_hint);
+    let link = okta_id
+        .as_ref()
+        .and_then(|id| links.get(id).map(|scim| (id.clone(), scim.clone())))
+        .or_else(|| {
+            let scim = &member.as_ref()?.id;
+            links
+                .iter()
+                .find(|(_, s)| *s == scim)
+                .map(|(o, s)| (o.clone(), s.clone()))
+        })
+        .map(|(okta_id, scim_id)| LinkPart { okta_id, scim_id });
+
+    let mut operations: BTreeMap<i64, OpRecord> = BTreeMap::new();
+    if let Some(s) = store {
+        for key in [email.as_deref(), okta_id.as_deref()].into_iter().flatten() {
+            for o in s.operations_for(key, OPERATIONS_SHOWN).unwrap_or_default() {
+                operations.insert(o.id, o);
+            }
+        }
+    }
+    let operations: Vec<OpRecord> = operations
+        .into_values()
+        .rev()
+        .take(OPERATIONS_SHOWN as usize)
+        .collect();
+
+    let complete = okta.error.is_none() && member_error.is_none();
+    let (decision, decision_basis) = if complete {
+        let basis = if store.is_some() {
+            "live data for this person, the last snapshot for everyone else".to_string()
+        } else {
+            "live data for this person only (no cycle has run: no snapshot)".to_string()
+        };
+        let d = decide(
+            cfg,
+            store,
+            &links,
+            app_user.as_ref(),
+            okta_user.as_ref(),
+            okta_id.as_deref(),
+            member.as_ref(),
+            email.as_deref(),
+            &invites,
+        );
+        (d, basis)
+    } else {
+        (
+            Vec::new(),
+            "not computed: a read failed (see the errors above)".to_string(),
+        )
+    };
+
+    Explanation {
+        schema: SCHEMA,
+        version: 1,
+        query: who.to_string(),
+        okta,
+        member: member.map(|m| MemberPart {
+            scim_id: m.id,
+            user_name: m.user_name,
+            given_name: m.given_name,
+            family_name: m.family_name,
+            external_id: m.external_id,
+            active: m.active,
+            membership: m.membership,
+            role: m.role,
+        }),
+        member_error,
+        link,
+        invites,
+        operations,
+        decision,
+        decision_basis,
+    }
+}
+
+async fn find_member(
+    k: &KafkamanClient,
+    links: &std::collections::HashMap<String, String>,
+    okta_id: Option<&str>,
+    email: Option<&str>,
+) -> Result<Option<ScimUser>, String> {
+    if let Some(scim) = okta_id.and_then(|id| links.get(id))
+        && let Some(m) = k.get_user(scim).await.map_err(|e| e.to_string())?
+    {
+        return Ok(Some(m));
+    }
+    if let Some(id) = okta_id
+        && let Some(m) = k.find_by_external_id(id).await.map_err(|e| e.to_string())?
+    {
+        return Ok(Some(m));
+    }
+    if let Some(email) = email {
+        return k.find_by_user_name(email).await.map_err(|e| e.to_string());
+    }
+    Ok(None)
+}
+
+/// The user's groups that are assigned to the app. Okta orgs (and simulators) that do
+/// not serve `/users/{id}/groups` leave the groups unknown, not the explanation.
+async fn assigned_groups(
+    client: &OktaClient,
+    cfg: &Config,
+    user_id: &str,
+) -> (Vec<GroupRef>, Option<String>) {
+    let user_groups = match client.list_user_groups(user_id).await {
+        Ok(g) => g,
+        Err(e) => {
+            let why = if e.status() == Some(404) {
+                "Okta did not list the user's groups (HTTP 404)".to_string()
+            } else {
+                format!("listing the user's groups failed: {e}")
+            };
+            return (Vec::new(), Some(why));
+        }
+    };
+    let app_groups = match client.list_app_groups(&cfg.okta.app_id).await {
+        Ok(g) => g,
+        Err(e) => {
+            return (
+                Vec::new(),
+                Some(format!("listing the app's groups failed: {e}")),
+            );
+        }
+    };
+    let assigned: std::collections::HashSet<&str> = app_groups
+        .iter()
+        .filter_map(|g| g.get("id").and_then(|v| v.as_str()))
+        .collect();
+    let mut out: Vec<GroupRef> = user_groups
+        .iter()
+        .filter_map(|g| {
+            let id = g.get("id")?.as_str()?;
+            assigned.contains(id).then(|| GroupRef {
+                id: id.to_string(),
+                name: g
+                    .pointer("/profile/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(id)
+                    .to_string(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, None)
+}
+
+/// Runs the planner over the snapshot with this person's live records substituted, and
+/// keeps what concerns them.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    cfg: &Config,
+    store: Option<&Store>,
+    links: &std::collections::HashMap<String, String>,
+    app_user: Option<&AppUser>,
+    okta_user: Option<&OktaUser>,
+    okta_id: Option<&str>,
+    member: Option<&ScimUser>,
+    email: Option<&str>,
+    invites: &[PendingInvite],
+) -> Vec<Decision> {
+    let same_email = |e: &str| email.is_some_and(|x| x.eq_ignore_ascii_case(e));
+    let mut assigned = store.and_then(|s| s.okta_users().ok()).unwrap_or_default();
+    assigned.retain(|u| Some(u.okta_id.as_str()) != okta_id);
+    if let Some(au) = app_user {
+        assigned.push(sync::assigned_user(cfg, au));
+    }
+    let mut members: Vec<Member> = store.and_then(|s| s.members().ok()).unwrap_or_default();
+    let scim_id = member.map(|m| m.id.clone());
+    members.retain(|m| Some(&m.scim_id) != scim_id.as_ref());
+    if let Some(m) = member {
+        members.push(sync::member_from_scim(m));
+    }
+    let mut all_invites = store.and_then(|s| s.invites().ok()).unwrap_or_default();
+    all_invites.retain(|i| !same_email(&i.email));
+    all_invites.extend(invites.iter().cloned());
+    let team = TeamView {
+        members,
+        invites: all_invites,
+        links: links.clone(),
+    };
+    let mut lookups = match store {
+        Some(s) => report::snapshot_lookups(s, &assigned, &team).unwrap_or_default(),
+        None => Default::default(),
+    };
+    if let Some(id) = okta_id {
+        // This person's lookup is live.
+        let live = match okta_user {
+            Some(u) => OktaLookup::Found {
+                status: u.status.clone(),
+            },
+            None => OktaLookup::NotFound,
+        };
+        lookups.insert(id.to_string(), live);
+    }
+    let plan = plan::plan(
+        &OktaView { assigned, lookups },
+        &team,
+        &sync::policy_from(cfg, false),
+    );
+    let concerns = |o: Option<&str>, s: Option<&str>, name: &str| {
+        (okta_id.is_some() && o == okta_id)
+            || (scim_id.is_some() && s == scim_id.as_deref())
+            || (!name.is_empty() && same_email(name))
+    };
+    decisions(cfg, &plan, concerns, app_user.is_some(), member)
+}
+
+fn decisions(
+    cfg: &Config,
+    plan: &Plan,
+    concerns: impl Fn(Option<&str>, Option<&str>, &str) -> bool,
+    assigned: bool,
+    member: Option<&ScimUser>,
+) -> Vec<Decision> {
+    let s = &cfg.sync;
+    let mut out = Vec::new();
+    for o in &plan.operations {
+        if !concerns(o.okta_id.as_deref(), o.scim_id.as_deref(), &o.user_name) {
+            continue;
+        }
+        let rule = match o.kind {
+            OpKind::Create => format!(
+                "an entitled Okta user (user ACTIVE/PROVISIONED/…, assignment in force) with no \
+                 team member is created (sync.create_users = {})",
+                s.create_users
+            ),
+            OpKind::ClearInvite => format!(
+                "a pending invite not created by SCIM makes the create fail, so it is removed \
+                 first (sync.clear_pending_invites = {})",
+                s.clear_pending_invites
+            ),
+            OpKind::Deactivate => format!(
+                "an active member whose Okta user is no longer entitled is deactivated \
+                 (sync.deactivate_users = {}), at most {} per cycle",
+                s.deactivate_users, plan.deactivation_cap
+            ),
+            OpKind::Reactivate => format!(
+                "an entitled Okta user whose member is deactivated gets the same account back \
+                 (sync.reactivate_users = {})",
+                s.reactivate_users
+            ),
+            OpKind::UpdateName => format!(
+                "names follow Okta's profile (sync.update_attributes = {})",
+                s.update_attributes
+            ),
+        };
+        out.push(Decision {
+            category: "operation".into(),
+            action: Some(o.kind.as_str().into()),
+            reason: o.reason.clone(),
+            rule,
+        });
+    }
+    for o in &plan.held {
+        if concerns(o.okta_id.as_deref(), o.scim_id.as_deref(), &o.user_name) {
+            out.push(Decision {
+                category: "held".into(),
+                action: Some(o.kind.as_str().into()),
+                reason: o.reason.clone(),
+                rule: format!(
+                    "more deactivations in one cycle than the cap ({} this cycle: \
+                     safety.max_deactivations = {}, safety.max_deactivations_percent = {}) \
+                     are all held until `scim-sync --release-held`",
+                    plan.deactivation_cap,
+                    cfg.safety.max_deactivations,
+                    cfg.safety.max_deactivations_percent
+                ),
+            });
+        }
+    }
+    for a in &plan.attention {
+        if concerns(a.okta_id.as_deref(), a.scim_id.as_deref(), &a.user_name) {
+            out.push(Decision {
+                category: "attention".into(),
+                action: None,
+                reason: a.reason.clone(),
+                rule: "the planner does not act on its own here: a human decides".into(),
+            });
+        }
+    }
+    for u in &plan.unmanaged {
+        if concerns(u.external_id.as_deref(), Some(&u.scim_id), &u.user_name) {
+            out.push(Decision {
+                category: "unmanaged".into(),
+                action: None,
+                reason: format!("not managed by scim-sync ({})", u.membership),
+                rule: "a member with neither a link nor an externalId of a user of this Okta \
+                       org is not scim-sync's: it is reported and never touched"
+                    .into(),
+            });
+        }
+    }
+    if out.is_empty() {
+        let (reason, rule) = match (assigned, member) {
+            (true, Some(m)) if m.active => (
+                "the member matches Okta",
+                "an entitled user whose member is active with the same name needs nothing",
+            ),
+            (_, Some(m)) if !m.active => (
+                "the member is already deactivated",
+                "a member of someone not entitled stays deactivated",
+            ),
+            (true, None) => (
+                "assigned but not entitled (see the Okta status), and not a member",
+                "only entitled users are created",
+            ),
+            (false, None) => (
+                "not assigned to the app and not a member",
+                "scim-sync only acts on the app's assignments and its own members",
+            ),
+            _ => ("nothing to do", "no rule applies"),
+        };
+        out.push(Decision {
+            category: "none".into(),
+            action: None,
+            reason: reason.into(),
+            rule: rule.into(),
+        });
+    }
+    out
+}
+
+pub fn text(e: &Explanation) -> String {
+    let mut out = format!("Explain {}\n", e.query);
+    let row = |out: &mut String, k: &str, v: &str| {
+        let _ = writeln!(out, "  {k:<14}{v}");
+    };
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+
+    out.push_str("\nOkta\n");
+    if let Some(err) = &e.okta.error {
+        row(&mut out, "Error", err);
+    }
+    if !e.okta.found {
+        if e.okta.error.is_none() {
+            row(&mut out, "User", "no such user in the Okta org");
+        }
+    } else {
+        row(
+            &mut out,
+            "User",
+            &format!("{} ({})", opt(&e.okta.id), opt(&e.okta.status)),
+        );
+        row(&mut out, "Login", &opt(&e.okta.login));
+        row(
+            &mut out,
+            "Name",
+            &format!("{} {}", opt(&e.okta.first_name), opt(&e.okta.last_name)),
+        );
+        row(&mut out, "userName", &opt(&e.okta.user_name));
+        match &e.okta.assignment {
+            None => row(&mut out, "Assignment", "not assigned to the app"),
+            Some(a) => {
+                let how = if a.scope == "GROUP" {
+                    "through a group"
+                } else {
+                    "directly"
+                };
+                row(&mut out, "Assignment", &format!("{} ({how})", a.status));
+                let groups = if let Some(err) = &a.groups_error {
+                    format!("unknown: {err}")
+                } else if a.groups.is_empty() {
+                    "none of the app's groups".into()
+                } else {
+                    a.groups
+                        .iter()
+                        .map(|g| format!("{} ({})", g.name, g.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                row(&mut out, "App groups", &groups);
+            }
+        }
+    }
+
+    out.push_str("\nkafkaman\n");
+    if let Some(err) = &e.member_error {
+        row(&mut out, "Error", err);
+    }
+    match &e.member {
+        None => {
+            if e.member_error.is_none() {
+                row(&mut out, "Member", "not a member of the team");
+            }
+        }
+        Some(m) => {
+            row(
+                &mut out,
+                "Member",
+                &format!(
+                    "{} ({}, {})",
+                    m.user_name,
+                    m.membership.as_deref().unwrap_or(if m.active {
+                        "active"
+                    } else {
+                        "deactivated"
+                    }),
+                    if m.active { "active" } else { "inactive" }
+                ),
+            );
+            row(&mut out, "SCIM id", &m.scim_id);
+            row(
+                &mut out,
+                "Name",
+                &format!("{} {}", opt(&m.given_name), opt(&m.family_name)),
+            );
+            row(&mut out, "Role", &opt(&m.role));
+            row(&mut out, "externalId", &opt(&m.external_id));
+        }
+    }
+    match &e.link {
+        Some(l) => row(
+            &mut out,
+            "Link",
+            &format!("Okta {} = member {} (recorded)", l.okta_id, l.scim_id),
+        ),
+        None => row(&mut out, "Link", "none recorded"),
+    }
+    if e.invites.is_empty() {
+        row(&mut out, "Invites", "none pending");
+    }
+    for i in &e.invites {
+        row(
+            &mut out,
+            "Invite",
+            &format!(
+                "{} ({} invite{}, {})",
+                i.id,
+                i.source,
+                i.invited_by
+                    .as_deref()
+                    .map(|b| format!(" from {b}"))
+                    .unwrap_or_default(),
+                short_time(&i.created_at)
+            ),
+        );
+    }
+
+    let _ = writeln!(out, "\nLast operations ({})", e.operations.len());
+    if e.operations.is_empty() {
+        out.push_str("  none recorded\n");
+    }
+    for o in &e.operations {
+        let _ = writeln!(
+            out,
+            "  {} (run {}, {})",
+            crate::history::op_line(o),
+            o.run_id,
+            short_time(&o.started_at)
+        );
+        let _ = writeln!(out, "      reason: {}", o.reason);
+        if let Some(err) = &o.error {
+            let _ = writeln!(out, "      error: {err}");
+        }
+    }
+
+    let _ = writeln!(out, "\nWhat scim-sync would do now ({})", e.decision_basis);
+    for d in &e.decision {
+        let what = match (&d.category[..], &d.action) {
+            ("operation", Some(a)) => a.clone(),
+            ("held", Some(a)) => format!("{a}, held"),
+            ("none", _) => "nothing".into(),
+            (c, _) => c.to_string(),
+        };
+        let _ = writeln!(out, "  {what}: {}", d.reason);
+        let _ = writeln!(out, "      rule: {}", d.rule);
+    }
+    out
+}
+
+/// `scim-sync explain`; returns the exit status: 0 explained, 3 when a read failed or
+/// nobody is known by that name.
+pub async fn run(cfg: &Config, args: &ExplainArgs) -> u8 {
+    let store = match Store::open_existing(&cfg.sync.state_db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("scim-sync: explain: {e}");
+            return exit::UNAVAILABLE;
+        }
+    };
+    let e = explain(cfg, store.as_ref(), &args.who).await;
+    match args.output {
+        ExplainFormat::Json => {
+            // Plain data: serializing cannot fail.
+            println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+        }
+        ExplainFormat::Text => print!("{}", text(&e)),
+    }
+    let failed = e.okta.error.is_some() || e.member_error.is_some();
+    let unknown = !e.okta.found && e.member.is_none() && e.operations.is_empty();
+    if failed {
+        exit::UNAVAILABLE
+    } else if unknown {
+        eprintln!(
+            "scim-sync: explain: nobody known as {:?} in Okta, the team or the state database",
+            args.who
+        );
+        exit::UNAVAILABLE
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,282 @@
+//! The HTML report: one self-contained file (inline styles, no script, no external
+//! resource) that mail clients display; well-formed XHTML syntax so that it also parses
+//! as XML.
+
+use std::fmt::Write;
+
+use super::text::{drift_groups, invite_groups, run_result, source_lines, summary_rows};
+use super::{PersonItem, Report, human_duration, short_time};
+
+/// Escapes text for element content and double-quoted attribute values.
+pub(crate) fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const BODY: &str = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
+font-size:14px;color:#1f2328;max-width:960px;margin:0 auto;padding:16px";
+const H2: &str =
+    "font-size:17px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:24px";
+const H3: &str = "font-size:15px;margin:12px 0 4px";
+const TABLE: &str = "border-collapse:collapse;width:100%;font-size:13px";
+const TH: &str = "text-align:left;background:#f6f8fa;border:1px solid #d0d7de;padding:4px 8px";
+const TD: &str = "border:1px solid #d0d7de;padding:4px 8px;vertical-align:top";
+const MUTED: &str = "color:#656d76";
+const OK: &str = "background:#dafbe1;color:#116329;padding:8px 12px;border-radius:6px";
+const WARN: &str = "background:#fff8c5;color:#7d4e00;padding:8px 12px;border-radius:6px";
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let _ = write!(out, "<table style=\"{TABLE}\"><thead><tr>");
+    for h in header {
+        let _ = write!(out, "<th style=\"{TH}\">{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td style=\"{TD}\">{}</td>", esc(cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+fn none(out: &mut String, text: &str) {
+    let _ = writeln!(out, "<p style=\"{MUTED}\">{}</p>", esc(text));
+}
+
+fn people(out: &mut String, items: &[PersonItem]) {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|p| {
+            vec![
+                p.user_name.clone(),
+                p.okta_id.clone().unwrap_or_default(),
+                p.action.clone().unwrap_or_default(),
+                p.reason.clone(),
+            ]
+        })
+        .collect();
+    table(out, &["User", "Okta id", "Action", "Reason"], &rows);
+}
+
+pub(super) fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let title = format!("scim-sync report, {}", short_time(&r.generated_at));
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n\
+         <meta charset=\"utf-8\" />\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" />\n\
+         <title>{}</title>\n</head>\n<body style=\"{BODY}\">\n<h1 style=\"font-size:20px\">{}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    let _ = write!(out, "<p style=\"{MUTED}\">");
+    for (n, line) in source_lines(r).iter().enumerate() {
+        if n > 0 {
+            out.push_str("<br />");
+        }
+        out.push_str(&esc(line.trim()));
+    }
+    out.push_str("</p>\n");
+    let style = if r.status.needs_attention.is_empty() {
+        OK
+    } else {
+        WARN
+    };
+    let _ = writeln!(
+        out,
+        "<p style=\"{style}\"><strong>{}</strong></p>",
+        esc(&super::text::status_line(r))
+    );
+
+    let _ = writeln!(out, "<h2 style=\"{H2}\">Summary</h2>");
+    let rows: Vec<Vec<String>> = summary_rows(r)
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
+        .collect();
+    table(&mut out, &["", ""], &rows);
+
+    let _ = writeln!(out, "<h2 style=\"{H2}\">Drift ({})</h2>", r.drift.count());
+    if r.drift.count() == 0 {
+        none(&mut out, "None: kafkaman matches Okta.");
+    }
+    for (title, items) in drift_groups(r) {
+        if !items.is_empty() {
+            let _ = writeln!(
+                out,
+                "<h3 style=\"{H3}\">{} ({})</h3>",
+                esc(title),
+                items.len()
+            );
+            people(&mut out, items);
+        }
+    }
+
+    if !r.attention.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"{H2}\">Needs attention ({})</h2>",
+            r.attention.len()
+        );
+        people(&mut out, &r.attention);
+    }
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Held deactivations ({})</h2>",
+        r.held.items.len()
+    );
+    if r.held.items.is_empty() {
+        none(&mut out, "None.");
+    } else {
+        let _ = writeln!(
+            out,
+            "<p>More deactivations than this cycle&#39;s cap of {} allows: none is applied.</p>",
+            r.held.cap
+        );
+        people(&mut out, &r.held.items);
+        if let Some(how) = &r.held.release {
+            let _ = writeln!(out, "<p><strong>To release:</strong> {}.</p>", esc(how));
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Pending invites ({})</h2>",
+        r.invites.pending.len()
+    );
+    if r.invites.pending.is_empty() {
+        none(&mut out, "None.");
+    }
+    for (title, items) in invite_groups(r) {
+        if !items.is_empty() {
+            let _ = writeln!(
+                out,
+                "<h3 style=\"{H3}\">{} ({})</h3>",
+                esc(&title),
+                items.len()
+            );
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.email.clone(),
+                        i.source.clone(),
+                        i.invited_by.clone().unwrap_or_default(),
+                        short_time(&i.created_at),
+                        i.age_days.map(|d| format!("{d} d")).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &["Email", "Source", "Invited by", "Created", "Age"],
+                &rows,
+            );
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Not managed by scim-sync ({})</h2>",
+        r.unmanaged.len()
+    );
+    if r.unmanaged.is_empty() {
+        none(&mut out, "None.");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .unmanaged
+            .iter()
+            .map(|u| {
+                vec![
+                    u.user_name.clone(),
+                    u.membership.clone(),
+                    u.external_id.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(&mut out, &["User", "Membership", "externalId"], &rows);
+    }
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Failures since {} ({})</h2>",
+        esc(&short_time(&r.period.since)),
+        r.failures.len()
+    );
+    if r.failures.is_empty() {
+        none(&mut out, "None.");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .failures
+            .iter()
+            .map(|f| {
+                vec![
+                    f.run_id.to_string(),
+                    f.kind.clone(),
+                    f.user_name.clone().unwrap_or_default(),
+                    f.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                    f.error.clone(),
+                    f.request_id.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["Run", "Operation", "User", "HTTP", "Error", "Request id"],
+            &rows,
+        );
+    }
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Runs since {} ({})</h2>",
+        esc(&short_time(&r.period.since)),
+        r.runs.len()
+    );
+    if r.runs.is_empty() {
+        none(&mut out, "None: is the timer or daemon running?");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .runs
+            .iter()
+            .map(|run| {
+                vec![
+                    run.id.to_string(),
+                    short_time(&run.started_at),
+                    run.trigger.clone(),
+                    run.duration_ms
+                        .map(human_duration)
+                        .unwrap_or_else(|| "-".into()),
+                    run.planned.to_string(),
+                    run.applied.to_string(),
+                    run.failed.to_string(),
+                    run.held.to_string(),
+                    run_result(run),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &[
+                "Run", "Started", "Trigger", "Took", "Planned", "Applied", "Failed", "Held",
+                "Result",
+            ],
+            &rows,
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}

@@ -1,0 +1,207 @@
+//! The binary as a user runs it: exit codes, dry-run output, config errors, the lock,
+//! and `scim-sync sim` as a process.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::Env;
+use scim_sync::sim::generate::{self, builtin_ids as b};
+use scim_sync::store::StateLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-sync");
+
+fn run(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("SCIM_SYNC_CONFIG")
+        .output()
+        .expect("binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_json_and_detailed_exit_code() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[("safety", "max_deactivations_percent = 100")],
+    )
+    .await;
+    let out = run(
+        &["--dry-run", "--detailed-exitcode", "--output", "json"],
+        &env.config_path,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let ops = plan["operations"].as_array().expect("operations");
+    assert!(
+        ops.iter()
+            .any(|o| o["kind"] == "create" && o["user_name"] == b::GRACE_EMAIL)
+    );
+    assert!(env.world.kafkaman.log().writes().is_empty());
+
+    // The real run, then a dry run with nothing pending exits 0.
+    let out = run(&[], &env.config_path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("success"), "{text}");
+    let out = run(
+        &["sync", "--dry-run", "--detailed-exitcode"],
+        &env.config_path,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_run_exits_3_and_tells_how_to_release() {
+    let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;
+    let out = run(&[], &env.config_path);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--release-held"), "{text}");
+    let out = run(&["--release-held"], &env.config_path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn config_error_names_key_and_line_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[okta]\norg_url = \"http://okta.example.com\"\napp_id = \"0oa1\"\napi_token = { env = \"T\" }\n\n[kafkaman]\napi_key = { env = \"K\" }\n",
+    )
+    .unwrap();
+    let out = run(&["--dry-run"], &path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("okta.org_url") && err.contains("line 2"),
+        "{err}"
+    );
+    assert!(err.contains("https"), "{err}");
+}
+
+#[test]
+fn missing_config_file_is_a_config_error() {
+    let out = run(&[], std::path::Path::new("/nonexistent/scim-sync.toml"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scim-sync.toml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_process_says_who_holds_the_state_and_exits_4() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    let _held = StateLock::acquire(&env.db).unwrap();
+    let out = run(&[], &env.config_path);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(env.world.kafkaman.log().writes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_okta_read_exits_1() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    env.world.okta.faults().arm(scim_sync::sim::FaultSpec {
+        route: "/api/v1/apps/*/users".into(),
+        method: None,
+        kind: scim_sync::sim::FaultKind::Status { status: 503 },
+        count: 100,
+        after: 0,
+    });
+    let out = run(&["--quiet"], &env.config_path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"));
+    assert!(env.world.kafkaman.log().writes().is_empty());
+}
+
+/// `scim-sync sim` prints one JSON line, writes a usable config, and stops on SIGTERM.
+#[test]
+fn sim_process_serves_a_config_that_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sim").join("config.toml");
+    let mut sim = Command::new(BIN)
+        .args(["sim", "--generate", "200", "--write-config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    for key in [
+        "okta_url",
+        "okta_token",
+        "app_id",
+        "kafkaman_url",
+        "kafkaman_api_key",
+        "config",
+    ] {
+        assert!(
+            info.get(key).is_some_and(|v| !v.is_null()),
+            "{key} in {line}"
+        );
+    }
+    assert!(
+        info["okta_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let secret = dir.path().join("sim").join("kafkaman-api-key");
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let out = run(&["--dry-run", "--output", "json"], &config);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!plan["operations"].as_array().unwrap().is_empty());
+
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(sim.id() as i32, libc::SIGTERM) };
+    let status = sim.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sim_refuses_non_loopback_without_the_flag() {
+    let out = Command::new(BIN)
+        .args(["sim", "--okta-listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
