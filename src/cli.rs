@@ -58,6 +58,8 @@ pub enum LogFormat {
     Auto,
     Text,
     Json,
+    /// Straight to the systemd journal, with fields.
+    Journald,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -91,6 +93,10 @@ pub enum Command {
     Check,
     /// Run a real sync against built-in simulators of Okta and kafkaman.
     Demo,
+    /// Run cycles on the configured schedule until stopped (the systemd service).
+    Daemon,
+    /// Print the schedule and its next run times (the configured one, or EXPRESSION).
+    Schedule(crate::daemon::schedule_cli::ScheduleArgs),
     /// Reconciliation report: drift, invites, held, failures and runs (for cron and mail).
     Report(crate::report::ReportArgs),
     /// Everything about one person and what scim-sync would do about them now.
@@ -140,6 +146,15 @@ async fn run(cli: Cli) -> ExitCode {
             init_logging(cli.log_format, cli.quiet);
             return code(crate::demo::run(cli.quiet).await);
         }
+        Some(Command::Schedule(ref args)) => {
+            return ExitCode::from(crate::daemon::schedule_cli::run(
+                args,
+                cli.config.as_deref(),
+            ));
+        }
+        Some(Command::Daemon) => {
+            return crate::daemon::cli_main(cli.config.clone(), cli.log_format).await;
+        }
         _ => {}
     }
     init_logging(cli.log_format, cli.quiet);
@@ -155,7 +170,7 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Check) => code(crate::check::run(&cfg).await),
         Some(Command::Sync(ref args)) => sync_command(&cfg, args, cli.quiet).await,
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
-        Some(Command::Demo) => ExitCode::from(exit::OK),
+        Some(Command::Demo | Command::Daemon | Command::Schedule(_)) => ExitCode::from(exit::OK),
         Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
         Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
         Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
@@ -176,14 +191,42 @@ fn code(result: anyhow::Result<u8>) -> ExitCode {
 
 /// Logging goes to stderr so that plans and reports on stdout stay clean.
 pub fn init_logging(format: LogFormat, quiet: bool) {
-    let default_level = if quiet { "warn" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_SYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    init_logging_at(format, if quiet { "warn" } else { "info" });
+}
+
+/// As [`init_logging`], with `default_level` (a filter) unless `SCIM_SYNC_LOG` is set.
+/// Under systemd (`JOURNAL_STREAM`) `auto` and `journald` log straight to the journal,
+/// with each field a journal field.
+pub fn init_logging_at(format: LogFormat, default_level: &str) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("SCIM_SYNC_LOG")
+            .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
+    if matches!(format, LogFormat::Journald) || (format == LogFormat::Auto && under_systemd) {
+        match tracing_journald::layer() {
+            Ok(journald) => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter())
+                    .with(journald.with_syslog_identifier("scim-sync".into()))
+                    .try_init();
+                return;
+            }
+            // No journal socket (a container, or journald down): JSON lines on stderr
+            // still reach the journal through its stream, fields intact.
+            Err(e) => {
+                eprintln!("scim-sync: cannot log to the journal ({e}); logging JSON to stderr")
+            }
+        }
+    }
+    let filter = filter();
     let json = match format {
-        LogFormat::Json => true,
+        LogFormat::Json | LogFormat::Journald => true,
         LogFormat::Text => false,
-        // Under systemd (journal on stderr) structured lines keep their fields.
-        LogFormat::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
+        LogFormat::Auto => under_systemd,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod explain;
 pub mod history;

@@ -350,7 +350,8 @@ pub async fn run_cycle(
                 &summary_json,
                 Some(&e.to_string()),
             )?;
-            tracing::error!(run_id, error = %e, "cycle failed");
+            crate::daemon::metrics::cycle_finished("failed", started.elapsed(), None, None);
+            tracing::error!(run_id, result = "failed", duration_ms = summary.duration_ms, error = %e, "cycle failed");
             Err(e)
         }
     }
@@ -446,6 +447,12 @@ async fn cycle(
     };
     let summary_json = serde_json::to_value(&summary).unwrap_or_default();
     store.finish_run(run_id, result.as_str(), &summary_json, None)?;
+    crate::daemon::metrics::cycle_finished(
+        result.as_str(),
+        started.elapsed(),
+        Some(&summary),
+        Some(&applied),
+    );
     tracing::info!(
         run_id,
         mode = if opts.dry_run { "dry_run" } else { "apply" },

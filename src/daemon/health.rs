@@ -1,0 +1,262 @@
+//! What the daemon knows about its runs, and the health verdict `/healthz` serves.
+//!
+//! Healthy means the sync keeps working: the last successful run (success, partial or
+//! held) is no older than `healthy_within_intervals` scheduled runs. One failed cycle
+//! (an Okta blip) leaves it healthy ("degraded" in the body); Okta unreachable for
+//! longer, or a daemon whose cycles stopped, turns it unhealthy.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::metrics::SUCCESSFUL_RESULTS;
+use super::schedule::Schedule;
+use crate::store::{RunRecord, Store, StoreError};
+
+/// One finished run, as `/healthz` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    pub id: i64,
+    pub trigger: String,
+    pub result: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RunInfo {
+    fn from_record(r: &RunRecord) -> Option<RunInfo> {
+        Some(RunInfo {
+            id: r.id,
+            trigger: r.trigger.clone(),
+            result: r.result.clone()?,
+            started_at: parse_time(&r.started_at)?,
+            ended_at: r.ended_at.as_deref().and_then(parse_time),
+            duration_ms: r
+                .summary
+                .as_ref()
+                .and_then(|s| s.get("duration_ms"))
+                .and_then(|d| d.as_u64()),
+            error: r.error.clone(),
+        })
+    }
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The daemon's view of its runs, shared with the HTTP server.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub schedule: Schedule,
+    pub healthy_within_intervals: u32,
+    pub random_delay: Duration,
+    pub started_at: DateTime<Utc>,
+    pub last_run: Option<RunInfo>,
+    pub last_success: Option<RunInfo>,
+    pub next_run: Option<DateTime<Utc>>,
+    /// When the cycle now running started.
+    pub running_since: Option<DateTime<Utc>>,
+    pub skipped_ticks: u64,
+}
+
+impl Status {
+    /// Refreshes the last run and the last success from the state database (which
+    /// outlives restarts, so a restarted daemon knows how fresh its data is).
+    pub fn refresh_runs(&mut self, store: &Store) -> Result<(), StoreError> {
+        let finished_apply = |r: &&RunRecord| r.mode == "apply" && r.ended_at.is_some();
+        let recent = store.runs(100)?;
+        self.last_run = recent
+            .iter()
+            .find(finished_apply)
+            .and_then(RunInfo::from_record);
+        let success = recent
+            .iter()
+            .filter(finished_apply)
+            .find(|r| {
+                r.result
+                    .as_deref()
+                    .is_some_and(|res| SUCCESSFUL_RESULTS.contains(&res))
+            })
+            .cloned();
+        let success = match success {
+            Some(r) => Some(r),
+            None => store.last_success()?,
+        };
+        self.last_success = success.as_ref().and_then(RunInfo::from_record);
+        Ok(())
+    }
+
+    /// When the daemon turns unhealthy without a new success: `healthy_within_intervals`
+    /// scheduled runs after the last success (or after start, when there was none), plus
+    /// the random delay and time for that run to finish: twice the last run's duration,
+    /// at least a minute, at most one interval.
+    pub fn deadline(&self) -> Option<DateTime<Utc>> {
+        let since = self
+            .last_success
+            .as_ref()
+            .map(|r| r.started_at)
+            .unwrap_or(self.started_at);
+        let n = self.healthy_within_intervals.max(1);
+        let due = self.schedule.nth_after(since, n)?;
+        let after = self.schedule.next_after(due).unwrap_or(due);
+        let last_duration = self
+            .last_run
+            .as_ref()
+            .and_then(|r| r.duration_ms)
+            .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
+            .unwrap_or_default();
+        let grace = last_duration
+            .max(chrono::Duration::seconds(60))
+            .min(after - due);
+        let delay = chrono::Duration::from_std(self.random_delay).unwrap_or_default();
+        Some(due + grace + delay)
+    }
+
+    /// The verdict at `now`.
+    pub fn health(&self, now: DateTime<Utc>) -> Health {
+        let deadline = self.deadline();
+        let fresh = deadline.is_none_or(|d| now <= d);
+        let last_failed = self
+            .last_run
+            .as_ref()
+            .is_some_and(|r| !SUCCESSFUL_RESULTS.contains(&r.result.as_str()));
+        let (healthy, status, reason) = match (fresh, &self.last_success, last_failed) {
+            (false, Some(s), _) => (
+                false,
+                "unhealthy",
+                format!(
+                    "no successful sync since {} ({} scheduled runs allowed)",
+                    s.started_at.to_rfc3339(),
+                    self.healthy_within_intervals
+                ),
+            ),
+            (false, None, _) => (
+                false,
+                "unhealthy",
+                format!(
+                    "no successful sync since the daemon started at {}",
+                    self.started_at.to_rfc3339()
+                ),
+            ),
+            (true, None, _) => (true, "starting", "no successful sync yet".to_string()),
+            (true, Some(_), true) => (
+                true,
+                "degraded",
+                "the last cycle did not succeed; the last success is still recent".to_string(),
+            ),
+            (true, Some(_), false) => (true, "ok", "the last cycle succeeded".to_string()),
+        };
+        Health {
+            healthy,
+            status,
+            reason,
+            last_run: self.last_run.clone(),
+            last_success: self.last_success.clone(),
+            next_run: self.next_run,
+            unhealthy_after: deadline,
+            running_since: self.running_since,
+            schedule: self.schedule.expression().to_string(),
+            time_zone: self.schedule.zone().name(),
+            skipped_ticks: self.skipped_ticks,
+        }
+    }
+}
+
+/// The body of `/healthz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub healthy: bool,
+    /// "ok", "degraded" (last cycle failed, last success recent), "starting" or
+    /// "unhealthy".
+    pub status: &'static str,
+    pub reason: String,
+    pub last_run: Option<RunInfo>,
+    pub last_success: Option<RunInfo>,
+    pub next_run: Option<DateTime<Utc>>,
+    /// When the daemon turns unhealthy if no cycle succeeds before.
+    pub unhealthy_after: Option<DateTime<Utc>>,
+    pub running_since: Option<DateTime<Utc>>,
+    pub schedule: String,
+    pub time_zone: String,
+    pub skipped_ticks: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::schedule::Zone;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn run(result: &str, started: &str) -> RunInfo {
+        RunInfo {
+            id: 1,
+            trigger: "schedule".into(),
+            result: result.into(),
+            started_at: at(started),
+            ended_at: Some(at(started)),
+            duration_ms: Some(10),
+            error: None,
+        }
+    }
+
+    fn status() -> Status {
+        Status {
+            schedule: Schedule::parse("*/15 * * * *", Zone::Named(chrono_tz::UTC)).unwrap(),
+            healthy_within_intervals: 3,
+            random_delay: Duration::ZERO,
+            started_at: at("2026-01-01T10:00:00Z"),
+            last_run: None,
+            last_success: None,
+            next_run: None,
+            running_since: None,
+            skipped_ticks: 0,
+        }
+    }
+
+    #[test]
+    fn stale_success_is_unhealthy_one_failure_is_not() {
+        let mut s = status();
+        s.last_success = Some(run("success", "2026-01-01T10:00:00Z"));
+        s.last_run = Some(run("failed", "2026-01-01T10:15:00Z"));
+        // Three runs after 10:00 is 10:45, plus a minute to finish.
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:46:00Z")));
+        let h = s.health(at("2026-01-01T10:20:00Z"));
+        assert!(h.healthy);
+        assert_eq!(h.status, "degraded");
+        let h = s.health(at("2026-01-01T10:46:01Z"));
+        assert!(!h.healthy);
+        assert_eq!(h.status, "unhealthy");
+    }
+
+    #[test]
+    fn a_long_last_cycle_gets_more_time_to_finish() {
+        let mut s = status();
+        s.last_success = Some(run("success", "2026-01-01T10:00:00Z"));
+        let mut slow = run("failed", "2026-01-01T10:15:00Z");
+        slow.duration_ms = Some(4 * 60 * 1000);
+        s.last_run = Some(slow);
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:53:00Z")));
+        slow = run("failed", "2026-01-01T10:15:00Z");
+        slow.duration_ms = Some(60 * 60 * 1000);
+        s.last_run = Some(slow);
+        assert_eq!(s.deadline(), Some(at("2026-01-01T11:00:00Z")));
+    }
+
+    #[test]
+    fn starting_daemon_gets_the_same_grace() {
+        let s = status();
+        assert!(s.health(at("2026-01-01T10:30:00Z")).healthy);
+        assert!(!s.health(at("2026-01-01T11:30:00Z")).healthy);
+    }
+}

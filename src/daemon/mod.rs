@@ -1,0 +1,566 @@
+//! `scim-sync daemon`: runs the sync cycle on a cron schedule until stopped.
+//!
+//! The daemon adds no decision of its own: every cycle is [`sync::run_cycle`]. Around
+//! it, the daemon keeps cycles from overlapping (a tick during a cycle is skipped and
+//! logged), reloads its configuration on SIGHUP (keeping the old one when the new one is
+//! invalid), stops on SIGTERM/SIGINT by letting the operations in flight finish and
+//! recording the run as interrupted, talks to systemd (`Type=notify`), and serves
+//! `/healthz` and `/metrics` when `[daemon] listen` is set.
+
+pub mod health;
+pub mod metrics;
+pub mod notify;
+pub mod schedule;
+pub mod schedule_cli;
+pub mod server;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config, OktaAuth, SecretRef};
+use crate::http::lock;
+use crate::store::{StateLock, Store, StoreError};
+use crate::sync::{self, CycleOptions, CycleReport, SyncError, Trigger};
+use health::Status;
+use notify::Notifier;
+use schedule::{Schedule, ScheduleError, Zone, ZoneError};
+
+/// Longest single sleep of the scheduler loop: the wall clock is checked again at least
+/// this often, so a clock change or a suspend doesn't leave it sleeping past a tick.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(
+        "refusing to run as root: run the daemon as an unprivileged user (the systemd unit \
+         does), or set `allow_root = true` in [daemon] if you must"
+    )]
+    Root,
+    #[error("daemon.schedule: {0}")]
+    Schedule(#[from] ScheduleError),
+    #[error("daemon.time_zone: {0}")]
+    Zone(#[from] ZoneError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr} for /healthz and /metrics: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+impl DaemonError {
+    /// The process exit code (README "Exit codes").
+    pub fn exit_code(&self) -> u8 {
+        use crate::cli::exit;
+        match self {
+            DaemonError::Root | DaemonError::Schedule(_) | DaemonError::Zone(_) => exit::CONFIG,
+            DaemonError::Store(StoreError::Locked { .. }) => exit::LOCKED,
+            _ => exit::FAILED,
+        }
+    }
+}
+
+/// `scim-sync daemon`: loads the config, sets up logging from it (unless the command
+/// line chose a format), runs until stopped. Exit 0 on a clean stop.
+pub async fn cli_main(
+    config_path: Option<PathBuf>,
+    log_format: crate::cli::LogFormat,
+) -> std::process::ExitCode {
+    use crate::cli::{LogFormat, exit};
+    use std::process::ExitCode;
+    let path = config_path.unwrap_or_else(config::default_path);
+    let cfg = match config::load(&path) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("scim-sync: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let format = match (log_format, cfg.logging.format) {
+        (LogFormat::Auto, config::LogFormat::Text) => LogFormat::Text,
+        (LogFormat::Auto, config::LogFormat::Json) => LogFormat::Json,
+        (LogFormat::Auto, config::LogFormat::Journald) => LogFormat::Journald,
+        (chosen, _) => chosen,
+    };
+    crate::cli::init_logging_at(format, &cfg.logging.level);
+    match run(path, cfg).await {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            tracing::error!(error = %e, "the daemon cannot run");
+            eprintln!("scim-sync: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// The schedule a config asks for.
+pub fn schedule_of(cfg: &Config) -> Result<Schedule, DaemonError> {
+    let zone = Zone::parse(cfg.daemon.time_zone.as_deref())?;
+    Ok(Schedule::parse(&cfg.daemon.schedule, zone)?)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; `Ok` is a clean stop (exit 0).
+pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 {
+        if !cfg.daemon.allow_root {
+            return Err(DaemonError::Root);
+        }
+        tracing::warn!(
+            "running as root because `allow_root = true`; an unprivileged user is safer"
+        );
+    }
+    let schedule = schedule_of(&cfg)?;
+    warn_about_permissions(&config_path, &cfg);
+    let store = Arc::new(Store::open(&cfg.sync.state_db)?);
+    let _lock = StateLock::acquire(&cfg.sync.state_db)?;
+
+    let prometheus = match metrics::install() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics are unavailable");
+            None
+        }
+    };
+    let stop_tasks = CancellationToken::new();
+    if let Some(handle) = prometheus.clone() {
+        let stop = stop_tasks.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => handle.run_upkeep(),
+                    _ = stop.cancelled() => return,
+                }
+            }
+        });
+    }
+
+    let status = Arc::new(Mutex::new(Status {
+        schedule: schedule.clone(),
+        healthy_within_intervals: cfg.daemon.healthy_within_intervals,
+        random_delay: Duration::from_secs(cfg.daemon.random_delay_secs),
+        started_at: Utc::now(),
+        last_run: None,
+        last_success: None,
+        next_run: None,
+        running_since: None,
+        skipped_ticks: 0,
+    }));
+    {
+        let mut st = lock(&status);
+        st.refresh_runs(&store)?;
+        if let Some(t) = st.last_success.as_ref().and_then(|r| r.ended_at) {
+            ::metrics::gauge!(metrics::LAST_SUCCESS).set(t.timestamp() as f64);
+        }
+    }
+
+    let server = match cfg.daemon.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Listen { addr, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| DaemonError::Listen { addr, source })?;
+            tracing::info!(listen = %bound, "serving /healthz and /metrics");
+            let (status, stop) = (status.clone(), stop_tasks.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = server::serve(listener, status, prometheus, stop).await {
+                    tracing::error!(error = %e, "the /healthz and /metrics server stopped");
+                }
+            }))
+        }
+        None => None,
+    };
+
+    let signals = Signals::install().map_err(DaemonError::Signals)?;
+    tracing::info!(
+        schedule = schedule.expression(),
+        time_zone = %schedule.zone().name(),
+        run_at_start = cfg.daemon.run_at_start,
+        random_delay_secs = cfg.daemon.random_delay_secs,
+        config = %cfg.redacted_summary(),
+        "daemon started"
+    );
+    let daemon = Daemon {
+        config_path,
+        cfg: Arc::new(cfg),
+        schedule,
+        store,
+        status,
+        notifier: Notifier::from_env(),
+        cancel: CancellationToken::new(),
+        cycle: None,
+    };
+    let result = daemon.run(signals).await;
+    stop_tasks.cancel();
+    if let Some(server) = server {
+        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    }
+    result
+}
+
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+type CycleTask = JoinHandle<Result<CycleReport, SyncError>>;
+
+struct Daemon {
+    config_path: PathBuf,
+    cfg: Arc<Config>,
+    schedule: Schedule,
+    store: Arc<Store>,
+    status: Arc<Mutex<Status>>,
+    notifier: Notifier,
+    /// Fired at shutdown: the running cycle starts no new operations.
+    cancel: CancellationToken,
+    cycle: Option<CycleTask>,
+}
+
+/// Waits for the running cycle, if any (never resolves when none runs).
+async fn join(
+    cycle: &mut Option<CycleTask>,
+) -> Result<Result<CycleReport, SyncError>, tokio::task::JoinError> {
+    match cycle {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A scheduled time and when it fires (with its random delay).
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    scheduled: DateTime<Utc>,
+    fire_at: DateTime<Utc>,
+}
+
+impl Daemon {
+    async fn run(mut self, mut signals: Signals) -> Result<(), DaemonError> {
+        let mut tick = self.next_tick(Utc::now());
+        if self.cfg.daemon.run_at_start {
+            self.start_cycle(Trigger::Startup);
+        }
+        self.publish_next(tick);
+        self.notifier.ready(&self.status_line());
+        let mut watchdog =
+            tokio::time::interval(self.notifier.watchdog_interval.unwrap_or(MAX_SLEEP));
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let sleep = match tick {
+                Some(t) => (t.fire_at - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_SLEEP),
+                None => MAX_SLEEP,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {
+                    let Some(t) = tick else { continue };
+                    if Utc::now() < t.fire_at {
+                        continue;
+                    }
+                    self.on_tick(t);
+                    tick = self.next_tick(Utc::now().max(t.scheduled));
+                    self.publish_next(tick);
+                }
+                joined = join(&mut self.cycle) => {
+                    self.cycle = None;
+                    self.cycle_ended(joined);
+                    self.publish_next(tick);
+                }
+                _ = signals.hup.recv() => {
+                    if self.reload() {
+                        tick = self.next_tick(Utc::now());
+                    }
+                    self.publish_next(tick);
+                    self.notifier.ready(&self.status_line());
+                }
+                _ = signals.term.recv() => return self.shutdown("SIGTERM", &mut signals).await,
+                _ = signals.int.recv() => return self.shutdown("SIGINT", &mut signals).await,
+                _ = watchdog.tick(), if self.notifier.watchdog_interval.is_some() => {
+                    self.notifier.watchdog();
+                }
+            }
+        }
+    }
+
+    /// The first scheduled time after `after`, with a fresh random delay.
+    fn next_tick(&self, after: DateTime<Utc>) -> Option<Tick> {
+        let scheduled = self.schedule.next_after(after)?;
+        let max_delay = self.cfg.daemon.random_delay_secs;
+        let delay_ms = if max_delay == 0 {
+            0
+        } else {
+            fastrand::u64(0..=max_delay.saturating_mul(1000))
+        };
+        Some(Tick {
+            scheduled,
+            fire_at: scheduled + chrono::Duration::milliseconds(delay_ms as i64),
+        })
+    }
+
+    fn on_tick(&mut self, tick: Tick) {
+        if self.cycle.is_some() {
+            let running_since = lock(&self.status).running_since;
+            tracing::warn!(
+                scheduled = %tick.scheduled.to_rfc3339(),
+                running_since = running_since.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                "skipping the scheduled run: the previous cycle is still running"
+            );
+            ::metrics::counter!(metrics::TICKS_SKIPPED).increment(1);
+            lock(&self.status).skipped_ticks += 1;
+            return;
+        }
+        self.start_cycle(Trigger::Schedule);
+    }
+
+    fn start_cycle(&mut self, trigger: Trigger) {
+        let (cfg, store, cancel) = (self.cfg.clone(), self.store.clone(), self.cancel.clone());
+        lock(&self.status).running_since = Some(Utc::now());
+        tracing::debug!(trigger = trigger.as_str(), "starting a cycle");
+        self.cycle = Some(tokio::spawn(async move {
+            let opts = CycleOptions {
+                dry_run: false,
+                release_held: false,
+                trigger,
+                progress: None,
+            };
+            sync::run_cycle(&cfg, &store, &opts, &cancel).await
+        }));
+    }
+
+    /// Records a finished cycle (its summary line was logged by the cycle itself).
+    fn cycle_ended(
+        &mut self,
+        joined: Result<Result<CycleReport, SyncError>, tokio::task::JoinError>,
+    ) {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "the cycle task ended abnormally");
+        }
+        let mut status = lock(&self.status);
+        status.running_since = None;
+        if let Err(e) = status.refresh_runs(&self.store) {
+            tracing::error!(error = %e, "cannot read the run history");
+        }
+    }
+
+    fn publish_next(&self, tick: Option<Tick>) {
+        let next = tick.map(|t| t.fire_at);
+        lock(&self.status).next_run = next;
+        if let Some(t) = next {
+            ::metrics::gauge!(metrics::NEXT_RUN).set(t.timestamp() as f64);
+        }
+        self.notifier.status(&self.status_line());
+    }
+
+    /// systemd's one-line status: the last run and the next one.
+    fn status_line(&self) -> String {
+        let status = lock(&self.status);
+        let last = match (&status.running_since, &status.last_run) {
+            (Some(since), _) => {
+                format!("cycle running since {}", self.schedule.format_time(*since))
+            }
+            (None, Some(r)) => format!(
+                "last run #{} {} at {}",
+                r.id,
+                r.result,
+                self.schedule
+                    .format_time(r.ended_at.unwrap_or(r.started_at))
+            ),
+            (None, None) => "no run yet".to_string(),
+        };
+        let next = status
+            .next_run
+            .map(|t| self.schedule.format_time(t))
+            .unwrap_or_else(|| "none".to_string());
+        format!("{last}; next run {next}")
+    }
+
+    /// Re-reads the config file. Returns true when the new one is in effect.
+    fn reload(&mut self) -> bool {
+        self.notifier.reloading();
+        tracing::info!(config = %self.config_path.display(), "SIGHUP: reloading the configuration");
+        let (new_cfg, new_schedule) = match load_checked(&self.config_path) {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                tracing::error!(
+                    config = %self.config_path.display(),
+                    reason = %reason,
+                    "the new configuration is invalid; keeping the one in use"
+                );
+                ::metrics::counter!(metrics::RELOADS, "outcome" => "rejected").increment(1);
+                return false;
+            }
+        };
+        let old = &self.cfg;
+        for (changed, key) in [
+            (old.daemon.listen != new_cfg.daemon.listen, "daemon.listen"),
+            (old.sync.state_db != new_cfg.sync.state_db, "sync.state_db"),
+            (old.logging != new_cfg.logging, "[logging]"),
+            (
+                old.daemon.allow_root != new_cfg.daemon.allow_root,
+                "daemon.allow_root",
+            ),
+        ] {
+            if changed {
+                tracing::warn!(key, "this change takes effect only after a restart");
+            }
+        }
+        warn_about_permissions(&self.config_path, &new_cfg);
+        for secret in secrets(&new_cfg) {
+            if let Err(e) = secret.resolve() {
+                tracing::warn!(error = %e, "a secret of the new configuration cannot be read; the next cycle will fail");
+            }
+        }
+        {
+            let mut status = lock(&self.status);
+            status.schedule = new_schedule.clone();
+            status.healthy_within_intervals = new_cfg.daemon.healthy_within_intervals;
+            status.random_delay = Duration::from_secs(new_cfg.daemon.random_delay_secs);
+        }
+        tracing::info!(
+            schedule = new_schedule.expression(),
+            time_zone = %new_schedule.zone().name(),
+            config = %new_cfg.redacted_summary(),
+            "configuration reloaded"
+        );
+        ::metrics::counter!(metrics::RELOADS, "outcome" => "applied").increment(1);
+        self.schedule = new_schedule;
+        self.cfg = Arc::new(new_cfg);
+        true
+    }
+
+    /// Stops: no new operations, the ones in flight finish and are recorded, the run is
+    /// recorded as interrupted; bounded by `shutdown_timeout_secs`.
+    async fn shutdown(mut self, signal: &str, signals: &mut Signals) -> Result<(), DaemonError> {
+        let bound = Duration::from_secs(self.cfg.daemon.shutdown_timeout_secs);
+        tracing::info!(
+            signal,
+            running = self.cycle.is_some(),
+            timeout_secs = bound.as_secs(),
+            "shutting down: starting no new operations, letting those in flight finish"
+        );
+        self.notifier
+            .stopping("stopping: finishing the operations in flight");
+        self.cancel.cancel();
+        if let Some(mut handle) = self.cycle.take() {
+            let finished = tokio::select! {
+                joined = &mut handle => {
+                    self.cycle_ended(joined);
+                    true
+                }
+                _ = tokio::time::sleep(bound) => false,
+                // A second signal: someone wants out now.
+                _ = signals.term.recv() => false,
+                _ = signals.int.recv() => false,
+            };
+            if !finished {
+                handle.abort();
+                let since = lock(&self.status).running_since;
+                tracing::error!(
+                    timeout_secs = bound.as_secs(),
+                    "the cycle did not stop in time and was abandoned; the next start settles its unfinished operations"
+                );
+                self.mark_abandoned(since);
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Records the run of an abandoned cycle as interrupted.
+    fn mark_abandoned(&self, since: Option<DateTime<Utc>>) {
+        let Some(since) = since else { return };
+        let cutoff = since - chrono::Duration::seconds(1);
+        let runs = match self.store.runs(5) {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the run history");
+                return;
+            }
+        };
+        for r in runs.iter().filter(|r| r.ended_at.is_none()) {
+            let started = DateTime::parse_from_rfc3339(&r.started_at)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(cutoff);
+            if started < cutoff {
+                continue;
+            }
+            let summary = serde_json::json!({});
+            if let Err(e) = self.store.finish_run(
+                r.id,
+                sync::RunResult::Interrupted.as_str(),
+                &summary,
+                Some("abandoned at shutdown: operations in flight did not finish in time"),
+            ) {
+                tracing::error!(run_id = r.id, error = %e, "cannot record the run as interrupted");
+            }
+        }
+    }
+}
+
+/// Loads and validates a config for a reload: the file, the time zone, the schedule.
+fn load_checked(path: &Path) -> Result<(Config, Schedule), String> {
+    let cfg = config::load(path).map_err(|e| e.to_string())?;
+    let schedule = schedule_of(&cfg).map_err(|e| e.to_string())?;
+    Ok((cfg, schedule))
+}
+
+/// The secret references of a config.
+fn secrets(cfg: &Config) -> Vec<&SecretRef> {
+    let okta = match &cfg.okta.auth {
+        OktaAuth::ApiToken(s) => s,
+        OktaAuth::OAuth(o) => &o.private_key,
+    };
+    vec![okta, &cfg.kafkaman.api_key]
+}
+
+/// Warns when the config or a secret file can be read by any user of the host.
+pub fn warn_about_permissions(config_path: &Path, cfg: &Config) {
+    let mut files = vec![("config", config_path.to_path_buf())];
+    for secret in secrets(cfg) {
+        if let Some(path) = secret.file_path() {
+            files.push(("secret", path));
+        }
+    }
+    for (what, path) in files {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o007 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{:04o}", mode & 0o7777),
+                kind = what,
+                "this file is accessible to every user of the host; restrict it with `chmod o-rwx`"
+            );
+        }
+    }
+}

@@ -1,0 +1,774 @@
+//! `scim-sync daemon` as a service runs it: the real binary against the simulators, with
+//! a seconds schedule, signals, `/healthz` and `/metrics`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use scim_sync::plan::OpKind;
+use scim_sync::sim::generate;
+use scim_sync::sim::{FaultKind, FaultSpec};
+use scim_sync::store::{OpState, RunRecord};
+use serde_json::Value;
+
+/// A cap that lets the builtin org's expected deactivations through.
+const ROOMY: &[(&str, &str)] = &[
+    ("safety", "max_deactivations = 50"),
+    ("safety", "max_deactivations_percent = 100"),
+];
+
+const EVERY_SECOND: &str = "*/1 * * * * *";
+/// Once a year: with `run_at_start`, exactly one cycle during a test.
+const YEARLY: &str = "0 0 0 1 1 *";
+
+/// Starts the simulators and writes a daemon config: `schedule`, a health listener on an
+/// ephemeral port, and root allowed (tests may run as root in containers).
+async fn env_with(schedule: &str, extra: &[(&str, &str)]) -> Env {
+    let mut settings: Vec<(&str, &str)> = ROOMY.to_vec();
+    let schedule_line = format!("schedule = \"{schedule}\"");
+    settings.push(("daemon", "listen = \"127.0.0.1:0\""));
+    settings.push(("daemon", "allow_root = true"));
+    settings.extend_from_slice(extra);
+    let env = Env::start(&generate::builtin(), &settings).await;
+    env.set("daemon", &schedule_line);
+    env
+}
+
+/// The daemon process, its JSON log lines collected as they come.
+struct Daemon {
+    child: Child,
+    logs: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Daemon {
+    fn spawn(env: &Env) -> Daemon {
+        Self::spawn_with(env, &[])
+    }
+
+    fn spawn_with(env: &Env, vars: &[(&str, &str)]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+            .arg("daemon")
+            .arg("--config")
+            .arg(&env.config_path)
+            .args(["--log-format", "json"])
+            .env("SCIM_SYNC_LOG", "info")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("daemon starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                sink.lock().unwrap().push(value);
+            }
+        });
+        Daemon { child, logs }
+    }
+
+    fn logs(&self) -> Vec<Value> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    fn messages(&self, text: &str) -> Vec<Value> {
+        self.logs()
+            .into_iter()
+            .filter(|l| l["message"].as_str().is_some_and(|m| m.contains(text)))
+            .collect()
+    }
+
+    /// Waits for a log line whose message contains `text`.
+    async fn wait_log(&self, text: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.messages(text).pop() {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line {text:?} within {timeout:?}; logs: {:#?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The base URL of `/healthz` and `/metrics`.
+    async fn base_url(&self) -> String {
+        let line = self
+            .wait_log("serving /healthz and /metrics", Duration::from_secs(10))
+            .await;
+        format!("http://{}", line["listen"].as_str().expect("listen field"))
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill with a valid pid of our own child and a valid signal number.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit within {timeout:?}; logs: {:#?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    async fn stop(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(15)).await
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Finished apply runs, oldest first.
+fn finished_runs(env: &Env) -> Vec<RunRecord> {
+    let mut runs: Vec<RunRecord> = env
+        .store
+        .runs(1000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.ended_at.is_some())
+        .collect();
+    runs.reverse();
+    runs
+}
+
+async fn wait_runs(env: &Env, daemon: &Daemon, n: usize, timeout: Duration) -> Vec<RunRecord> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let runs = finished_runs(env);
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} runs finished within {timeout:?}: {runs:#?}\nlogs: {:#?}",
+            runs.len(),
+            daemon.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let resp = reqwest::get(url).await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+async fn healthz(base: &str) -> (u16, Value) {
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    (status, serde_json::from_str(&body).expect("healthz JSON"))
+}
+
+fn set_schedule(env: &Env, schedule: &str) {
+    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("schedule = ") {
+                format!("schedule = \"{schedule}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&env.config_path, text.join("\n") + "\n").unwrap();
+}
+
+#[tokio::test]
+async fn runs_cycles_on_schedule_and_skips_a_tick_during_a_cycle() {
+    let env = env_with(EVERY_SECOND, &[]).await;
+    // The first listing of the team is slow: the cycle started at launch outlasts the
+    // next scheduled second.
+    env.world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users".into(),
+        method: Some("GET".into()),
+        kind: FaultKind::Latency { ms: 1600 },
+        count: 1,
+        after: 0,
+    });
+    // A config everyone may read earns a warning.
+    std::fs::set_permissions(
+        &env.config_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut daemon = Daemon::spawn(&env);
+    let runs = wait_runs(&env, &daemon, 4, Duration::from_secs(12)).await;
+
+    let warning = daemon
+        .wait_log("accessible to every user", Duration::from_secs(1))
+        .await;
+    assert_eq!(
+        warning["file"].as_str(),
+        Some(env.config_path.to_str().unwrap())
+    );
+    let skipped = daemon
+        .wait_log("skipping the scheduled run", Duration::from_secs(1))
+        .await;
+    assert_eq!(skipped["level"], "WARN");
+
+    assert_eq!(runs[0].trigger, "startup");
+    assert!(
+        runs[1..].iter().all(|r| r.trigger == "schedule"),
+        "{runs:#?}"
+    );
+    assert!(
+        runs.iter().all(|r| r.result.as_deref() == Some("success")),
+        "{runs:#?}"
+    );
+    // Never two cycles at once.
+    for pair in runs.windows(2) {
+        let ended = pair[0].ended_at.as_deref().unwrap();
+        assert!(
+            ended <= pair[1].started_at.as_str(),
+            "runs overlap: {pair:#?}"
+        );
+    }
+    // Each cycle ends with one summary line: counts, result, duration.
+    let summaries = daemon.messages("cycle finished");
+    assert!(summaries.len() >= 4, "{summaries:#?}");
+    for s in &summaries {
+        assert_eq!(s["result"], "success");
+        assert!(s["duration_ms"].is_u64() && s["created"].is_u64(), "{s}");
+    }
+
+    let status = daemon.stop().await;
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_and_keeps_it_when_the_new_one_is_invalid() {
+    let env = env_with(YEARLY, &[]).await;
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+    wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
+    let (_, health) = healthz(&base).await;
+    assert_eq!(health["schedule"], YEARLY);
+
+    // A new schedule takes effect on SIGHUP: cycles now come every second.
+    set_schedule(&env, EVERY_SECOND);
+    daemon.signal(libc::SIGHUP);
+    let reloaded = daemon
+        .wait_log("configuration reloaded", Duration::from_secs(5))
+        .await;
+    assert_eq!(reloaded["schedule"], EVERY_SECOND);
+    wait_runs(&env, &daemon, 3, Duration::from_secs(6)).await;
+    let (_, health) = healthz(&base).await;
+    assert_eq!(health["schedule"], EVERY_SECOND);
+
+    // An invalid file is refused with the reason; the running config stays.
+    std::fs::write(
+        &env.config_path,
+        std::fs::read_to_string(&env.config_path)
+            .unwrap()
+            .replace(EVERY_SECOND, "0 61 * * *"),
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    let refused = daemon
+        .wait_log("keeping the one in use", Duration::from_secs(5))
+        .await;
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("hour") && reason.contains("column 3"),
+        "{reason}"
+    );
+    let before = finished_runs(&env).len();
+    wait_runs(&env, &daemon, before + 2, Duration::from_secs(6)).await;
+    let (_, health) = healthz(&base).await;
+    assert_eq!(health["schedule"], EVERY_SECOND);
+
+    // Broken TOML too.
+    std::fs::write(&env.config_path, "[okta\norg_url = ").unwrap();
+    let count = daemon.messages("keeping the one in use").len();
+    daemon.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while daemon.messages("keeping the one in use").len() == count {
+        assert!(Instant::now() < deadline, "{:#?}", daemon.logs());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let before = finished_runs(&env).len();
+    wait_runs(&env, &daemon, before + 1, Duration::from_secs(6)).await;
+
+    assert!(daemon.stop().await.success());
+}
+
+#[tokio::test]
+async fn sigterm_mid_cycle_exits_0_with_every_started_operation_recorded() {
+    let env = env_with(YEARLY, &[]).await;
+    // Each create takes 800 ms: the cycle is mid-flight for seconds.
+    env.world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users".into(),
+        method: Some("POST".into()),
+        kind: FaultKind::Latency { ms: 800 },
+        count: 1000,
+        after: 0,
+    });
+    let mut daemon = Daemon::spawn(&env);
+    // Wait until creates are in flight.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env
+        .store
+        .unfinished_operations()
+        .unwrap()
+        .iter()
+        .any(|o| o.kind == "create")
+    {
+        assert!(Instant::now() < deadline, "{:#?}", daemon.logs());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let signalled = Instant::now();
+    let status = daemon.stop().await;
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{:#?}", daemon.logs());
+    // In-flight creates needed up to 800 ms more; far below the 30 s bound.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    let runs = finished_runs(&env);
+    let last = runs.last().expect("a run");
+    assert_eq!(last.result.as_deref(), Some("interrupted"), "{last:#?}");
+    assert!(env.store.unfinished_operations().unwrap().is_empty());
+    // Every create kafkaman received is recorded as done; none is lost, and the
+    // shutdown left some of the plan unstarted.
+    let received = env
+        .world
+        .kafkaman
+        .log()
+        .all()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/scim/v2/Users" && r.status == 201)
+        .count();
+    let done = env
+        .store
+        .count_operations(OpKind::Create, OpState::Done)
+        .unwrap() as usize;
+    assert!(received > 0);
+    assert_eq!(received, done);
+    let planned_creates = env
+        .store
+        .plan_items(last.id)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind.as_deref() == Some("create"))
+        .count();
+    assert!(done < planned_creates, "{done} of {planned_creates}");
+    assert!(!daemon.messages("shutting down").is_empty());
+}
+
+#[tokio::test]
+async fn healthz_turns_503_while_okta_is_unreachable_and_200_after() {
+    let env = env_with(
+        EVERY_SECOND,
+        &[
+            ("daemon", "healthy_within_intervals = 2"),
+            ("okta", "max_retries = 0"),
+        ],
+    )
+    .await;
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+    wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
+    let (code, body) = healthz(&base).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert!(body["next_run"].is_string() && body["last_success"]["id"].is_i64());
+
+    // Okta answers nothing but 503s.
+    env.world.okta.faults().arm(FaultSpec {
+        route: "/**".into(),
+        method: None,
+        kind: FaultKind::Status { status: 503 },
+        count: 100_000,
+        after: 0,
+    });
+    let outage = Instant::now();
+    let mut saw_degraded = false;
+    let body = loop {
+        let (code, body) = healthz(&base).await;
+        if code == 503 {
+            break body;
+        }
+        saw_degraded |= body["status"] == "degraded";
+        assert!(outage.elapsed() < Duration::from_secs(10), "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // One failed cycle is tolerated; the allowed two intervals are not exceeded.
+    assert!(saw_degraded, "went straight to 503");
+    assert!(outage.elapsed() >= Duration::from_millis(1500));
+    assert_eq!(body["healthy"], false);
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["last_run"]["result"], "failed");
+    assert!(body["last_success"]["id"].is_i64());
+
+    // Okta is back: the next cycle succeeds and health with it.
+    env.world.okta.faults().clear();
+    let back = Instant::now();
+    loop {
+        let (code, body) = healthz(&base).await;
+        if code == 200 {
+            assert_eq!(body["status"], "ok");
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(6), "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(daemon.stop().await.success());
+}
+
+/// Prometheus text format, checked line by line: `(name, labels) -> value`.
+fn parse_prometheus(text: &str) -> BTreeMap<(String, BTreeMap<String, String>), f64> {
+    let mut out = BTreeMap::new();
+    let mut typed = BTreeMap::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            let kind = parts.next().unwrap();
+            let name = parts.next().expect("metric name in comment");
+            assert!(valid_name(name), "{line}");
+            if kind == "TYPE" {
+                let t = parts.next().expect("type");
+                assert!(
+                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
+                    "{line}"
+                );
+                typed.insert(name.to_string(), t.to_string());
+            } else {
+                assert_eq!(kind, "HELP", "{line}");
+            }
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("series and value");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let body = rest.strip_suffix('}').expect("closing brace");
+                let mut labels = BTreeMap::new();
+                for pair in body.split(',').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').expect("label=value");
+                    assert!(valid_name(k), "{line}");
+                    let v = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .expect("quoted label value");
+                    labels.insert(k.to_string(), v.to_string());
+                }
+                (name, labels)
+            }
+            None => (series, BTreeMap::new()),
+        };
+        assert!(valid_name(name), "{line}");
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .filter(|f| typed.contains_key(*f))
+            .unwrap_or(name);
+        assert!(typed.contains_key(family), "no TYPE before {line:?}");
+        out.insert((name.to_string(), labels), value);
+    }
+    out
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn sum(
+    metrics: &BTreeMap<(String, BTreeMap<String, String>), f64>,
+    name: &str,
+    filter: &[(&str, &str)],
+) -> f64 {
+    metrics
+        .iter()
+        .filter(|((n, labels), _)| {
+            n == name
+                && filter
+                    .iter()
+                    .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_match_the_simulators() {
+    let env = env_with(YEARLY, &[]).await;
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+    let runs = wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
+    assert_eq!(runs[0].result.as_deref(), Some("success"));
+
+    let (code, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(code, 200);
+    let m = parse_prometheus(&text);
+
+    // Requests by API match what each simulator served, and by status too.
+    let okta_log = env.world.okta.log().all();
+    let km_log = env.world.kafkaman.log().all();
+    assert_eq!(
+        sum(&m, "scim_sync_api_requests_total", &[("api", "okta")]),
+        okta_log.len() as f64,
+        "{text}"
+    );
+    assert_eq!(
+        sum(&m, "scim_sync_api_requests_total", &[("api", "kafkaman")]),
+        km_log.len() as f64,
+        "{text}"
+    );
+    let km_201 = km_log.iter().filter(|r| r.status == 201).count();
+    assert_eq!(
+        sum(
+            &m,
+            "scim_sync_api_requests_total",
+            &[("api", "kafkaman"), ("status", "201")]
+        ),
+        km_201 as f64
+    );
+
+    // Operations by kind and outcome match the history and kafkaman's writes.
+    let creates = env
+        .store
+        .count_operations(OpKind::Create, OpState::Done)
+        .unwrap();
+    assert!(creates > 0);
+    assert_eq!(
+        sum(
+            &m,
+            "scim_sync_operations_total",
+            &[("kind", "create"), ("outcome", "done")]
+        ),
+        creates as f64
+    );
+    let posts = km_log
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/scim/v2/Users")
+        .count();
+    assert_eq!(creates as usize, posts);
+    let deactivations = env
+        .store
+        .count_operations(OpKind::Deactivate, OpState::Done)
+        .unwrap();
+    assert_eq!(
+        sum(
+            &m,
+            "scim_sync_operations_total",
+            &[("kind", "deactivate"), ("outcome", "done")]
+        ),
+        deactivations as f64
+    );
+
+    assert_eq!(
+        sum(&m, "scim_sync_cycles_total", &[("result", "success")]),
+        1.0
+    );
+    assert_eq!(sum(&m, "scim_sync_cycle_duration_seconds_count", &[]), 1.0);
+    let summary = runs[0].summary.as_ref().unwrap();
+    assert_eq!(
+        sum(&m, "scim_sync_members", &[("state", "managed")]),
+        summary["managed"].as_f64().unwrap()
+    );
+    assert_eq!(
+        sum(&m, "scim_sync_members", &[("state", "unmanaged")]),
+        summary["unmanaged"].as_f64().unwrap()
+    );
+    assert_eq!(
+        sum(&m, "scim_sync_held_actions", &[]),
+        summary["held"].as_f64().unwrap()
+    );
+    let now = chrono::Utc::now().timestamp() as f64;
+    let last_success = sum(&m, "scim_sync_last_success_timestamp_seconds", &[]);
+    assert!((now - last_success).abs() < 30.0, "{last_success}");
+    // Rate-limit gauges from the servers' headers.
+    assert!(
+        m.keys()
+            .any(|(n, l)| n == "scim_sync_okta_rate_limit_remaining" && l.contains_key("bucket")),
+        "{text}"
+    );
+    assert!(
+        m.keys()
+            .any(|(n, _)| n == "scim_sync_kafkaman_rate_limit_remaining"),
+        "{text}"
+    );
+    assert!(daemon.stop().await.success());
+}
+
+#[tokio::test]
+async fn refuses_an_invalid_schedule_at_start_with_its_position() {
+    let env = env_with("0 7 * * MON-FRU", &[]).await;
+    let mut daemon = Daemon::spawn(&env);
+    let status = daemon.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(2));
+    let line = daemon
+        .wait_log("the daemon cannot run", Duration::from_secs(2))
+        .await;
+    let error = line["error"].as_str().unwrap();
+    assert!(
+        error.contains("column 9") && error.contains("day-of-week"),
+        "{error}"
+    );
+    assert!(finished_runs(&env).is_empty());
+}
+
+#[tokio::test]
+async fn refuses_to_run_as_root_unless_allowed() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not running as root");
+        return;
+    }
+    let env = env_with(YEARLY, &[]).await;
+    let text = std::fs::read_to_string(&env.config_path)
+        .unwrap()
+        .replace("allow_root = true", "allow_root = false");
+    std::fs::write(&env.config_path, text).unwrap();
+    let mut daemon = Daemon::spawn(&env);
+    let status = daemon.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(2));
+    let line = daemon
+        .wait_log("the daemon cannot run", Duration::from_secs(2))
+        .await;
+    assert!(
+        line["error"]
+            .as_str()
+            .unwrap()
+            .contains("refusing to run as root")
+    );
+    assert!(finished_runs(&env).is_empty());
+}
+
+// Multi-threaded: the socket reads block a thread while the simulators keep serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tells_systemd_ready_status_watchdog_and_stopping() {
+    let env = env_with(YEARLY, &[]).await;
+    let socket_path = env.dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut daemon = Daemon::spawn_with(
+        &env,
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            // WatchdogSec=0.4: pings every 200 ms.
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let mut messages: Vec<String> = Vec::new();
+    let receive_until = |messages: &mut Vec<String>, want: &str, timeout: Duration| {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 4096];
+        while !messages
+            .iter()
+            .any(|m| m.lines().any(|l| l.starts_with(want)))
+        {
+            assert!(Instant::now() < deadline, "no {want}: {messages:#?}");
+            if let Ok(n) = socket.recv(&mut buf) {
+                messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    };
+    receive_until(&mut messages, "READY=1", Duration::from_secs(10));
+    wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
+    receive_until(&mut messages, "STATUS=last run #", Duration::from_secs(5));
+    let watchdogs_before = messages.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    receive_until(&mut messages, "WATCHDOG=1", Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(500));
+    receive_until(&mut messages, "STATUS=", Duration::from_secs(1));
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let watchdogs = messages.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    assert!(watchdogs >= watchdogs_before + 2, "{messages:#?}");
+    let status = messages
+        .iter()
+        .rev()
+        .find(|m| m.contains("STATUS=last run"))
+        .unwrap();
+    assert!(
+        status.contains("success") && status.contains("next run"),
+        "{status}"
+    );
+
+    daemon.signal(libc::SIGTERM);
+    receive_until(&mut messages, "STOPPING=1", Duration::from_secs(5));
+    assert!(daemon.wait_exit(Duration::from_secs(10)).await.success());
+}
+
+#[test]
+fn unit_files_pass_systemd_analyze_verify() {
+    let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(analyze) = analyze else {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    };
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let dir = tempfile::tempdir().unwrap();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&units).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if !(name.ends_with(".service") || name.ends_with(".timer")) {
+            continue;
+        }
+        // verify checks that ExecStart= exists: point it at the binary just built.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("/usr/local/bin/scim-sync", env!("CARGO_BIN_EXE_scim-sync"));
+        std::fs::write(dir.path().join(&name), text).unwrap();
+        names.push(dir.path().join(&name));
+    }
+    assert_eq!(names.len(), 5, "{names:?}");
+    let out = Command::new(analyze)
+        .arg("verify")
+        .args(&names)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
