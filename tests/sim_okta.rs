@@ -1074,3 +1074,40 @@ async fn full_listing_of_100k_app_users() {
         t.elapsed()
     );
 }
+
+#[tokio::test]
+async fn users_filter_by_ids_includes_deprovisioned_and_pages() {
+    let mut sc = assigned_org(0);
+    sc.users = logins(30, "b").iter().map(|l| user(l)).collect();
+    sc.users
+        .push(with_status("gone@example.com", "DEPROVISIONED"));
+    let api = Api::new(&sc).await;
+    let gone = api.sim.user_id("gone@example.com").unwrap();
+    let mut wanted: Vec<String> = logins(30, "b")
+        .iter()
+        .step_by(3)
+        .map(|l| api.sim.user_id(l).unwrap())
+        .collect();
+    wanted.push(gone.clone());
+    let mut filter = wanted
+        .iter()
+        .map(|id| format!("id eq \"{id}\""))
+        .collect::<Vec<_>>();
+    filter.push("id eq \"00unosuchuser0000000\"".into());
+    let q = format!(
+        "/api/v1/users?limit=4&filter={}",
+        percent_encoding::utf8_percent_encode(
+            &filter.join(" or "),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    );
+    let pages = api.walk(&q).await;
+    assert!(pages.iter().all(|p| p.len() <= 4));
+    let mut got: Vec<String> = pages.concat();
+    got.sort();
+    wanted.sort();
+    assert_eq!(
+        got, wanted,
+        "every existing id once, DEPROVISIONED included"
+    );
+}

@@ -75,6 +75,30 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// The ids of an expression that is only `id eq "…"` terms joined by `or`: such a
+    /// filter is answered from the id index (as Okta does) instead of a scan.
+    pub fn id_disjunction(&self) -> Option<std::collections::BTreeSet<String>> {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Or(a, b) => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+                Expr::Cmp {
+                    attr,
+                    op: Op::Eq,
+                    value: Literal::Str(id),
+                } if attr == "id" => {
+                    ids.insert(id.clone());
+                }
+                _ => return None,
+            }
+        }
+        Some(ids)
+    }
+
     /// Every comparison in the expression, for endpoint-specific checks.
     pub fn leaves(&self) -> Vec<(&str, Op, Option<&Literal>)> {
         let mut out = Vec::new();
