@@ -244,7 +244,8 @@ impl Outcome {
     }
 }
 
-fn member_from(u: &ScimUser) -> Member {
+/// A member of the snapshot from kafkaman's SCIM resource.
+pub fn member_from_scim(u: &ScimUser) -> Member {
     Member {
         scim_id: u.id.clone(),
         user_name: u.user_name.clone(),
@@ -262,7 +263,7 @@ fn member_from(u: &ScimUser) -> Member {
 
 /// Keeps the snapshot in step with a successful write.
 fn remember(store: &Store, op: &Operation, user: &ScimUser) -> Result<(), StoreError> {
-    store.upsert_member(&member_from(user))?;
+    store.upsert_member(&member_from_scim(user))?;
     if let Some(okta_id) = &op.okta_id {
         store.link(okta_id, &user.id)?;
     }

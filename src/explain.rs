@@ -413,7 +413,7 @@ fn decide(
     let scim_id = member.map(|m| m.id.clone());
     members.retain(|m| Some(&m.scim_id) != scim_id.as_ref());
     if let Some(m) = member {
-        members.push(sync::member_from_scim(m));
+        members.push(crate::apply::member_from_scim(m));
     }
     let mut all_invites = store.and_then(|s| s.invites().ok()).unwrap_or_default();
     all_invites.retain(|i| !same_email(&i.email));

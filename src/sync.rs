@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apply::{self, ApplyReport};
 use crate::config::Config;
-use crate::kafkaman::{KafkamanClient, KafkamanClientOptions, KafkamanError, ScimUser};
+use crate::kafkaman::{KafkamanClient, KafkamanClientOptions, KafkamanError};
 use crate::okta::{AppUser, OktaAuth, OktaClient, OktaClientOptions, OktaError};
 use crate::plan::{
-    self, AssignedUser, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, Policy,
-    SuspendedPolicy, TeamView,
+    self, AssignedUser, OktaLookup, OktaView, OpKind, PendingInvite, Plan, Policy, SuspendedPolicy,
+    TeamView,
 };
 use crate::store::{OpState, Store, StoreError};
 
@@ -228,22 +228,6 @@ pub fn assigned_user(cfg: &Config, u: &AppUser) -> AssignedUser {
     }
 }
 
-pub fn member_from_scim(u: &ScimUser) -> Member {
-    Member {
-        scim_id: u.id.clone(),
-        user_name: u.user_name.clone(),
-        given_name: u.given_name.clone(),
-        family_name: u.family_name.clone(),
-        external_id: u.external_id.clone(),
-        active: u.active,
-        membership: u
-            .membership
-            .clone()
-            .unwrap_or_else(|| if u.active { "active" } else { "deactivated" }.into()),
-        role: u.role.clone(),
-    }
-}
-
 /// Everything read from both services, before planning.
 pub struct Reads {
     pub okta: OktaView,
@@ -277,7 +261,7 @@ pub async fn read_both(
 
     let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();
     let team = TeamView {
-        members: users.iter().map(member_from_scim).collect(),
+        members: users.iter().map(apply::member_from_scim).collect(),
         invites: invites
             .into_iter()
             .filter(|i| i.status == "pending")

@@ -62,39 +62,16 @@ async fn okta_failures_say_what_to_check() {
 #[tokio::test]
 async fn missing_oauth_scope_is_named() {
     let mut scenario = generate::builtin();
-    let public = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/oauth-test-key.pub.pem"
-    ))
-    .unwrap();
-    scenario
-        .okta
-        .service_apps
-        .push(scim_sync::sim::scenario::ServiceAppSpec {
-            client_id: "0oacheck000000000001".into(),
-            public_key_pem: public,
-            kid: Some("test-kid".into()),
-            scopes: vec!["okta.users.read".into(), "okta.apps.read".into()],
-        });
-    let env = Env::start(&scenario, &[]).await;
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("api_token"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/oauth-test-key.pem"
+    common::with_service_app(
+        &mut scenario,
+        "0oacheck000000000001",
+        &["okta.users.read", "okta.apps.read"],
     );
-    std::fs::write(
-        &env.config_path,
-        format!(
-            "{text}\n[okta.oauth]\nclient_id = \"0oacheck000000000001\"\nkey_id = \"test-kid\"\n\
-             scopes = [\"okta.users.read\", \"okta.apps.read\"]\nprivate_key = {{ file = \"{key}\" }}\n"
-        ),
-    )
-    .unwrap();
+    let env = Env::start(&scenario, &[]).await;
+    env.use_oauth(
+        "0oacheck000000000001",
+        Some(&["okta.users.read", "okta.apps.read"]),
+    );
     let lines = checks(&env.config()).await;
     let l = failed(&lines, "okta.groups.read");
     assert!(l.detail.contains("okta.groups.read"), "{l:?}");

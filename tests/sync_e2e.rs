@@ -535,38 +535,16 @@ async fn wrong_okta_token_fails_the_run_and_writes_nothing() {
 #[tokio::test]
 async fn oauth_service_app_auth_works() {
     let mut scenario = generate::builtin();
-    let public = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/oauth-test-key.pub.pem"
-    ))
-    .unwrap();
-    scenario
-        .okta
-        .service_apps
-        .push(scim_sync::sim::scenario::ServiceAppSpec {
-            client_id: "0oaservicesync000001".into(),
-            public_key_pem: public,
-            kid: Some("test-kid".into()),
-            scopes: scim_sync::sim::scenario::all_read_scopes(),
-        });
-    let env = Env::start(&scenario, ROOMY).await;
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
-    let key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/oauth-test-key.pem"
+    common::with_service_app(
+        &mut scenario,
+        "0oaservicesync000001",
+        &scim_sync::sim::scenario::all_read_scopes()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
     );
-    let text = text
-        .lines()
-        .filter(|l| !l.starts_with("api_token"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(
-        &env.config_path,
-        format!(
-            "{text}\n[okta.oauth]\nclient_id = \"0oaservicesync000001\"\nkey_id = \"test-kid\"\nprivate_key = {{ file = \"{key}\" }}\n"
-        ),
-    )
-    .unwrap();
+    let env = Env::start(&scenario, ROOMY).await;
+    env.use_oauth("0oaservicesync000001", None);
     let report = env.sync().await;
     assert_eq!(report.result, RunResult::Success);
     assert!(env.member(b::GRACE_EMAIL).active);

@@ -10,6 +10,24 @@ use scim_sync::store::Store;
 use scim_sync::sync::{self, CycleOptions, CycleReport, SyncError};
 use tokio_util::sync::CancellationToken;
 
+/// Registers the test key pair (tests/fixtures) as an OAuth service app of the org.
+pub fn with_service_app(scenario: &mut Scenario, client_id: &str, scopes: &[&str]) {
+    let public = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oauth-test-key.pub.pem"
+    ))
+    .expect("test public key");
+    scenario
+        .okta
+        .service_apps
+        .push(scim_sync::sim::scenario::ServiceAppSpec {
+            client_id: client_id.into(),
+            public_key_pem: public,
+            kid: Some("test-kid".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        });
+}
+
 pub struct Env {
     pub world: SimWorld,
     pub dir: tempfile::TempDir,
@@ -51,6 +69,32 @@ impl Env {
             format!("{text}\n{header}{line}\n")
         };
         std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    /// Switches the config from the SSWS token to the OAuth service app `client_id`
+    /// (registered with [`with_service_app`]), requesting `scopes` (None: the default).
+    pub fn use_oauth(&self, client_id: &str, scopes: Option<&[&str]>) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        let text: String = text
+            .lines()
+            .filter(|l| !l.starts_with("api_token"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let key = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/oauth-test-key.pem"
+        );
+        let scopes = scopes
+            .map(|s| format!("scopes = {s:?}\n"))
+            .unwrap_or_default();
+        std::fs::write(
+            &self.config_path,
+            format!(
+                "{text}\n[okta.oauth]\nclient_id = \"{client_id}\"\nkey_id = \"test-kid\"\n\
+                 {scopes}private_key = {{ file = \"{key}\" }}\n"
+            ),
+        )
+        .expect("write config");
     }
 
     pub fn config(&self) -> Config {
