@@ -82,7 +82,9 @@ pub async fn apply(
     cancel: &CancellationToken,
 ) -> Result<ApplyReport, ApplyError> {
     let mut report = ApplyReport::default();
-    for phase in phases(&plan.operations) {
+    let phases = phases(&plan.operations);
+    let phase_count = phases.len();
+    for (index, phase) in phases.into_iter().enumerate() {
         let mut results = futures_util::stream::iter(phase.into_iter().map(|unit| async move {
             if cancel.is_cancelled() {
                 return Ok((Vec::new(), true));
@@ -98,7 +100,8 @@ pub async fn apply(
             report.outcomes.extend(outcomes);
         }
         if cancel.is_cancelled() {
-            report.interrupted = true;
+            // Only a phase that never started makes the run interrupted.
+            report.interrupted |= index + 1 < phase_count;
             break;
         }
     }
@@ -289,7 +292,8 @@ async fn execute(
         }
         OpKind::Deactivate | OpKind::Reactivate => {
             let active = op.kind == OpKind::Reactivate;
-            // PATCH active is idempotent: the client may repeat it on transient faults.
+            // PATCH active is idempotent, but a failed one is left to the next cycle's
+            // plan rather than repeated blind.
             match client.set_active(scim_id, active).await {
                 Ok(user) => {
                     remember(store, op, &user)?;
@@ -313,8 +317,10 @@ async fn execute(
     })
 }
 
-/// A create, checked with a userName lookup when its outcome is unknown: it is tried
-/// again only when the lookup proves it did not happen.
+/// A create, checked with a userName lookup when its outcome is unknown. A lookup that
+/// finds nothing doesn't prove the create won't still land (kafkaman may be processing
+/// it), so it is not repeated in this cycle: the next cycle's complete refresh settles it
+/// (the member appears with our externalId, or the create is planned again).
 async fn create(
     op: &Operation,
     client: &KafkamanClient,
@@ -327,46 +333,44 @@ async fn create(
         external_id: op.okta_id.clone().unwrap_or_default(),
         display_name: display_name(op),
     };
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match client.create_user(&new_user).await {
-            Ok(user) => {
-                remember(store, op, &user)?;
-                return Ok(Outcome::done(Some(user.id), 201));
-            }
-            Err(e) if e.write_may_have_happened() => {
-                tracing::warn!(
-                    user = %op.user_name,
-                    request_id = e.request_id().unwrap_or(""),
-                    error = %e,
-                    "create outcome unknown; checking with a userName lookup"
-                );
-                match client.find_by_user_name(&op.user_name).await {
-                    Ok(Some(user)) => {
-                        remember(store, op, &user)?;
-                        let mut o = Outcome::done(Some(user.id), 201);
-                        o.state = OpState::Recovered;
-                        o.error = Some(format!(
-                            "the create's answer was lost ({e}); the lookup found the member"
-                        ));
-                        o.request_id = e.request_id().map(str::to_string);
-                        return Ok(o);
-                    }
-                    Ok(None) if attempts < 2 => continue,
-                    Ok(None) => return Ok(Outcome::failed(&e)),
-                    Err(lookup) => {
-                        let mut o = Outcome::failed(&e);
-                        o.error = Some(format!(
-                            "{e}; outcome unknown and the userName lookup failed ({lookup}): \
-                             the next cycle's refresh settles it"
-                        ));
-                        return Ok(o);
-                    }
+    match client.create_user(&new_user).await {
+        Ok(user) => {
+            remember(store, op, &user)?;
+            Ok(Outcome::done(Some(user.id), 201))
+        }
+        Err(e) if e.write_may_have_happened() => {
+            tracing::warn!(
+                user = %op.user_name,
+                request_id = e.request_id().unwrap_or(""),
+                error = %e,
+                "create outcome unknown; checking with a userName lookup"
+            );
+            let mut o = Outcome::failed(&e);
+            match client.find_by_user_name(&op.user_name).await {
+                Ok(Some(user)) => {
+                    remember(store, op, &user)?;
+                    o.state = OpState::Recovered;
+                    o.scim_id = Some(user.id);
+                    o.error = Some(format!(
+                        "the create's answer was lost ({e}); the lookup found the member"
+                    ));
+                }
+                Ok(None) => {
+                    o.error = Some(format!(
+                        "{e}; outcome unknown and the member isn't there yet: not repeated \
+                         now, the next cycle settles it"
+                    ));
+                }
+                Err(lookup) => {
+                    o.error = Some(format!(
+                        "{e}; outcome unknown and the userName lookup failed ({lookup}): \
+                         the next cycle settles it"
+                    ));
                 }
             }
-            Err(e) => return Ok(Outcome::failed(&e)),
+            Ok(o)
         }
+        Err(e) => Ok(Outcome::failed(&e)),
     }
 }
 

@@ -85,6 +85,22 @@ pub struct SyncArgs {
     pub output: OutputFormat,
 }
 
+impl SyncArgs {
+    /// These flags with those of `other` (given at the other position) added.
+    pub fn merged_with(&self, other: &SyncArgs) -> SyncArgs {
+        SyncArgs {
+            dry_run: self.dry_run || other.dry_run,
+            detailed_exitcode: self.detailed_exitcode || other.detailed_exitcode,
+            release_held: self.release_held || other.release_held,
+            output: if self.output == OutputFormat::Text {
+                other.output
+            } else {
+                self.output
+            },
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// One reconciliation cycle (the default command).
@@ -168,7 +184,11 @@ async fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Some(Command::Check) => code(crate::check::run(&cfg).await),
-        Some(Command::Sync(ref args)) => sync_command(&cfg, args, cli.quiet).await,
+        // Flags given before `sync` count as much as those after it: a `--dry-run` is
+        // never lost to its position.
+        Some(Command::Sync(ref args)) => {
+            sync_command(&cfg, &args.merged_with(&cli.sync), cli.quiet).await
+        }
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
         Some(Command::Demo | Command::Daemon | Command::Schedule(_)) => ExitCode::from(exit::OK),
         Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),

@@ -215,7 +215,7 @@ pub struct Plan {
     pub new_links: Vec<NewLink>,
     /// Assigned users whose member already matches.
     pub in_sync: usize,
-    /// Members scim-sync manages (the base of the percentage cap).
+    /// Active members scim-sync manages (the base of the percentage cap).
     pub managed: usize,
     /// The cap that applied this cycle.
     pub deactivation_cap: u32,
@@ -332,11 +332,22 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
     assigned.sort_by(|a, b| a.okta_id.cmp(&b.okta_id));
 
     for u in assigned {
+        // Match: stored link, then externalId, then userName (case-insensitive).
+        let via_link = team
+            .links
+            .get(&u.okta_id)
+            .and_then(|scim| by_scim.get(scim.as_str()).copied());
+        let via_external = by_external.get(u.okta_id.as_str()).copied();
         let Some(user_name) = u.user_name.clone().filter(|s| !s.trim().is_empty()) else {
+            // Still assigned: a member this user already has is theirs and stays as it is.
+            let known = via_link.or(via_external);
+            if let Some(m) = known {
+                matched_scim.insert(m.scim_id.as_str());
+            }
             out.attention.push(Attention {
                 okta_id: Some(u.okta_id.clone()),
-                scim_id: None,
-                user_name: String::new(),
+                scim_id: known.map(|m| m.scim_id.clone()),
+                user_name: known.map(|m| m.user_name.clone()).unwrap_or_default(),
                 reason: "the Okta profile has no value for the userName attribute \
                          (sync.user_name_attribute): fix the profile or the mapping"
                     .into(),
@@ -345,12 +356,6 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
         };
         let ent = entitlement(u, policy);
 
-        // Match: stored link, then externalId, then userName (case-insensitive).
-        let via_link = team
-            .links
-            .get(&u.okta_id)
-            .and_then(|scim| by_scim.get(scim.as_str()).copied());
-        let via_external = by_external.get(u.okta_id.as_str()).copied();
         let via_name = by_user_name.get(&user_name.to_lowercase()).copied();
         let member = via_link.or(via_external).or_else(|| {
             // A userName match is only adopted when it isn't someone else's member.
@@ -558,7 +563,9 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
         let managed = linked_okta.is_some()
             || matches!(lookup, Some(OktaLookup::Found { .. }))
             || matched_scim.contains(m.scim_id.as_str());
-        if managed {
+        // The percentage cap's base: members scim-sync manages that still have access
+        // (past leavers would otherwise loosen it).
+        if managed && m.active {
             out.managed += 1;
         }
         if matched_scim.contains(m.scim_id.as_str()) {
@@ -880,6 +887,34 @@ mod tests {
             },
         );
         assert!(keep.operations.is_empty());
+    }
+
+    #[test]
+    fn assigned_user_without_user_name_keeps_their_member() {
+        let okta = OktaView {
+            assigned: vec![AssignedUser {
+                user_name: Some("  ".into()),
+                ..assigned("00u1", "", "ACTIVE")
+            }],
+            ..Default::default()
+        };
+        let team = TeamView {
+            members: vec![member("s1", "a@x.com", Some("00u1"), true)],
+            links: HashMap::from([("00u1".to_string(), "s1".to_string())]),
+            ..Default::default()
+        };
+        let p = plan(
+            &okta,
+            &team,
+            &Policy {
+                max_deactivations_percent: 100.0,
+                ..Default::default()
+            },
+        );
+        assert!(p.operations.is_empty() && p.held.is_empty(), "{p:?}");
+        assert_eq!(p.attention.len(), 1);
+        assert_eq!(p.attention[0].user_name, "a@x.com");
+        assert!(p.unmanaged.is_empty());
     }
 
     #[test]

@@ -486,6 +486,17 @@ impl Store {
         Ok(())
     }
 
+    /// Ends, as interrupted, the runs that applied changes and never ended (their
+    /// process died); `current` is the run now starting. Returns how many.
+    pub fn close_abandoned_runs(&self, current: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE runs SET ended_at = ?2, result = 'interrupted',
+             error = 'the process stopped before the run ended'
+             WHERE ended_at IS NULL AND mode = 'apply' AND id <> ?1",
+            params![current, now()],
+        )?)
+    }
+
     /// Records what the plan of a run contained (operations, held, attention, unmanaged).
     pub fn record_plan(&self, run_id: i64, plan: &Plan) -> Result<(), StoreError> {
         let mut conn = self.conn();

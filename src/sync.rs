@@ -353,6 +353,13 @@ async fn cycle(
     let kafkaman = kafkaman_client(cfg)?;
 
     if !opts.dry_run {
+        let closed = store.close_abandoned_runs(run_id)?;
+        if closed > 0 {
+            tracing::warn!(
+                closed,
+                "closed runs whose process stopped before they ended"
+            );
+        }
         let settled = apply::recover_unfinished(&kafkaman, store).await?;
         if settled > 0 {
             tracing::info!(settled, "settled operations an earlier run left unfinished");

@@ -65,6 +65,26 @@ async fn dry_run_json_and_detailed_exit_code() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
 }
 
+/// `--dry-run` before the subcommand is as much a dry run as after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_before_the_sync_subcommand_writes_nothing() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    for args in [
+        &["--dry-run", "sync"][..],
+        &["sync", "--dry-run"][..],
+        &["--output", "json", "sync", "--dry-run"][..],
+    ] {
+        let out = run(args, &env.config_path);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            env.world.kafkaman.log().writes().is_empty(),
+            "{args:?} wrote"
+        );
+    }
+    let out = run(&["--output", "json", "sync", "--dry-run"], &env.config_path);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON plan");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_run_exits_3_and_tells_how_to_release() {
     let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;

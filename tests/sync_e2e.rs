@@ -336,35 +336,69 @@ async fn dry_run_writes_nothing_and_plans_what_the_run_does() {
     assert_eq!(dry.plan.operations, real.plan.operations);
 }
 
-async fn failing_listing_leads_to_no_deactivation(kind: FaultKind, persistent: bool) {
-    let scenario = generate::builtin();
-    let env = Env::start(&scenario, &[("okta", "page_size = 5")]).await;
-    // Without the fault this would deactivate the suspended and deprovisioned members.
+/// An org where the next cycle would deactivate people (Engineering unassigned), read
+/// in pages of 5 so that a fault can hit the middle of the listing.
+async fn env_about_to_deactivate() -> Env {
+    let mut settings = ROOMY.to_vec();
+    settings.push(("okta", "page_size = 5"));
+    let env = Env::start(&generate::builtin(), &settings).await;
+    assert_eq!(env.sync().await.result, RunResult::Success);
+    env.world.okta.unassign_group(b::GROUP_ENGINEERING).unwrap();
+    let would = env.dry_run().await.plan.count(OpKind::Deactivate);
+    assert!(would >= 3, "the unassignment would deactivate {would}");
+    env
+}
+
+fn fail_listing(env: &Env, kind: FaultKind, count: u32) {
     env.world.okta.faults().arm(FaultSpec {
         route: format!("/api/v1/apps/{}/users", env.world.okta.app_id()),
         method: None,
         kind,
-        count: if persistent { 20 } else { 1 },
+        count,
         after: 2,
     });
+}
+
+async fn failing_listing_leads_to_no_deactivation(kind: FaultKind) {
+    let env = env_about_to_deactivate().await;
+    let before = env.kafkaman_writes().len();
+    fail_listing(&env, kind, 20);
     let err = env
         .cycle_with(CycleOptions::default())
         .await
         .expect_err("an incomplete read fails the cycle");
     assert!(matches!(err, SyncError::Okta(_)), "{err}");
-    assert!(env.kafkaman_writes().is_empty());
+    assert_eq!(env.kafkaman_writes().len(), before, "nothing written");
     let runs = env.store.runs(1).unwrap();
     assert_eq!(runs[0].result.as_deref(), Some("failed"));
 }
 
 #[tokio::test]
 async fn okta_500_mid_listing_means_zero_deactivations() {
-    failing_listing_leads_to_no_deactivation(FaultKind::Status { status: 500 }, true).await;
+    failing_listing_leads_to_no_deactivation(FaultKind::Status { status: 500 }).await;
 }
 
 #[tokio::test]
 async fn malformed_page_mid_listing_means_zero_deactivations() {
-    failing_listing_leads_to_no_deactivation(FaultKind::Malformed, true).await;
+    failing_listing_leads_to_no_deactivation(FaultKind::Malformed).await;
+}
+
+#[tokio::test]
+async fn truncated_page_mid_listing_means_zero_deactivations() {
+    failing_listing_leads_to_no_deactivation(FaultKind::Truncate).await;
+}
+
+#[tokio::test]
+async fn one_okta_500_mid_listing_is_retried_and_the_cycle_completes() {
+    let env = env_about_to_deactivate().await;
+    fail_listing(&env, FaultKind::Status { status: 500 }, 1);
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success);
+    assert!(report.applied.count(OpKind::Deactivate, OpState::Done) >= 3);
+    assert!(
+        env.world.okta.log().all().iter().any(|r| r.status == 500),
+        "the fault was hit"
+    );
 }
 
 #[tokio::test]
@@ -457,10 +491,12 @@ async fn interrupted_create_that_never_happened_is_created_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_restarted_finishes_without_duplicate_create() {
     let env = Env::start(&generate::builtin(), ROOMY).await;
+    // kafkaman creates the member at once but answers late: killed meanwhile, the
+    // process can't know the create happened.
     env.world.kafkaman.faults().arm(FaultSpec {
         route: "/scim/v2/Users".into(),
         method: Some("POST".into()),
-        kind: FaultKind::Latency { ms: 1500 },
+        kind: FaultKind::SlowResponse { ms: 3000 },
         count: 1000,
         after: 0,
     });
@@ -476,7 +512,14 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let unfinished = env.store.unfinished_operations().unwrap();
-        if unfinished.iter().any(|o| o.kind == "create") {
+        let created = env
+            .world
+            .kafkaman
+            .log()
+            .all()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 201);
+        if created && unfinished.iter().any(|o| o.kind == "create") {
             break;
         }
         assert!(
@@ -485,7 +528,6 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!env.store.unfinished_operations().unwrap().is_empty());
@@ -500,6 +542,13 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(env.store.unfinished_operations().unwrap().is_empty());
+    let runs = env.store.runs(2).unwrap();
+    assert_eq!(
+        runs[1].result.as_deref(),
+        Some("interrupted"),
+        "the killed run"
+    );
+    assert_eq!(runs[0].result.as_deref(), Some("success"));
     let conflicts: Vec<_> = env
         .world
         .kafkaman
@@ -509,6 +558,13 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
         .filter(|r| r.method == "POST" && r.status == 409)
         .collect();
     assert!(conflicts.is_empty(), "a create was repeated: {conflicts:?}");
+    // The creates that happened before the kill were found, not repeated.
+    assert!(
+        env.store
+            .count_operations(OpKind::Create, OpState::Recovered)
+            .unwrap()
+            >= 1
+    );
     assert!(env.member(b::GRACE_EMAIL).active);
     let report = env.sync().await;
     assert!(

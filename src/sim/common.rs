@@ -117,6 +117,9 @@ pub enum FaultKind {
     Status { status: u16 },
     /// Delay the response by this many milliseconds.
     Latency { ms: u64 },
+    /// Run the handler at once, then hold its answer back for this many milliseconds:
+    /// the write happened, but a client that gives up (or dies) meanwhile can't know.
+    SlowResponse { ms: u64 },
     /// Run the handler, send the headers and part of the body, then drop the connection.
     Drop,
     /// Run the handler and answer 200 with only the first half of its JSON body.
@@ -179,22 +182,30 @@ impl TryFrom<RawFaultSpec> for FaultSpec {
             ("status", None, _) => return Err("fault kind \"status\" needs `status`".into()),
             ("latency", None, Some(ms)) => FaultKind::Latency { ms },
             ("latency", _, None) => return Err("fault kind \"latency\" needs `ms`".into()),
+            ("slow_response", None, Some(ms)) => FaultKind::SlowResponse { ms },
+            ("slow_response", _, None) => {
+                return Err("fault kind \"slow_response\" needs `ms`".into());
+            }
             ("drop", None, None) => FaultKind::Drop,
             ("truncate", None, None) => FaultKind::Truncate,
             ("malformed", None, None) => FaultKind::Malformed,
-            (k @ ("status" | "latency" | "drop" | "truncate" | "malformed"), _, _) => {
+            (
+                k @ ("status" | "latency" | "slow_response" | "drop" | "truncate" | "malformed"),
+                _,
+                _,
+            ) => {
                 return Err(format!(
                     "fault kind {k:?} takes {}",
                     match k {
                         "status" => "`status`, not `ms`",
-                        "latency" => "`ms`, not `status`",
+                        "latency" | "slow_response" => "`ms`, not `status`",
                         _ => "neither `status` nor `ms`",
                     }
                 ));
             }
             (k, _, _) => {
                 return Err(format!(
-                    "unknown fault kind {k:?}, expected one of status, latency, drop, truncate, malformed"
+                    "unknown fault kind {k:?}, expected one of status, latency, slow_response, drop, truncate, malformed"
                 ));
             }
         };
@@ -323,6 +334,16 @@ pub async fn sim_layer(State(common): State<SimCommon>, req: Request, next: Next
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     common.log.record(&method, &path, &query, status);
+    let slow: u64 = faults
+        .iter()
+        .map(|f| match f {
+            FaultKind::SlowResponse { ms } => *ms,
+            _ => 0,
+        })
+        .sum();
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
     let body_fault = faults.iter().find(|f| {
         matches!(
             f,
