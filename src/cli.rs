@@ -334,8 +334,13 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::warn!("interrupt: finishing the operations in flight, starting no new ones");
+        tracing::warn!(
+            "interrupt: finishing the operations in flight, starting no new ones \
+             (again to stop at once; unfinished operations are settled by the next run)"
+        );
         signal_cancel.cancel();
+        shutdown_signal().await;
+        std::process::exit(130);
     });
     let opts = CycleOptions {
         dry_run: args.dry_run,
@@ -348,6 +353,10 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         Err(SyncError::Config(msg)) => {
             eprintln!("scim-sync: {msg}");
             return ExitCode::from(exit::CONFIG);
+        }
+        Err(SyncError::Interrupted) => {
+            eprintln!("scim-sync: interrupted while reading; nothing was changed");
+            return ExitCode::from(exit::INTERRUPTED);
         }
         Err(e) => {
             eprintln!("scim-sync: {e}");

@@ -361,16 +361,18 @@ struct TeamError {
     message: Option<String>,
 }
 
+/// An invites page. `meta.nextCursor` must be present (null on the last page): a page
+/// without it is malformed, not the end of the list.
 #[derive(Deserialize)]
 struct InvitePage {
     data: Vec<RawInvite>,
-    #[serde(default)]
-    meta: Option<InviteMeta>,
+    meta: InviteMeta,
 }
 
 #[derive(Deserialize)]
 struct InviteMeta {
-    #[serde(rename = "nextCursor", default)]
+    // `deserialize_with` makes the field required while still accepting null.
+    #[serde(rename = "nextCursor", deserialize_with = "Option::deserialize")]
     next_cursor: Option<String>,
 }
 
@@ -630,7 +632,7 @@ impl KafkamanClient {
             self.expect_success(&reply, &Method::GET, &url)?;
             let page: InvitePage = self.parse(&reply, &Method::GET, &url)?;
             invites.extend(page.data.into_iter().map(Invite::from));
-            match page.meta.and_then(|m| m.next_cursor) {
+            match page.meta.next_cursor {
                 None => return Ok(invites),
                 Some(next) => {
                     if !cursors.insert(next.clone()) {
@@ -954,6 +956,16 @@ fn log_failure(method: &Method, url: &Url, reply: &Reply, err: &KafkamanError) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_invites_page_without_its_cursor_is_malformed_not_the_end() {
+        assert!(serde_json::from_str::<InvitePage>(r#"{"data":[]}"#).is_err());
+        assert!(serde_json::from_str::<InvitePage>(r#"{"data":[],"meta":{}}"#).is_err());
+        let last: InvitePage =
+            serde_json::from_str(r#"{"data":[],"meta":{"nextCursor":null}}"#).unwrap();
+        assert!(last.meta.next_cursor.is_none());
+    }
+
     use super::*;
 
     const EXTENSION_URN: &str = "urn:ietf:params:scim:schemas:extension:kafkaman:2.0:User";

@@ -32,6 +32,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Apply(#[from] apply::ApplyError),
+    #[error("interrupted while reading, nothing was changed")]
+    Interrupted,
 }
 
 impl From<OktaError> for SyncError {
@@ -328,12 +330,12 @@ pub async fn run_cycle(
                 ..Default::default()
             };
             let summary_json = serde_json::to_value(&summary).unwrap_or_default();
-            store.finish_run(
-                run_id,
-                RunResult::Failed.as_str(),
-                &summary_json,
-                Some(&e.to_string()),
-            )?;
+            let result = if matches!(e, SyncError::Interrupted) {
+                RunResult::Interrupted
+            } else {
+                RunResult::Failed
+            };
+            store.finish_run(run_id, result.as_str(), &summary_json, Some(&e.to_string()))?;
             crate::daemon::metrics::cycle_finished("failed", started.elapsed(), None, None);
             tracing::error!(run_id, result = "failed", duration_ms = summary.duration_ms, error = %e, "cycle failed");
             Err(e)
@@ -366,14 +368,13 @@ async fn cycle(
         }
     }
 
-    let reads = read_both(
-        cfg,
-        &okta,
-        &kafkaman,
-        store.links()?,
-        opts.progress.as_ref(),
-    )
-    .await?;
+    // A shutdown during the reads (429 waits can be long) ends the cycle at once: nothing
+    // has been written yet.
+    let links = store.links()?;
+    let reads = tokio::select! {
+        reads = read_both(cfg, &okta, &kafkaman, links, opts.progress.as_ref()) => reads?,
+        _ = cancel.cancelled() => return Err(SyncError::Interrupted),
+    };
     let policy = policy_from(cfg, opts.release_held);
     let plan = plan::plan(&reads.okta, &reads.team, &policy);
     store.record_plan(run_id, &plan)?;

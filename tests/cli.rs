@@ -225,3 +225,48 @@ fn sim_refuses_non_loopback_without_the_flag() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
+
+/// SIGTERM while Okta is slow to answer: the run stops at once, changes nothing, and is
+/// recorded as interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_okta_read_stops_at_once() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    env.world.okta.faults().arm(scim_sync::sim::FaultSpec {
+        route: "/api/v1/apps/*/users".into(),
+        method: None,
+        kind: scim_sync::sim::FaultKind::Latency { ms: 20_000 },
+        count: 1,
+        after: 0,
+    });
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&env.config_path)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.store.runs(1).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.world.kafkaman.log().writes().is_empty());
+    let run = &env.store.runs(1).unwrap()[0];
+    assert_eq!(run.result.as_deref(), Some("interrupted"));
+}
