@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{AssignedUser, Member, OpKind, Operation, PendingInvite, Plan};
+use crate::plan::{AssignedUser, Member, OktaLookup, OpKind, Operation, PendingInvite, Plan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,8 +48,9 @@ pub enum StoreError {
     },
 }
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS_SLICE: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE members (
     scim_id      TEXT PRIMARY KEY,
     user_name    TEXT NOT NULL,
@@ -134,7 +135,21 @@ CREATE TABLE plan_items (
 );
 CREATE INDEX plan_items_run ON plan_items (run_id);
 "#,
-)];
+    ),
+    // The last cycle's lookups of unassigned members' Okta users, so that reports plan
+    // from the snapshot with the same facts the cycle had.
+    M::up(
+        r#"
+CREATE TABLE okta_lookups (
+    okta_id     TEXT PRIMARY KEY,
+    outcome     TEXT NOT NULL,
+    status      TEXT,
+    reason      TEXT,
+    read_at     TEXT NOT NULL
+);
+"#,
+    ),
+];
 
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);
 
@@ -347,6 +362,55 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records the lookups of the last complete Okta read.
+    pub fn replace_okta_lookups(
+        &self,
+        lookups: &std::collections::HashMap<String, OktaLookup>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let at = now();
+        tx.execute("DELETE FROM okta_lookups", [])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO okta_lookups (okta_id, outcome, status, reason, read_at)
+                 VALUES (?1,?2,?3,?4,?5)",
+            )?;
+            for (id, l) in lookups {
+                let (outcome, status, reason) = match l {
+                    OktaLookup::Found { status } => ("found", Some(status.as_str()), None),
+                    OktaLookup::NotFound => ("not_found", None, None),
+                    OktaLookup::Failed { reason } => ("failed", None, Some(reason.as_str())),
+                };
+                ins.execute(params![id, outcome, status, reason, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The lookups of the last complete Okta read.
+    pub fn okta_lookups(&self) -> Result<HashMap<String, OktaLookup>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT okta_id, outcome, status, reason FROM okta_lookups")?;
+        let rows = st.query_map([], |r| {
+            let outcome: String = r.get(1)?;
+            let status: Option<String> = r.get(2)?;
+            let reason: Option<String> = r.get(3)?;
+            let lookup = match outcome.as_str() {
+                "found" => OktaLookup::Found {
+                    status: status.unwrap_or_default(),
+                },
+                "not_found" => OktaLookup::NotFound,
+                _ => OktaLookup::Failed {
+                    reason: reason.unwrap_or_default(),
+                },
+            };
+            Ok((r.get::<_, String>(0)?, lookup))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {

@@ -383,6 +383,7 @@ async fn cycle(
     if !opts.dry_run {
         store.replace_team(&reads.team.members, &reads.team.invites)?;
         store.replace_okta_users(&reads.okta.assigned)?;
+        store.replace_okta_lookups(&reads.okta.lookups)?;
         for l in &plan.new_links {
             store.link(&l.okta_id, &l.scim_id)?;
         }

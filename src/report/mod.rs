@@ -430,29 +430,12 @@ pub(crate) fn snapshot_lookups(
     if ids.is_empty() {
         return Ok(out);
     }
-    let mut items = Vec::new();
-    for run in store.runs(20)? {
-        items = store.plan_items(run.id)?;
-        if !items.is_empty() {
-            break;
-        }
-    }
+    // The facts the last real cycle had; an id it didn't look up proves nothing.
+    let mut stored = store.okta_lookups()?;
     for id in ids {
-        let item = items.iter().find(|i| i.okta_id.as_deref() == Some(&id));
-        let lookup = match item {
-            Some(i) if i.category == "unmanaged" => OktaLookup::NotFound,
-            Some(i) if i.reason.starts_with("deleted from Okta") => OktaLookup::NotFound,
-            Some(i) if i.reason.starts_with("deactivated in Okta") => OktaLookup::Found {
-                status: "DEPROVISIONED".into(),
-            },
-            Some(_) => OktaLookup::Found {
-                status: "ACTIVE".into(),
-            },
-            // Never concluded: like a real cycle whose lookup failed, decide nothing.
-            None => OktaLookup::Failed {
-                reason: "not looked up yet (the last cycle did not reach it)".into(),
-            },
-        };
+        let lookup = stored.remove(&id).unwrap_or_else(|| OktaLookup::Failed {
+            reason: "not looked up yet (the last cycle did not reach it)".into(),
+        });
         out.insert(id, lookup);
     }
     Ok(out)
