@@ -440,7 +440,7 @@ fn decide(
     let plan = plan::plan(
         &OktaView { assigned, lookups },
         &team,
-        &sync::policy_from(cfg, false),
+        &sync::policy_from(cfg, Default::default()),
     );
     let concerns = |o: Option<&str>, s: Option<&str>, name: &str| {
         (okta_id.is_some() && o == okta_id)

@@ -100,8 +100,9 @@ pub struct Policy {
     pub protected: Vec<String>,
     pub max_deactivations: u32,
     pub max_deactivations_percent: f64,
-    /// A human read the dry run and releases the deactivations the cap holds.
-    pub release_held: bool,
+    /// SCIM ids of held deactivations a human read and released (`--release-held`):
+    /// only these pass the cap; a deactivation nobody reviewed stays held.
+    pub released: HashSet<String>,
 }
 
 impl Default for Policy {
@@ -116,7 +117,7 @@ impl Default for Policy {
             protected: Vec::new(),
             max_deactivations: 10,
             max_deactivations_percent: 10.0,
-            release_held: false,
+            released: HashSet::new(),
         }
     }
 }
@@ -634,8 +635,15 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
     // wrong source (a removed group, a bad mapping) costs nobody their access.
     let pct_cap = (out.managed as f64 * policy.max_deactivations_percent / 100.0).ceil();
     out.deactivation_cap = policy.max_deactivations.min(pct_cap as u32);
-    if allowed.len() as u32 > out.deactivation_cap && !policy.release_held {
-        out.held = allowed;
+    if allowed.len() as u32 > out.deactivation_cap {
+        let (released, held): (Vec<Operation>, Vec<Operation>) =
+            allowed.into_iter().partition(|d| {
+                d.scim_id
+                    .as_ref()
+                    .is_some_and(|id| policy.released.contains(id))
+            });
+        out.held = held;
+        out.operations.extend(released);
     } else {
         out.operations.extend(allowed);
     }
@@ -964,16 +972,24 @@ mod tests {
         assert!(p.operations.is_empty());
         assert_eq!(p.held.len(), 20);
         assert_eq!(p.deactivation_cap, 2); // 10% of 20 managed
+        // Releasing what was reviewed applies exactly that; anything new stays held.
+        let reviewed: HashSet<String> = p
+            .held
+            .iter()
+            .take(19)
+            .filter_map(|o| o.scim_id.clone())
+            .collect();
         let released = plan(
             &okta,
             &team,
             &Policy {
                 max_deactivations: 3,
-                release_held: true,
+                released: reviewed,
                 ..Default::default()
             },
         );
-        assert_eq!(released.count(OpKind::Deactivate), 20);
+        assert_eq!(released.count(OpKind::Deactivate), 19);
+        assert_eq!(released.held.len(), 1);
     }
 
     #[test]

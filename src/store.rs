@@ -629,6 +629,28 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The deactivations the latest run that held any held (what a human reviewed before
+    /// passing `--release-held`).
+    pub fn last_held(&self) -> Result<Vec<PlanItem>, StoreError> {
+        let run: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT max(run_id) FROM plan_items WHERE category = 'held'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        match run {
+            Some(run) => Ok(self
+                .plan_items(run)?
+                .into_iter()
+                .filter(|i| i.category == "held")
+                .collect()),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Writes an operation's intent before its call; returns the operation's id.
     pub fn record_intent(&self, run_id: i64, op: &Operation) -> Result<i64, StoreError> {
         let conn = self.conn();

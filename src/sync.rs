@@ -1,7 +1,7 @@
 //! One reconciliation cycle: read Okta (completely, or not at all), refresh the team
 //! snapshot, plan, and — unless this is a dry run — apply and record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -155,8 +155,9 @@ pub struct CycleReport {
     pub summary: RunSummary,
 }
 
-/// The planner's policy from the configuration.
-pub fn policy_from(cfg: &Config, release_held: bool) -> Policy {
+/// The planner's policy from the configuration; `released` are the SCIM ids of held
+/// deactivations a human released.
+pub fn policy_from(cfg: &Config, released: HashSet<String>) -> Policy {
     Policy {
         create_users: cfg.sync.create_users,
         update_attributes: cfg.sync.update_attributes,
@@ -170,7 +171,7 @@ pub fn policy_from(cfg: &Config, release_held: bool) -> Policy {
         protected: cfg.safety.protected_users.clone(),
         max_deactivations: cfg.safety.max_deactivations,
         max_deactivations_percent: cfg.safety.max_deactivations_percent,
-        release_held,
+        released,
     }
 }
 
@@ -375,7 +376,16 @@ async fn cycle(
         reads = read_both(cfg, &okta, &kafkaman, links, opts.progress.as_ref()) => reads?,
         _ = cancel.cancelled() => return Err(SyncError::Interrupted),
     };
-    let policy = policy_from(cfg, opts.release_held);
+    let released: HashSet<String> = if opts.release_held {
+        let held = store.last_held()?;
+        if held.is_empty() {
+            tracing::warn!("--release-held: no earlier run held deactivations; nothing released");
+        }
+        held.into_iter().filter_map(|i| i.scim_id).collect()
+    } else {
+        HashSet::new()
+    };
+    let policy = policy_from(cfg, released);
     let plan = plan::plan(&reads.okta, &reads.team, &policy);
     store.record_plan(run_id, &plan)?;
 

@@ -312,6 +312,46 @@ async fn cap_holds_deactivations_and_release_applies_them() {
 }
 
 #[tokio::test]
+async fn release_applies_only_the_deactivations_that_were_reviewed() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[
+            ("safety", "max_deactivations = 2"),
+            ("safety", "max_deactivations_percent = 100"),
+        ],
+    )
+    .await;
+    env.sync().await;
+    env.world.okta.unassign_group(b::GROUP_PLATFORM).unwrap();
+    let held = env.dry_run().await.plan.held;
+    assert!(held.len() > 2, "{held:?}");
+    // Between the review and the release, someone else loses access too.
+    env.world.okta.deactivate_user(b::ALAN).unwrap();
+    let released = env
+        .cycle_with(CycleOptions {
+            release_held: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        released.applied.count(OpKind::Deactivate, OpState::Done),
+        held.len()
+    );
+    assert!(
+        env.member("alan.turing@example.com").active,
+        "not reviewed: still held"
+    );
+    assert!(
+        released
+            .plan
+            .held
+            .iter()
+            .any(|o| o.user_name == "alan.turing@example.com")
+    );
+}
+
+#[tokio::test]
 async fn second_cycle_without_okta_changes_writes_nothing() {
     let env = Env::start(&generate::builtin(), ROOMY).await;
     env.sync().await;

@@ -395,7 +395,7 @@ pub async fn build(
         };
         (OktaView { assigned, lookups }, team, source)
     };
-    let plan = plan::plan(&okta, &team, &sync::policy_from(cfg, false));
+    let plan = plan::plan(&okta, &team, &sync::policy_from(cfg, Default::default()));
     let since = rfc3339(opts.since);
     let runs = store.runs_since(&since)?;
     let failures = failures(store, &since, &runs)?;
