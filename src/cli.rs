@@ -77,7 +77,8 @@ pub struct SyncArgs {
     /// With --dry-run: exit 2 when changes are pending, 0 when none.
     #[arg(long, requires = "dry_run")]
     pub detailed_exitcode: bool,
-    /// Apply the deactivations the cap holds (after reading them in a dry run).
+    /// Apply the deactivations the last run held (those you read in its plan or report);
+    /// any that appeared since stay held.
     #[arg(long)]
     pub release_held: bool,
     /// Output format of the plan / result.
