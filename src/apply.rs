@@ -292,9 +292,8 @@ async fn execute(
         }
         OpKind::Deactivate | OpKind::Reactivate => {
             let active = op.kind == OpKind::Reactivate;
-            // PATCH active is idempotent, but a failed one is left to the next cycle's
-            // plan rather than repeated blind.
-            match client.set_active(scim_id, active).await {
+            let result = idempotent(|| client.set_active(scim_id, active)).await;
+            match result {
                 Ok(user) => {
                     remember(store, op, &user)?;
                     Outcome::done(Some(user.id), 200)
@@ -305,7 +304,7 @@ async fn execute(
         OpKind::UpdateName => {
             let given = op.given_name.as_deref().unwrap_or("");
             let family = op.family_name.as_deref().unwrap_or("");
-            match client.set_name(scim_id, given, family).await {
+            match idempotent(|| client.set_name(scim_id, given, family)).await {
                 Ok(user) => {
                     remember(store, op, &user)?;
                     Outcome::done(Some(user.id), 200)
@@ -315,6 +314,36 @@ async fn execute(
         }
         OpKind::Create => create(op, client, store).await?,
     })
+}
+
+/// Attempts of a PATCH whose outcome is unknown (timeout, 5xx, dropped connection).
+const IDEMPOTENT_ATTEMPTS: u32 = 3;
+
+/// Runs an idempotent write (PATCH `active`, PATCH `name`: the contract says repeating
+/// them is safe) again when its outcome is unknown, with a short backoff. A definite
+/// answer (4xx, including no seat) is final.
+async fn idempotent<F, Fut>(mut call: F) -> Result<ScimUser, KafkamanError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<ScimUser, KafkamanError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if e.write_may_have_happened() && attempt < IDEMPOTENT_ATTEMPTS => {
+                tracing::warn!(
+                    attempt,
+                    request_id = e.request_id().unwrap_or(""),
+                    error = %e,
+                    "idempotent write's outcome unknown; repeating it"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A create, checked with a userName lookup when its outcome is unknown. A lookup that

@@ -352,6 +352,31 @@ async fn release_applies_only_the_deactivations_that_were_reviewed() {
 }
 
 #[tokio::test]
+async fn a_deactivation_whose_answer_is_lost_is_repeated_and_done() {
+    let env = Env::start(&generate::builtin(), ROOMY).await;
+    env.sync().await;
+    env.world.okta.deactivate_user(b::DENNIS).unwrap();
+    // The PATCH gets a 503 once (outcome unknown): PATCH active is idempotent.
+    env.world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users/*".into(),
+        method: Some("PATCH".into()),
+        kind: FaultKind::Status { status: 503 },
+        count: 1,
+        after: 0,
+    });
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success, "{:?}", report.applied);
+    assert!(!env.member("dennis.ritchie@example.com").active);
+    let patches: Vec<u16> = env
+        .kafkaman_writes()
+        .iter()
+        .filter(|w| w.method == "PATCH")
+        .map(|w| w.status)
+        .collect();
+    assert!(patches.ends_with(&[503, 200]), "{patches:?}");
+}
+
+#[tokio::test]
 async fn second_cycle_without_okta_changes_writes_nothing() {
     let env = Env::start(&generate::builtin(), ROOMY).await;
     env.sync().await;
