@@ -102,9 +102,10 @@ async fn eventful_history() -> Env {
     .unwrap();
     env.set("sync", "clear_pending_invites = false");
     let km = env.world.kafkaman.faults();
-    // A create is retried once after checking it didn't happen: refuse both.
-    km.arm(fault("/scim/v2/Users", "POST", 500, 2));
-    km.arm(fault("/scim/v2/Users/*", "PATCH", 500, 2));
+    // The create fails (never repeated blind); each PATCH (deactivation, name update)
+    // fails all of its 3 attempts.
+    km.arm(fault("/scim/v2/Users", "POST", 500, 1));
+    km.arm(fault("/scim/v2/Users/*", "PATCH", 500, 6));
     env.sync().await;
     km.clear();
 
