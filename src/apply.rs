@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::kafkaman::{InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
-use crate::plan::{Member, OpKind, Operation, Plan};
+use crate::kafkaman::{Invite, InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
+use crate::plan::{Member, OpKind, Operation, PendingInvite, Plan};
 use crate::store::{OpState, Store, StoreError};
 
 /// One operation's outcome, as reported.
@@ -244,6 +244,17 @@ impl Outcome {
             error: Some(why),
             request_id: None,
         }
+    }
+}
+
+/// A pending invite of the snapshot from kafkaman's team API.
+pub fn pending_invite_from(i: Invite) -> PendingInvite {
+    PendingInvite {
+        id: i.id,
+        email: i.email,
+        source: i.source,
+        invited_by: i.invited_by,
+        created_at: i.created_at,
     }
 }
 

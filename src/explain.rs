@@ -197,13 +197,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
                 invites = all
                     .into_iter()
                     .filter(|i| i.status == "pending" && i.email.eq_ignore_ascii_case(email))
-                    .map(|i| PendingInvite {
-                        id: i.id,
-                        email: i.email,
-                        source: i.source,
-                        invited_by: i.invited_by,
-                        created_at: i.created_at,
-                    })
+                    .map(crate::apply::pending_invite_from)
                     .collect();
             }
             Err(e) => member_error = Some(format!("listing invites failed: {e}")),

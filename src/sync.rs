@@ -12,8 +12,7 @@ use crate::config::Config;
 use crate::kafkaman::{KafkamanClient, KafkamanClientOptions, KafkamanError};
 use crate::okta::{AppUser, OktaAuth, OktaClient, OktaClientOptions, OktaError};
 use crate::plan::{
-    self, AssignedUser, OktaLookup, OktaView, OpKind, PendingInvite, Plan, Policy, SuspendedPolicy,
-    TeamView,
+    self, AssignedUser, OktaLookup, OktaView, OpKind, Plan, Policy, SuspendedPolicy, TeamView,
 };
 use crate::store::{OpState, Store, StoreError};
 
@@ -268,13 +267,7 @@ pub async fn read_both(
         invites: invites
             .into_iter()
             .filter(|i| i.status == "pending")
-            .map(|i| PendingInvite {
-                id: i.id,
-                email: i.email,
-                source: i.source,
-                invited_by: i.invited_by,
-                created_at: i.created_at,
-            })
+            .map(apply::pending_invite_from)
             .collect(),
         links,
     };
