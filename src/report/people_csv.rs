@@ -19,16 +19,26 @@ pub const HEADER: [&str; 12] = [
     "pending_invite",
 ];
 
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) gets a
+/// leading `'`: Okta profile values are user-controlled (OWASP "CSV injection").
+fn cell(value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value
+    }
+}
+
 pub(super) fn render(r: &Report) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let opt = |v: &Option<String>| cell(v.clone().unwrap_or_default());
     // Writing records into a Vec cannot fail (no I/O); errors are ignored.
     let _ = w.write_record(HEADER);
     for p in &r.people {
         let _ = w.write_record([
-            p.email.clone(),
+            cell(p.email.clone()),
             opt(&p.okta_id),
             opt(&p.okta_status),
             opt(&p.app_status),
@@ -36,7 +46,7 @@ pub(super) fn render(r: &Report) -> String {
             opt(&p.scim_id),
             opt(&p.membership),
             opt(&p.role),
-            p.status.clone(),
+            cell(p.status.clone()),
             opt(&p.action),
             opt(&p.reason),
             opt(&p.pending_invite),
@@ -44,4 +54,17 @@ pub(super) fn render(r: &Report) -> String {
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn formula_like_cells_are_defused() {
+        assert_eq!(cell("=HYPERLINK(\"x\")".into()), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("@SUM(A1)".into()), "'@SUM(A1)");
+        assert_eq!(cell("-1+1".into()), "'-1+1");
+        assert_eq!(cell("ada@example.com".into()), "ada@example.com");
+    }
 }
