@@ -466,8 +466,9 @@ async fn one_okta_500_mid_listing_is_retried_and_the_cycle_completes() {
     );
 }
 
-#[tokio::test]
-async fn interrupted_create_that_happened_is_not_repeated() {
+/// A provisioned team, a new hire assigned in Okta, and a run that recorded the intent to
+/// create them but no outcome (the process died). Returns the planned create.
+async fn crashed_before_a_create_outcome() -> (Env, scim_sync::plan::Operation) {
     let env = Env::start(&generate::builtin(), ROOMY).await;
     env.sync().await;
     let id = env
@@ -476,17 +477,24 @@ async fn interrupted_create_that_happened_is_not_repeated() {
         .create_user(new_user("late.joiner@example.com", "Late", "Joiner"))
         .unwrap();
     env.world.okta.assign_user(&id).unwrap();
+    let run = env.store.start_run("manual", "apply").unwrap();
+    let create = env
+        .dry_run()
+        .await
+        .plan
+        .operations
+        .into_iter()
+        .find(|o| o.kind == OpKind::Create)
+        .expect("create planned");
+    env.store.record_intent(run, &create).unwrap();
+    (env, create)
+}
+
+#[tokio::test]
+async fn interrupted_create_that_happened_is_not_repeated() {
     // The crash: the intent was recorded and the create reached kafkaman, but the
     // process died before writing the outcome.
-    let run = env.store.start_run("manual", "apply").unwrap();
-    let plan = env.dry_run().await.plan;
-    let create = plan
-        .operations
-        .iter()
-        .find(|o| o.kind == OpKind::Create)
-        .expect("create planned")
-        .clone();
-    env.store.record_intent(run, &create).unwrap();
+    let (env, create) = crashed_before_a_create_outcome().await;
     let client = scim_sync::sync::kafkaman_client(&env.config()).unwrap();
     client
         .create_user(&scim_sync::kafkaman::NewUser {
@@ -523,23 +531,8 @@ async fn interrupted_create_that_happened_is_not_repeated() {
 
 #[tokio::test]
 async fn interrupted_create_that_never_happened_is_created_once() {
-    let env = Env::start(&generate::builtin(), ROOMY).await;
-    env.sync().await;
-    let id = env
-        .world
-        .okta
-        .create_user(new_user("late.joiner@example.com", "Late", "Joiner"))
-        .unwrap();
-    env.world.okta.assign_user(&id).unwrap();
-    let run = env.store.start_run("manual", "apply").unwrap();
-    let plan = env.dry_run().await.plan;
-    let create = plan
-        .operations
-        .iter()
-        .find(|o| o.kind == OpKind::Create)
-        .expect("create planned")
-        .clone();
-    env.store.record_intent(run, &create).unwrap();
+    // The crash came before the create left the process.
+    let (env, _) = crashed_before_a_create_outcome().await;
     let before = env.kafkaman_writes().len();
     env.sync().await;
     let posts: Vec<_> = env.kafkaman_writes()[before..]
