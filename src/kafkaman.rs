@@ -887,7 +887,7 @@ impl KafkamanClient {
         let reset_in = http::header_u64(headers, "x-ratelimit-reset");
         match (limit, remaining, reset_in) {
             (Some(limit), Some(remaining), Some(reset_in)) if limit > 0 => {
-                crate::daemon::metrics::kafkaman_rate_limit_remaining(remaining);
+                crate::metrics::rate_limit_remaining("kafkaman", "key", remaining);
                 w.observe(
                     u32::try_from(limit).unwrap_or(u32::MAX),
                     u32::try_from(remaining).unwrap_or(u32::MAX),
@@ -928,10 +928,10 @@ fn error_details(body: &[u8]) -> (Option<String>, Option<String>) {
 
 async fn send_and_read(req: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
     let resp = req.send().await.inspect_err(|_| {
-        crate::daemon::metrics::api_request("kafkaman", None);
+        crate::metrics::api_request("kafkaman", None);
     })?;
     let status = resp.status();
-    crate::daemon::metrics::api_request("kafkaman", Some(status.as_u16()));
+    crate::metrics::api_request("kafkaman", Some(status.as_u16()));
     let headers = resp.headers().clone();
     let body = resp.bytes().await?;
     let request_id = http::header_str(&headers, "x-request-id").map(str::to_string);

@@ -1021,7 +1021,7 @@ impl OktaClient {
             (Some(limit), Some(remaining), Some(reset)) if limit > 0 => {
                 // Measured against the server's clock (Date), not ours.
                 let server_now = http::server_date_epoch(headers).unwrap_or_else(epoch_now);
-                crate::daemon::metrics::okta_rate_limit_remaining(bucket.name(), remaining);
+                crate::metrics::rate_limit_remaining("okta", bucket.name(), remaining);
                 window.observe(
                     u32::try_from(limit).unwrap_or(u32::MAX),
                     u32::try_from(remaining).unwrap_or(u32::MAX),
@@ -1196,10 +1196,10 @@ impl OktaClient {
 /// failure like a refused connection.
 async fn send_and_read(req: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
     let resp = req.send().await.inspect_err(|_| {
-        crate::daemon::metrics::api_request("okta", None);
+        crate::metrics::api_request("okta", None);
     })?;
     let status = resp.status();
-    crate::daemon::metrics::api_request("okta", Some(status.as_u16()));
+    crate::metrics::api_request("okta", Some(status.as_u16()));
     let headers = resp.headers().clone();
     let body = resp.bytes().await?;
     let request_id = http::header_str(&headers, "x-okta-request-id")

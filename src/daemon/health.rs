@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::metrics::SUCCESSFUL_RESULTS;
+use crate::metrics::SUCCESSFUL_RESULTS;
 use super::schedule::Schedule;
 use crate::store::{RunRecord, Store, StoreError};
 
