@@ -39,18 +39,25 @@ impl TransportFailure {
     }
 }
 
+/// A request that got no complete response, after the retries it allowed. Both clients'
+/// `Transport` errors carry it, with their own hint of what to check.
+#[derive(Debug, thiserror::Error)]
+#[error("{method} {path}: {} after {attempts} attempt(s)", .kind.describe())]
+pub struct Unanswered {
+    pub method: String,
+    pub path: String,
+    pub kind: TransportFailure,
+    pub attempts: u32,
+    #[source]
+    pub source: reqwest::Error,
+}
+
 /// A request the transport gave up on. Each client turns it into its own error type
 /// (`From<HttpError>`), which is what callers see and match on.
 #[derive(Debug)]
 pub enum HttpError {
     /// No complete response, after the retries the request allowed.
-    Transport {
-        method: String,
-        path: String,
-        kind: TransportFailure,
-        attempts: u32,
-        source: reqwest::Error,
-    },
+    Transport(Unanswered),
     /// Still 429 after the retries, or the server asked for a longer wait than allowed.
     RateLimited {
         method: String,
@@ -70,4 +77,17 @@ pub enum HttpError {
         request_id: Option<String>,
         limit: usize,
     },
+}
+
+/// `prefix` and the value, or nothing: the optional pieces of error messages.
+pub fn suffix(prefix: &str, value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map(|v| format!("{prefix}{v}"))
+        .unwrap_or_default()
+}
+
+/// ", request id …" when the server sent one, so that its support can find the request.
+pub fn rid_part(request_id: &Option<String>) -> String {
+    suffix(", request id ", request_id)
 }

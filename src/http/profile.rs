@@ -12,6 +12,9 @@ use super::HttpError;
 use super::rate_limit::RateLimitScheme;
 use super::transport::Transport;
 
+/// Reads a request id from an error body.
+pub type BodyRequestId = fn(&[u8]) -> Option<String>;
+
 /// One API as the transport sees it.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -20,7 +23,7 @@ pub struct Profile {
     /// The response header with the server's request id.
     pub request_id_header: &'static str,
     /// Where an error body holds the request id when the header is missing.
-    pub request_id_in_body: Option<fn(&[u8]) -> Option<String>>,
+    pub request_id_in_body: Option<BodyRequestId>,
     /// `Accept`, and `Content-Type` of JSON bodies.
     pub media_type: &'static str,
     pub rate_limit: RateLimitScheme,

@@ -188,22 +188,23 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    const OKTA: RateLimitScheme = RateLimitScheme {
-        limit_header: "x-rate-limit-limit",
-        remaining_header: "x-rate-limit-remaining",
-        reset_header: "x-rate-limit-reset",
-        reset: ResetClock::Epoch,
-        after_429: After429::UntilReset {
-            concurrency: Duration::from_secs(2),
-        },
+    /// Okta's way: epoch reset, 429s wait for it.
+    const EPOCH: RateLimitScheme = scheme(ResetClock::Epoch, UNTIL_RESET);
+    /// kafkaman's way: reset in seconds, 429s say `Retry-After`.
+    const DELTA: RateLimitScheme = scheme(ResetClock::Delta, After429::RetryAfter);
+    const UNTIL_RESET: After429 = After429::UntilReset {
+        concurrency: Duration::from_secs(2),
     };
-    const KAFKAMAN: RateLimitScheme = RateLimitScheme {
-        limit_header: "x-ratelimit-limit",
-        remaining_header: "x-ratelimit-remaining",
-        reset_header: "x-ratelimit-reset",
-        reset: ResetClock::Delta,
-        after_429: After429::RetryAfter,
-    };
+
+    const fn scheme(reset: ResetClock, after_429: After429) -> RateLimitScheme {
+        RateLimitScheme {
+            limit_header: "x-limit",
+            remaining_header: "x-remaining",
+            reset_header: "x-reset",
+            reset,
+            after_429,
+        }
+    }
 
     fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -230,32 +231,32 @@ mod tests {
             ("retry-after", http_date(server + 7)),
         ]);
         // Against our clock the date is an hour in the past (no wait at all).
-        assert_eq!(KAFKAMAN.wait_after_429(&h), Duration::from_secs(7));
+        assert_eq!(DELTA.wait_after_429(&h), Duration::from_secs(7));
     }
 
     #[test]
     fn retry_after_seconds_and_fallbacks() {
         let h = headers(&[("retry-after", "3".to_string())]);
-        assert_eq!(KAFKAMAN.wait_after_429(&h), Duration::from_secs(3));
+        assert_eq!(DELTA.wait_after_429(&h), Duration::from_secs(3));
         let h = headers(&[("retry-after", "soon".to_string())]);
-        assert_eq!(KAFKAMAN.wait_after_429(&h), Duration::from_secs(1));
+        assert_eq!(DELTA.wait_after_429(&h), Duration::from_secs(1));
         assert_eq!(
-            KAFKAMAN.wait_after_429(&HeaderMap::new()),
+            DELTA.wait_after_429(&HeaderMap::new()),
             Duration::from_secs(1)
         );
     }
 
     #[test]
-    fn okta_reset_is_measured_against_the_server_date() {
+    fn an_epoch_reset_is_measured_against_the_server_date() {
         let server = skewed_server_now();
         let h = headers(&[
             ("date", http_date(server)),
-            ("x-rate-limit-limit", "600".to_string()),
-            ("x-rate-limit-remaining", "0".to_string()),
-            ("x-rate-limit-reset", (server + 10).to_string()),
+            ("x-limit", "600".to_string()),
+            ("x-remaining", "0".to_string()),
+            ("x-reset", (server + 10).to_string()),
         ]);
-        assert_eq!(OKTA.wait_after_429(&h), Duration::from_secs(11));
-        let seen = OKTA.read(&h).unwrap();
+        assert_eq!(EPOCH.wait_after_429(&h), Duration::from_secs(11));
+        let seen = EPOCH.read(&h).unwrap();
         assert_eq!(seen.reset_in, Duration::from_secs(10));
         assert_eq!(seen.reset_epoch, server + 10);
     }
@@ -263,24 +264,24 @@ mod tests {
     #[test]
     fn a_concurrency_429_backs_off_without_a_window() {
         let h = headers(&[
-            ("x-rate-limit-limit", "0".to_string()),
-            ("x-rate-limit-remaining", "0".to_string()),
-            ("x-rate-limit-reset", "0".to_string()),
+            ("x-limit", "0".to_string()),
+            ("x-remaining", "0".to_string()),
+            ("x-reset", "0".to_string()),
         ]);
-        assert_eq!(OKTA.read(&h), None);
-        let wait = OKTA.wait_after_429(&h);
+        assert_eq!(EPOCH.read(&h), None);
+        let wait = EPOCH.wait_after_429(&h);
         assert!(wait >= Duration::from_secs(2) && wait <= Duration::from_secs(4));
     }
 
     #[test]
-    fn kafkaman_reset_counts_seconds_from_the_response() {
+    fn a_delta_reset_counts_seconds_from_the_response() {
         let h = headers(&[
             ("date", http_date(1_000)),
-            ("x-ratelimit-limit", "8".to_string()),
-            ("x-ratelimit-remaining", "3".to_string()),
-            ("x-ratelimit-reset", "4".to_string()),
+            ("x-limit", "8".to_string()),
+            ("x-remaining", "3".to_string()),
+            ("x-reset", "4".to_string()),
         ]);
-        let seen = KAFKAMAN.read(&h).unwrap();
+        let seen = DELTA.read(&h).unwrap();
         assert_eq!((seen.limit, seen.remaining), (8, 3));
         assert_eq!(seen.reset_in, Duration::from_secs(4));
         assert_eq!(seen.reset_epoch, 1_004);

@@ -15,7 +15,7 @@ use url::Url;
 
 use super::profile::{Auth, Profile, Signed};
 use super::rate_limit::RateWindow;
-use super::{HttpError, TransportFailure, body_snippet, header_str, lock, log_path};
+use super::{HttpError, TransportFailure, Unanswered, body_snippet, header_str, lock, log_path};
 
 /// The first retry waits about this long; later ones double (with jitter).
 const RETRY_BASE: Duration = Duration::from_millis(250);
@@ -84,6 +84,11 @@ impl Reply {
     /// The request's path, for errors and logs (no query: it may hold personal data).
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// None for a 404: the thing asked for does not exist.
+    pub fn found(self) -> Option<Reply> {
+        (self.status != StatusCode::NOT_FOUND).then_some(self)
     }
 
     /// Logs `err` as the failure of this request, with the server's request id, and
@@ -212,13 +217,13 @@ impl Transport {
                         continue;
                     }
                     tracing::warn!(api = p.api, method = %method, path = %path, failure = kind.describe(), attempts, error = %source, "request failed");
-                    return Err(HttpError::Transport {
+                    return Err(HttpError::Transport(Unanswered {
                         method: method.to_string(),
                         path,
                         kind,
                         attempts,
                         source,
-                    }
+                    })
                     .into());
                 }
             };

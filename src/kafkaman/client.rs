@@ -203,3 +203,28 @@ impl KafkamanClient {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    use super::*;
+
+    /// kafkaman used to measure an HTTP-date `Retry-After` against the local clock;
+    /// like Okta's reset it is now measured against the server's `Date`.
+    #[test]
+    fn retry_after_date_is_measured_against_the_server_clock() {
+        let server = SystemTime::now() - Duration::from_secs(3600);
+        let mut headers = HeaderMap::new();
+        for (name, at) in [
+            ("date", server),
+            ("retry-after", server + Duration::from_secs(5)),
+        ] {
+            let value = httpdate::fmt_http_date(at);
+            headers.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+        assert_eq!(RATE_LIMIT.wait_after_429(&headers), Duration::from_secs(5));
+    }
+}

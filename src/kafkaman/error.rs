@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::http::{HttpError, TransportFailure};
+use crate::http::{HttpError, Unanswered, rid_part, suffix};
 
 /// Why a create was refused with 409.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum KafkamanError {
         rid_part(.request_id)
     )]
     NoSeat { request_id: Option<String> },
-    #[error("kafkaman refused: {detail} (HTTP 409{}{})", scim_part(.scim_type), rid_part(.request_id))]
+    #[error("kafkaman refused: {detail} (HTTP 409{}{})", suffix(", ", .scim_type), rid_part(.request_id))]
     Conflict {
         detail: String,
         scim_type: Option<String>,
@@ -43,8 +43,8 @@ pub enum KafkamanError {
     },
     #[error(
         "kafkaman answered {method} {path} with HTTP {status}{}{}{}",
-        scim_part(.scim_type),
-        detail_part(.detail),
+        suffix(", ", .scim_type),
+        suffix(": ", .detail),
         rid_part(.request_id)
     )]
     Api {
@@ -66,18 +66,8 @@ pub enum KafkamanError {
         retry_after: Option<Duration>,
         request_id: Option<String>,
     },
-    #[error(
-        "{method} {path}: {} after {attempts} attempt(s): check kafkaman.base_url and the network ({source})",
-        .kind.describe()
-    )]
-    Transport {
-        method: String,
-        path: String,
-        kind: TransportFailure,
-        attempts: u32,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("{0}: check kafkaman.base_url and the network ({src})", src = .0.source)]
+    Transport(#[source] Unanswered),
     #[error(
         "kafkaman sent an unusable response to {method} {path} (HTTP {status}{}): {reason}",
         rid_part(.request_id)
@@ -91,18 +81,6 @@ pub enum KafkamanError {
     },
 }
 
-fn rid_part(rid: &Option<String>) -> String {
-    rid.as_deref()
-        .map(|r| format!(", request id {r}"))
-        .unwrap_or_default()
-}
-fn scim_part(t: &Option<String>) -> String {
-    t.as_deref().map(|t| format!(", {t}")).unwrap_or_default()
-}
-fn detail_part(d: &Option<String>) -> String {
-    d.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
-}
-
 impl KafkamanError {
     /// kafkaman's `X-Request-Id` of the failed response.
     pub fn request_id(&self) -> Option<&str> {
@@ -114,7 +92,7 @@ impl KafkamanError {
             | KafkamanError::Api { request_id, .. }
             | KafkamanError::RateLimited { request_id, .. }
             | KafkamanError::Malformed { request_id, .. } => request_id.as_deref(),
-            KafkamanError::Config(_) | KafkamanError::Transport { .. } => None,
+            KafkamanError::Config(_) | KafkamanError::Transport(_) => None,
         }
     }
 
@@ -127,7 +105,7 @@ impl KafkamanError {
             KafkamanError::Api { status, .. } | KafkamanError::Malformed { status, .. } => {
                 Some(*status)
             }
-            KafkamanError::Config(_) | KafkamanError::Transport { .. } => None,
+            KafkamanError::Config(_) | KafkamanError::Transport(_) => None,
         }
     }
 
@@ -136,7 +114,7 @@ impl KafkamanError {
     /// false when it provably didn't (connection refused, 4xx, 429).
     pub fn write_may_have_happened(&self) -> bool {
         match self {
-            KafkamanError::Transport { kind, .. } => kind.request_may_have_arrived(),
+            KafkamanError::Transport(failure) => failure.kind.request_may_have_arrived(),
             KafkamanError::Api { status, .. } => *status >= 500,
             KafkamanError::Malformed { status, .. } => *status < 400 || *status >= 500,
             _ => false,
@@ -162,19 +140,7 @@ impl KafkamanError {
 impl From<HttpError> for KafkamanError {
     fn from(e: HttpError) -> Self {
         match e {
-            HttpError::Transport {
-                method,
-                path,
-                kind,
-                attempts,
-                source,
-            } => KafkamanError::Transport {
-                method,
-                path,
-                kind,
-                attempts,
-                source,
-            },
+            HttpError::Transport(failure) => KafkamanError::Transport(failure),
             HttpError::RateLimited {
                 method,
                 path,

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 
 use super::client::MAX_PAGES;
 use super::model::{Invite, InviteDeletion, InvitePage};
@@ -54,10 +54,13 @@ impl KafkamanClient {
     /// Deletes a pending invite; 404 means it is already gone.
     pub async fn delete_invite(&self, id: &str) -> Result<InviteDeletion, KafkamanError> {
         let url = self.url(&["api", "v1", "team", "invites", id]);
-        let reply = self.execute(Request::new(&Method::DELETE, &url)).await?;
-        if reply.status == StatusCode::NOT_FOUND {
+        let Some(reply) = self
+            .execute(Request::new(&Method::DELETE, &url))
+            .await?
+            .found()
+        else {
             return Ok(InviteDeletion::AlreadyGone);
-        }
+        };
         self.expect_success(&reply)?;
         Ok(InviteDeletion::Deleted)
     }

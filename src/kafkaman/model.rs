@@ -219,7 +219,6 @@ mod tests {
             serde_json::from_str(r#"{"data":[],"meta":{"nextCursor":null}}"#).unwrap();
         assert!(last.meta.next_cursor.is_none());
     }
-    use super::*;
 
     const EXTENSION_URN: &str = "urn:ietf:params:scim:schemas:extension:kafkaman:2.0:User";
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use url::Url;
 
 use super::client::MAX_PAGES;
@@ -108,10 +108,9 @@ impl KafkamanClient {
 
     pub async fn get_user(&self, id: &str) -> Result<Option<ScimUser>, KafkamanError> {
         let url = self.url(&["scim", "v2", "Users", id]);
-        let reply = self.get(&url).await?;
-        if reply.status == StatusCode::NOT_FOUND {
+        let Some(reply) = self.get(&url).await?.found() else {
             return Ok(None);
-        }
+        };
         self.expect_success(&reply)?;
         self.parse_user(&reply).map(Some)
     }

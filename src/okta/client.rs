@@ -185,10 +185,9 @@ impl OktaClient {
     ) -> Result<Option<AppUser>, OktaError> {
         let mut url = self.api_url(&["api", "v1", "apps", app_id, "users", user_id]);
         url.query_pairs_mut().append_pair("expand", "user");
-        let reply = self.get(&url).await?;
-        if reply.status == StatusCode::NOT_FOUND {
+        let Some(reply) = self.get(&url).await?.found() else {
             return Ok(None);
-        }
+        };
         self.expect_success(&reply)?;
         let value: serde_json::Value = self.parse_json(&reply)?;
         parse_app_user(value)
@@ -199,10 +198,9 @@ impl OktaClient {
     /// A user by id or login; None when there is no such user.
     pub async fn get_user(&self, id_or_login: &str) -> Result<Option<OktaUser>, OktaError> {
         let url = self.api_url(&["api", "v1", "users", id_or_login]);
-        let reply = self.get(&url).await?;
-        if reply.status == StatusCode::NOT_FOUND {
+        let Some(reply) = self.get(&url).await?.found() else {
             return Ok(None);
-        }
+        };
         self.expect_success(&reply)?;
         let raw: RawUser = serde_json::from_slice(&reply.body)
             .map_err(|e| self.malformed(&reply, format!("not a User object: {e}")))?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::http::{HttpError, TransportFailure};
+use crate::http::{HttpError, Unanswered, rid_part, suffix};
 
 /// A failed Okta call. Errors that come from a response carry Okta's request id
 /// (`X-Okta-Request-Id`) so that Okta support and the System Log can find the request.
@@ -11,7 +11,7 @@ use crate::http::{HttpError, TransportFailure};
 pub enum OktaError {
     #[error("invalid Okta settings: {0}")]
     Config(String),
-    #[error("{hint} (HTTP {status}{}{})", code_part(.error_code), rid_part(.request_id))]
+    #[error("{hint} (HTTP {status}{}{})", suffix(", ", .error_code), rid_part(.request_id))]
     Unauthorized {
         status: u16,
         error_code: Option<String>,
@@ -20,7 +20,7 @@ pub enum OktaError {
     },
     #[error(
         "Okta refused {method} {path}: {hint} (HTTP 403{}{})",
-        code_part(.error_code),
+        suffix(", ", .error_code),
         rid_part(.request_id)
     )]
     Forbidden {
@@ -32,7 +32,7 @@ pub enum OktaError {
     },
     #[error(
         "app id {app_id:?} not found in the Okta org (HTTP 404{}{}): check okta.app_id",
-        code_part(.error_code),
+        suffix(", ", .error_code),
         rid_part(.request_id)
     )]
     AppNotFound {
@@ -42,8 +42,8 @@ pub enum OktaError {
     },
     #[error(
         "Okta answered {method} {path} with HTTP {status}{}{}{}",
-        code_part(.error_code),
-        summary_part(.summary),
+        suffix(", ", .error_code),
+        suffix(": ", .summary),
         rid_part(.request_id)
     )]
     Api {
@@ -66,18 +66,8 @@ pub enum OktaError {
         wait_needed: Option<Duration>,
         request_id: Option<String>,
     },
-    #[error(
-        "{method} {path}: {} after {attempts} attempt(s): check okta.org_url and the network ({source})",
-        .kind.describe()
-    )]
-    Transport {
-        method: String,
-        path: String,
-        kind: TransportFailure,
-        attempts: u32,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("{0}: check okta.org_url and the network ({src})", src = .0.source)]
+    Transport(#[source] Unanswered),
     #[error("Okta sent an unusable response to {path}{}: {reason}", rid_part(.request_id))]
     Malformed {
         path: String,
@@ -87,7 +77,7 @@ pub enum OktaError {
     },
     #[error(
         "Okta refused the OAuth token request (HTTP {status}, {error}{}){}: check okta.client_id, that the service app's registered public key matches the private key (and key id), and that the scopes are granted",
-        summary_part(.description),
+        suffix(": ", .description),
         rid_part(.request_id)
     )]
     Token {
@@ -98,19 +88,6 @@ pub enum OktaError {
     },
 }
 
-fn code_part(code: &Option<String>) -> String {
-    code.as_deref()
-        .map(|c| format!(", {c}"))
-        .unwrap_or_default()
-}
-fn rid_part(rid: &Option<String>) -> String {
-    rid.as_deref()
-        .map(|r| format!(", request id {r}"))
-        .unwrap_or_default()
-}
-fn summary_part(s: &Option<String>) -> String {
-    s.as_deref().map(|s| format!(": {s}")).unwrap_or_default()
-}
 fn wait_part(w: &Option<Duration>) -> String {
     w.map(|w| format!(" (the next window opens in {} s)", w.as_secs()))
         .unwrap_or_default()
@@ -126,7 +103,7 @@ impl OktaError {
             | OktaError::RateLimited { request_id, .. }
             | OktaError::Malformed { request_id, .. }
             | OktaError::Token { request_id, .. } => request_id.as_deref(),
-            OktaError::Config(_) | OktaError::Transport { .. } => None,
+            OktaError::Config(_) | OktaError::Transport(_) => None,
         }
     }
 
@@ -151,7 +128,7 @@ impl OktaError {
             OktaError::Forbidden { .. } => Some(403),
             OktaError::AppNotFound { .. } => Some(404),
             OktaError::RateLimited { .. } => Some(429),
-            OktaError::Config(_) | OktaError::Transport { .. } => None,
+            OktaError::Config(_) | OktaError::Transport(_) => None,
         }
     }
 }
@@ -159,19 +136,7 @@ impl OktaError {
 impl From<HttpError> for OktaError {
     fn from(e: HttpError) -> Self {
         match e {
-            HttpError::Transport {
-                method,
-                path,
-                kind,
-                attempts,
-                source,
-            } => OktaError::Transport {
-                method,
-                path,
-                kind,
-                attempts,
-                source,
-            },
+            HttpError::Transport(failure) => OktaError::Transport(failure),
             HttpError::RateLimited {
                 path,
                 attempts,

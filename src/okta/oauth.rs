@@ -49,7 +49,8 @@ impl std::fmt::Debug for OktaAuth {
 /// The credentials of a built client.
 pub(super) enum AuthState {
     Ssws(StaticAuth<OktaError>),
-    Oauth(OauthState),
+    // Boxed: the key and the token cache dwarf the SSWS variant.
+    Oauth(Box<OauthState>),
 }
 
 pub(super) struct OauthState {
@@ -121,14 +122,14 @@ impl AuthState {
                 let token_url = org_url
                     .join("/oauth2/v1/token")
                     .map_err(|e| OktaError::Config(format!("cannot build the token URL: {e}")))?;
-                Ok(AuthState::Oauth(OauthState {
+                Ok(AuthState::Oauth(Box::new(OauthState {
                     client_id,
                     key,
                     key_id,
                     scopes,
                     token_url,
                     token: tokio::sync::Mutex::new(None),
-                }))
+                })))
             }
         }
     }
