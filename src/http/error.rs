@@ -52,6 +52,25 @@ pub struct Unanswered {
     pub source: reqwest::Error,
 }
 
+/// A response with a status the call did not expect, and what its error body said.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{method} {path} with HTTP {status}{}{}{}",
+    suffix(", ", .code),
+    suffix(": ", .detail),
+    rid_part(.request_id)
+)]
+pub struct Refused {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// The API's error code (Okta's `errorCode`, SCIM's `scimType`).
+    pub code: Option<String>,
+    /// Its explanation (Okta's `errorSummary`, SCIM's `detail`).
+    pub detail: Option<String>,
+    pub request_id: Option<String>,
+}
+
 /// A request the transport gave up on. Each client turns it into its own error type
 /// (`From<HttpError>`), which is what callers see and match on.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ mod profile;
 mod rate_limit;
 mod transport;
 
-pub use error::{HttpError, TransportFailure, Unanswered, rid_part, suffix};
+pub use error::{HttpError, Refused, TransportFailure, Unanswered, rid_part, suffix};
 pub use link::next_link;
 pub use profile::{Auth, Profile, Signed, StaticAuth};
 pub use rate_limit::{After429, Observed, RateLimitScheme, RateWindow, ResetClock, server_now};

@@ -15,7 +15,9 @@ use url::Url;
 
 use super::profile::{Auth, Profile, Signed};
 use super::rate_limit::RateWindow;
-use super::{HttpError, TransportFailure, Unanswered, body_snippet, header_str, lock, log_path};
+use super::{
+    HttpError, Refused, TransportFailure, Unanswered, body_snippet, header_str, lock, log_path,
+};
 
 /// The first retry waits about this long; later ones double (with jitter).
 const RETRY_BASE: Duration = Duration::from_millis(250);
@@ -89,6 +91,18 @@ impl Reply {
     /// None for a 404: the thing asked for does not exist.
     pub fn found(self) -> Option<Reply> {
         (self.status != StatusCode::NOT_FOUND).then_some(self)
+    }
+
+    /// This response as an unexpected status, with the error body's code and detail.
+    pub fn refused(&self, code: Option<String>, detail: Option<String>) -> Refused {
+        Refused {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            status: self.status.as_u16(),
+            code,
+            detail,
+            request_id: self.request_id.clone(),
+        }
     }
 
     /// Logs `err` as the failure of this request, with the server's request id, and

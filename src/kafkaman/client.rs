@@ -192,14 +192,7 @@ impl KafkamanClient {
                 retry_after: None,
                 request_id,
             },
-            status => KafkamanError::Api {
-                method: reply.method().to_string(),
-                path: reply.path().to_string(),
-                status,
-                scim_type,
-                detail,
-                request_id,
-            },
+            _ => KafkamanError::Api(Box::new(reply.refused(scim_type, detail))),
         }))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::http::{HttpError, Unanswered, rid_part, suffix};
+use crate::http::{HttpError, Refused, Unanswered, rid_part, suffix};
 
 /// Why a create was refused with 409.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,20 +41,9 @@ pub enum KafkamanError {
         scim_type: Option<String>,
         request_id: Option<String>,
     },
-    #[error(
-        "kafkaman answered {method} {path} with HTTP {status}{}{}{}",
-        suffix(", ", .scim_type),
-        suffix(": ", .detail),
-        rid_part(.request_id)
-    )]
-    Api {
-        method: String,
-        path: String,
-        status: u16,
-        scim_type: Option<String>,
-        detail: Option<String>,
-        request_id: Option<String>,
-    },
+    #[error("kafkaman answered {0}")]
+    // Boxed: the error stays small on every Ok path.
+    Api(Box<Refused>),
     #[error(
         "kafkaman rate limit still exceeded for {method} {path} after {attempts} attempt(s){}",
         rid_part(.request_id)
@@ -89,9 +78,9 @@ impl KafkamanError {
             | KafkamanError::ScimDisabled { request_id }
             | KafkamanError::NoSeat { request_id }
             | KafkamanError::Conflict { request_id, .. }
-            | KafkamanError::Api { request_id, .. }
             | KafkamanError::RateLimited { request_id, .. }
             | KafkamanError::Malformed { request_id, .. } => request_id.as_deref(),
+            KafkamanError::Api(refused) => refused.request_id.as_deref(),
             KafkamanError::Config(_) | KafkamanError::Transport(_) => None,
         }
     }
@@ -102,9 +91,8 @@ impl KafkamanError {
             KafkamanError::ScimDisabled { .. } | KafkamanError::NoSeat { .. } => Some(403),
             KafkamanError::Conflict { .. } => Some(409),
             KafkamanError::RateLimited { .. } => Some(429),
-            KafkamanError::Api { status, .. } | KafkamanError::Malformed { status, .. } => {
-                Some(*status)
-            }
+            KafkamanError::Api(refused) => Some(refused.status),
+            KafkamanError::Malformed { status, .. } => Some(*status),
             KafkamanError::Config(_) | KafkamanError::Transport(_) => None,
         }
     }
@@ -115,7 +103,7 @@ impl KafkamanError {
     pub fn write_may_have_happened(&self) -> bool {
         match self {
             KafkamanError::Transport(failure) => failure.kind.request_may_have_arrived(),
-            KafkamanError::Api { status, .. } => *status >= 500,
+            KafkamanError::Api(refused) => refused.status >= 500,
             KafkamanError::Malformed { status, .. } => *status < 400 || *status >= 500,
             _ => false,
         }

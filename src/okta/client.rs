@@ -443,14 +443,7 @@ impl OktaClient {
                 wait_needed: None,
                 request_id,
             },
-            status => OktaError::Api {
-                method: reply.method().to_string(),
-                path,
-                status,
-                error_code,
-                summary,
-                request_id,
-            },
+            _ => OktaError::Api(Box::new(reply.refused(error_code, summary))),
         }))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::http::{HttpError, Unanswered, rid_part, suffix};
+use crate::http::{HttpError, Refused, Unanswered, rid_part, suffix};
 
 /// A failed Okta call. Errors that come from a response carry Okta's request id
 /// (`X-Okta-Request-Id`) so that Okta support and the System Log can find the request.
@@ -40,20 +40,9 @@ pub enum OktaError {
         error_code: Option<String>,
         request_id: Option<String>,
     },
-    #[error(
-        "Okta answered {method} {path} with HTTP {status}{}{}{}",
-        suffix(", ", .error_code),
-        suffix(": ", .summary),
-        rid_part(.request_id)
-    )]
-    Api {
-        method: String,
-        path: String,
-        status: u16,
-        error_code: Option<String>,
-        summary: Option<String>,
-        request_id: Option<String>,
-    },
+    #[error("Okta answered {0}")]
+    // Boxed: the error stays small on every Ok path.
+    Api(Box<Refused>),
     #[error(
         "Okta rate limit for {path} still exceeded after {attempts} attempt(s){}{}: another integration may be using the org's budget; lower the sync frequency or raise this app's share in Okta's rate-limit settings",
         wait_part(.wait_needed),
@@ -99,10 +88,10 @@ impl OktaError {
             OktaError::Unauthorized { request_id, .. }
             | OktaError::Forbidden { request_id, .. }
             | OktaError::AppNotFound { request_id, .. }
-            | OktaError::Api { request_id, .. }
             | OktaError::RateLimited { request_id, .. }
             | OktaError::Malformed { request_id, .. }
             | OktaError::Token { request_id, .. } => request_id.as_deref(),
+            OktaError::Api(refused) => refused.request_id.as_deref(),
             OktaError::Config(_) | OktaError::Transport(_) => None,
         }
     }
@@ -111,8 +100,8 @@ impl OktaError {
         match self {
             OktaError::Unauthorized { error_code, .. }
             | OktaError::Forbidden { error_code, .. }
-            | OktaError::AppNotFound { error_code, .. }
-            | OktaError::Api { error_code, .. } => error_code.as_deref(),
+            | OktaError::AppNotFound { error_code, .. } => error_code.as_deref(),
+            OktaError::Api(refused) => refused.code.as_deref(),
             OktaError::RateLimited { .. } => Some("E0000047"),
             OktaError::Token { error, .. } => Some(error),
             _ => None,
@@ -122,9 +111,9 @@ impl OktaError {
     pub fn status(&self) -> Option<u16> {
         match self {
             OktaError::Unauthorized { status, .. }
-            | OktaError::Api { status, .. }
             | OktaError::Malformed { status, .. }
             | OktaError::Token { status, .. } => Some(*status),
+            OktaError::Api(refused) => Some(refused.status),
             OktaError::Forbidden { .. } => Some(403),
             OktaError::AppNotFound { .. } => Some(404),
             OktaError::RateLimited { .. } => Some(429),
