@@ -10,7 +10,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::HttpError;
 use super::rate_limit::RateLimitScheme;
-use super::transport::Transport;
 
 /// Reads a request id from an error body.
 pub type BodyRequestId = fn(&[u8]) -> Option<String>;
@@ -52,11 +51,9 @@ pub trait Auth: Sync {
     /// The client's error type: what a failed request becomes.
     type Error: From<HttpError> + std::fmt::Display + Send;
 
-    /// Adds this attempt's credentials. `transport` serves requests the credentials need
-    /// themselves (an OAuth token exchange).
+    /// Adds this attempt's credentials.
     fn sign(
         &self,
-        transport: &Transport,
         request: RequestBuilder,
     ) -> impl Future<Output = Result<Signed, Self::Error>> + Send;
 
@@ -91,7 +88,7 @@ where
 {
     type Error = E;
 
-    async fn sign(&self, _: &Transport, request: RequestBuilder) -> Result<Signed, E> {
+    async fn sign(&self, request: RequestBuilder) -> Result<Signed, E> {
         let value = format!("{} {}", self.scheme, self.secret.expose_secret());
         let request = match HeaderValue::from_str(&value) {
             Ok(mut v) => {

@@ -203,7 +203,7 @@ impl Transport {
             let Signed {
                 request: builder,
                 renewable,
-            } = match auth.sign(self, builder).await {
+            } = match auth.sign(builder).await {
                 Ok(signed) => signed,
                 Err(e) => {
                     self.with_window(window, RateWindow::release);

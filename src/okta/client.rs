@@ -78,7 +78,7 @@ pub struct OktaClient {
 }
 
 struct Inner {
-    transport: Transport,
+    transport: Arc<Transport>,
     org_url: Url,
     auth: AuthState,
     page_size: u32,
@@ -109,7 +109,6 @@ impl OktaClient {
         org_url.set_path("");
         org_url.set_query(None);
         org_url.set_fragment(None);
-        let auth = AuthState::new(opts.auth, &org_url)?;
         let profile = Profile {
             api: "okta",
             request_id_header: "x-okta-request-id",
@@ -122,8 +121,11 @@ impl OktaClient {
             max_rate_limit_wait: opts.max_rate_limit_wait,
             retry_for_headers: Some(("X-Okta-Retry-For", "X-Okta-Retry-Count")),
         };
-        let transport = Transport::new(profile, opts.timeout)
-            .map_err(|e| OktaError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let transport = Arc::new(
+            Transport::new(profile, opts.timeout)
+                .map_err(|e| OktaError::Config(format!("cannot build the HTTP client: {e}")))?,
+        );
+        let auth = AuthState::new(opts.auth, &org_url, Arc::clone(&transport))?;
         Ok(OktaClient {
             inner: Arc::new(Inner {
                 transport,

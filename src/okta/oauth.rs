@@ -2,6 +2,7 @@
 //! (client credentials with a `private_key_jwt` assertion, the access token cached and
 //! renewed once when Okta rejects it).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, RequestBuilder};
@@ -60,6 +61,8 @@ pub(super) struct OauthState {
     scopes: Vec<String>,
     token_url: Url,
     token: tokio::sync::Mutex<Option<CachedToken>>,
+    /// The client's own transport: token requests pace and count with the API calls.
+    transport: Arc<Transport>,
 }
 
 struct CachedToken {
@@ -92,7 +95,11 @@ struct TokenErrorBody {
 
 impl AuthState {
     /// Checks the settings and prepares the key; `org_url` is the org's origin.
-    pub(super) fn new(auth: OktaAuth, org_url: &Url) -> Result<AuthState, OktaError> {
+    pub(super) fn new(
+        auth: OktaAuth,
+        org_url: &Url,
+        transport: Arc<Transport>,
+    ) -> Result<AuthState, OktaError> {
         match auth {
             OktaAuth::Ssws(token) => {
                 if token.expose_secret().trim().is_empty() {
@@ -129,6 +136,7 @@ impl AuthState {
                     scopes,
                     token_url,
                     token: tokio::sync::Mutex::new(None),
+                    transport,
                 })))
             }
         }
@@ -142,16 +150,12 @@ impl AuthState {
 impl Auth for AuthState {
     type Error = OktaError;
 
-    async fn sign(
-        &self,
-        transport: &Transport,
-        request: RequestBuilder,
-    ) -> Result<Signed, OktaError> {
+    async fn sign(&self, request: RequestBuilder) -> Result<Signed, OktaError> {
         let oauth = match self {
-            AuthState::Ssws(ssws) => return ssws.sign(transport, request).await,
+            AuthState::Ssws(ssws) => return ssws.sign(request).await,
             AuthState::Oauth(oauth) => oauth,
         };
-        let bearer = oauth.access_token(transport).await?;
+        let bearer = oauth.access_token().await?;
         Ok(Signed {
             request: request.bearer_auth(bearer.expose_secret()),
             renewable: Some(bearer),
@@ -177,14 +181,14 @@ impl Auth for AuthState {
 
 impl OauthState {
     /// The cached access token, or a new one when it is due for refresh.
-    async fn access_token(&self, transport: &Transport) -> Result<SecretString, OktaError> {
+    async fn access_token(&self) -> Result<SecretString, OktaError> {
         let mut cached = self.token.lock().await;
         if let Some(t) = cached.as_ref()
             && Instant::now() < t.refresh_at
         {
             return Ok(t.access_token.clone());
         }
-        let fresh = self.fetch_token(transport).await?;
+        let fresh = self.fetch_token().await?;
         let bearer = fresh.access_token.clone();
         *cached = Some(fresh);
         Ok(bearer)
@@ -192,9 +196,10 @@ impl OauthState {
 
     /// Client credentials grant with a `private_key_jwt` assertion. Repeating it changes
     /// nothing on Okta's side, so it is retried like a read.
-    async fn fetch_token(&self, transport: &Transport) -> Result<CachedToken, OktaError> {
+    async fn fetch_token(&self) -> Result<CachedToken, OktaError> {
         let started = Instant::now();
-        let reply = transport
+        let reply = self
+            .transport
             .execute(
                 &ClientAssertion(self),
                 Request::new(&Method::POST, &self.token_url).repeatable(),
@@ -241,7 +246,7 @@ struct ClientAssertion<'a>(&'a OauthState);
 impl Auth for ClientAssertion<'_> {
     type Error = OktaError;
 
-    async fn sign(&self, _: &Transport, request: RequestBuilder) -> Result<Signed, OktaError> {
+    async fn sign(&self, request: RequestBuilder) -> Result<Signed, OktaError> {
         let o = self.0;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
