@@ -12,6 +12,7 @@ pub mod explain;
 pub mod history;
 pub mod http;
 pub mod kafkaman;
+pub mod metrics;
 pub mod okta;
 pub mod plan;
 pub mod render;

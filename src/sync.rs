@@ -330,7 +330,7 @@ pub async fn run_cycle(
                 RunResult::Failed
             };
             store.finish_run(run_id, result.as_str(), &summary_json, Some(&e.to_string()))?;
-            crate::daemon::metrics::cycle_finished("failed", started.elapsed(), None, None);
+            crate::metrics::cycle_finished("failed", started.elapsed(), None);
             tracing::error!(run_id, result = "failed", duration_ms = summary.duration_ms, error = %e, "cycle failed");
             Err(e)
         }
@@ -443,11 +443,15 @@ async fn cycle(
     };
     let summary_json = serde_json::to_value(&summary).unwrap_or_default();
     store.finish_run(run_id, result.as_str(), &summary_json, None)?;
-    crate::daemon::metrics::cycle_finished(
+    crate::metrics::cycle_finished(
         result.as_str(),
         started.elapsed(),
-        Some(&summary),
-        Some(&applied),
+        Some(crate::metrics::CycleCounts {
+            held: summary.held,
+            managed: summary.managed,
+            unmanaged: summary.unmanaged,
+            outcomes: &summary.outcomes,
+        }),
     );
     tracing::info!(
         run_id,

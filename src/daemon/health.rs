@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::metrics::SUCCESSFUL_RESULTS;
 use super::schedule::Schedule;
+use crate::metrics::SUCCESSFUL_RESULTS;
 use crate::store::{RunRecord, Store, StoreError};
 
 /// One finished run, as `/healthz` reports it.

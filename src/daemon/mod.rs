@@ -8,7 +8,6 @@
 //! `/healthz` and `/metrics` when `[daemon] listen` is set.
 
 pub mod health;
-pub mod metrics;
 pub mod notify;
 pub mod schedule;
 pub mod schedule_cli;
@@ -26,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, OktaAuth, SecretRef};
 use crate::http::lock;
+use crate::metrics;
 use crate::store::{StateLock, Store, StoreError};
 use crate::sync::{self, CycleOptions, CycleReport, SyncError, Trigger};
 use health::Status;

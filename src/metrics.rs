@@ -1,9 +1,12 @@
-//! Metric names and the one-line recording helpers the clients and the cycle call.
+//! Metric names and the one-line recording helpers the HTTP transport, the cycle and the
+//! daemon call. They take plain numbers and strings, so this module depends on nothing
+//! else in the crate.
 //!
 //! Recording goes through the `metrics` facade: without an installed recorder (every
 //! command but `daemon`) each call is a no-op. The daemon installs a Prometheus recorder
 //! ([`install`]) and serves its rendering on `/metrics`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -42,7 +45,7 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
 }
 
 fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(CYCLES, "Sync cycles by result.");
     describe_counter!(
         OPERATIONS,
@@ -93,48 +96,59 @@ fn describe() {
 
 /// One HTTP exchange with `api` ("okta" or "kafkaman"); `status` is `None` when no
 /// response came (connection refused, timeout, dropped).
-pub fn api_request(api: &'static str, status: Option<u16>) {
+pub fn api_request(api: &str, status: Option<u16>) {
     let status = status.map_or_else(|| "transport".to_string(), |s| s.to_string());
-    metrics::counter!(API_REQUESTS, "api" => api, "status" => status).increment(1);
+    ::metrics::counter!(API_REQUESTS, "api" => api.to_string(), "status" => status).increment(1);
 }
 
-/// The remaining requests in an Okta rate-limit bucket.
-pub fn okta_rate_limit_remaining(bucket: &'static str, remaining: u64) {
-    metrics::gauge!(OKTA_RATE_LIMIT_REMAINING, "bucket" => bucket).set(remaining as f64);
+/// The remaining requests in one rate-limit window of `api`: Okta has one per bucket,
+/// kafkaman one per API key (its gauge has no label).
+pub fn rate_limit_remaining(api: &str, window: &str, remaining: u64) {
+    let gauge = match api {
+        "okta" => ::metrics::gauge!(OKTA_RATE_LIMIT_REMAINING, "bucket" => window.to_string()),
+        "kafkaman" => ::metrics::gauge!(KAFKAMAN_RATE_LIMIT_REMAINING),
+        // No gauge is described for another API.
+        _ => return,
+    };
+    gauge.set(remaining as f64);
 }
 
-/// The remaining requests in kafkaman's rate-limit window.
-pub fn kafkaman_rate_limit_remaining(remaining: u64) {
-    metrics::gauge!(KAFKAMAN_RATE_LIMIT_REMAINING).set(remaining as f64);
+/// What a cycle that got as far as planning counted.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleCounts<'a> {
+    /// Deactivations held by the safety limits.
+    pub held: usize,
+    /// kafkaman members scim-sync manages, and those it doesn't.
+    pub managed: usize,
+    pub unmanaged: usize,
+    /// Applied operations per `kind.outcome` (the run summary's `outcomes`).
+    pub outcomes: &'a BTreeMap<String, usize>,
 }
 
-/// A cycle that ran (any mode). `summary` and `applied` are absent when the cycle failed
-/// before planning.
-pub fn cycle_finished(
-    result: &str,
-    duration: Duration,
-    summary: Option<&crate::sync::RunSummary>,
-    applied: Option<&crate::apply::ApplyReport>,
-) {
+/// A cycle that ran (any mode). `counts` is absent when the cycle failed before planning.
+pub fn cycle_finished(result: &str, duration: Duration, counts: Option<CycleCounts<'_>>) {
     let now = epoch_seconds();
-    metrics::counter!(CYCLES, "result" => result.to_string()).increment(1);
-    metrics::histogram!(CYCLE_DURATION).record(duration.as_secs_f64());
-    metrics::gauge!(LAST_CYCLE).set(now);
+    ::metrics::counter!(CYCLES, "result" => result.to_string()).increment(1);
+    ::metrics::histogram!(CYCLE_DURATION).record(duration.as_secs_f64());
+    ::metrics::gauge!(LAST_CYCLE).set(now);
     if SUCCESSFUL_RESULTS.contains(&result) {
-        metrics::gauge!(LAST_SUCCESS).set(now);
+        ::metrics::gauge!(LAST_SUCCESS).set(now);
     }
-    if let Some(summary) = summary {
-        metrics::gauge!(HELD).set(summary.held as f64);
-        metrics::gauge!(MEMBERS, "state" => "managed").set(summary.managed as f64);
-        metrics::gauge!(MEMBERS, "state" => "unmanaged").set(summary.unmanaged as f64);
-    }
-    for o in applied.map(|a| a.outcomes.as_slice()).unwrap_or_default() {
-        metrics::counter!(
+    let Some(counts) = counts else { return };
+    ::metrics::gauge!(HELD).set(counts.held as f64);
+    ::metrics::gauge!(MEMBERS, "state" => "managed").set(counts.managed as f64);
+    ::metrics::gauge!(MEMBERS, "state" => "unmanaged").set(counts.unmanaged as f64);
+    for (key, n) in counts.outcomes {
+        // Keys are `kind.outcome`; neither part contains a dot.
+        let Some((kind, outcome)) = key.split_once('.') else {
+            continue;
+        };
+        ::metrics::counter!(
             OPERATIONS,
-            "kind" => o.kind.as_str(),
-            "outcome" => o.state.as_str()
+            "kind" => kind.to_string(),
+            "outcome" => outcome.to_string()
         )
-        .increment(1);
+        .increment(*n as u64);
     }
 }
 

@@ -1,0 +1,211 @@
+//! Okta's wire types: app users with the user embedded, users, error bodies, and the
+//! rate-limit buckets this client keys by path.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+/// One user's assignment to the app (`AppUser` with the Okta user embedded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppUser {
+    /// The Okta user id (`AppUser.id` is the user's id; there is no assignment id).
+    pub id: String,
+    /// `USER` (direct) or `GROUP` (through a group).
+    pub scope: String,
+    /// The assignment's status (ACTIVE, PROVISIONED, STAGED, …).
+    pub status: String,
+    pub external_id: Option<String>,
+    pub user: OktaUser,
+}
+
+/// An Okta user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OktaUser {
+    pub id: String,
+    /// UserStatus: ACTIVE, SUSPENDED, DEPROVISIONED, …
+    pub status: String,
+    pub profile: serde_json::Map<String, serde_json::Value>,
+    pub last_updated: Option<String>,
+}
+
+impl OktaUser {
+    /// A profile attribute as a string (None when absent, null or not a string).
+    pub fn profile_str(&self, attr: &str) -> Option<&str> {
+        self.profile.get(attr).and_then(|v| v.as_str())
+    }
+}
+
+/// Okta's rate-limit buckets as this client keys them (by path prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// `/api/v1/apps` and everything below it.
+    Apps,
+    /// `GET /api/v1/users` (the list).
+    UsersList,
+    /// `/api/v1/logs`.
+    Logs,
+    /// Everything else.
+    Other,
+}
+
+impl Bucket {
+    pub fn of(method: &Method, path: &str) -> Bucket {
+        let path = path.trim_end_matches('/');
+        if path == "/api/v1/apps" || path.starts_with("/api/v1/apps/") {
+            Bucket::Apps
+        } else if path == "/api/v1/users" && *method == Method::GET {
+            Bucket::UsersList
+        } else if path == "/api/v1/logs" || path.starts_with("/api/v1/logs/") {
+            Bucket::Logs
+        } else {
+            Bucket::Other
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::Apps => "apps",
+            Bucket::UsersList => "users_list",
+            Bucket::Logs => "logs",
+            Bucket::Other => "other",
+        }
+    }
+
+    /// The bucket [`Bucket::name`] names.
+    pub fn named(name: &str) -> Option<Bucket> {
+        [Bucket::Apps, Bucket::UsersList, Bucket::Logs, Bucket::Other]
+            .into_iter()
+            .find(|b| b.name() == name)
+    }
+}
+
+/// The rate-limit headers last seen for one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketStatus {
+    pub bucket: Bucket,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Epoch seconds (server clock) when the window resets.
+    pub reset_epoch: u64,
+}
+
+#[derive(Deserialize)]
+pub(super) struct OktaErrorBody {
+    #[serde(rename = "errorCode")]
+    pub error_code: Option<String>,
+    #[serde(rename = "errorSummary")]
+    pub error_summary: Option<String>,
+    #[serde(rename = "errorId")]
+    pub error_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAppUser {
+    id: String,
+    scope: String,
+    status: String,
+    #[serde(rename = "externalId", default)]
+    external_id: Option<String>,
+    #[serde(rename = "_embedded", default)]
+    embedded: Option<RawEmbedded>,
+}
+
+#[derive(Deserialize)]
+struct RawEmbedded {
+    #[serde(default)]
+    user: Option<RawUser>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawUser {
+    id: String,
+    status: String,
+    profile: serde_json::Map<String, serde_json::Value>,
+    #[serde(rename = "lastUpdated", default)]
+    last_updated: Option<String>,
+}
+
+impl From<RawUser> for OktaUser {
+    fn from(u: RawUser) -> Self {
+        OktaUser {
+            id: u.id,
+            status: u.status,
+            profile: u.profile,
+            last_updated: u.last_updated,
+        }
+    }
+}
+
+pub(super) fn parse_error_body(body: &[u8]) -> Option<OktaErrorBody> {
+    serde_json::from_slice(body).ok()
+}
+
+/// Okta's request id from an error body (`errorId`), for responses without the header.
+pub(super) fn error_id(body: &[u8]) -> Option<String> {
+    parse_error_body(body).and_then(|b| b.error_id)
+}
+
+pub(super) fn parse_app_user(value: serde_json::Value) -> Result<AppUser, String> {
+    let raw: RawAppUser =
+        serde_json::from_value(value).map_err(|e| format!("not an AppUser object: {e}"))?;
+    let user = raw
+        .embedded
+        .and_then(|e| e.user)
+        .ok_or_else(|| format!("app user {} has no _embedded.user", raw.id))?;
+    if user.id != raw.id {
+        return Err(format!(
+            "app user {} embeds a different user ({})",
+            raw.id, user.id
+        ));
+    }
+    Ok(AppUser {
+        id: raw.id,
+        scope: raw.scope,
+        status: raw.status,
+        external_id: raw.external_id,
+        user: user.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_by_path() {
+        assert_eq!(
+            Bucket::of(&Method::GET, "/api/v1/apps/0oa1/users"),
+            Bucket::Apps
+        );
+        assert_eq!(Bucket::of(&Method::GET, "/api/v1/apps"), Bucket::Apps);
+        assert_eq!(Bucket::of(&Method::GET, "/api/v1/users"), Bucket::UsersList);
+        assert_eq!(
+            Bucket::of(&Method::GET, "/api/v1/users/00u1"),
+            Bucket::Other
+        );
+        assert_eq!(Bucket::of(&Method::GET, "/api/v1/logs"), Bucket::Logs);
+        assert_eq!(
+            Bucket::of(&Method::GET, "/api/v1/applications"),
+            Bucket::Other
+        );
+    }
+
+    #[test]
+    fn app_user_without_embedded_user_is_malformed() {
+        let v = serde_json::json!({"id": "00u1", "scope": "USER", "status": "ACTIVE"});
+        assert!(parse_app_user(v).unwrap_err().contains("_embedded.user"));
+    }
+
+    #[test]
+    fn app_user_parses() {
+        let v = serde_json::json!({
+            "id": "00u1", "scope": "GROUP", "status": "PROVISIONED", "externalId": "k1",
+            "_embedded": {"user": {"id": "00u1", "status": "ACTIVE",
+                "profile": {"login": "a@x.com", "firstName": null}, "lastUpdated": "2024-01-01T00:00:00.000Z"}}
+        });
+        let u = parse_app_user(v).unwrap();
+        assert_eq!(u.user.profile_str("login"), Some("a@x.com"));
+        assert_eq!(u.user.profile_str("firstName"), None);
+        assert_eq!(u.external_id.as_deref(), Some("k1"));
+    }
+}
