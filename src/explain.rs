@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{AppUser, OktaClient, OktaUser};
+use crate::plan::model::string_enum;
 use crate::plan::{self, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, TeamView};
 use crate::report::{self, exit, short_time};
 use crate::store::{OpRecord, Store};
@@ -42,7 +43,7 @@ pub struct Explanation {
     pub version: u32,
     pub query: String,
     pub okta: OktaPart,
-    pub member: Option<MemberPart>,
+    pub member: Option<Member>,
     /// Why the team could not be read (the rest is still shown).
     pub member_error: Option<String>,
     pub link: Option<LinkPart>,
@@ -89,28 +90,27 @@ pub struct GroupRef {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MemberPart {
-    pub scim_id: String,
-    pub user_name: String,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub external_id: Option<String>,
-    pub active: bool,
-    pub membership: Option<String>,
-    pub role: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct LinkPart {
     pub okta_id: String,
     pub scim_id: String,
 }
 
+string_enum! {
+    /// Which part of the plan a decision comes from.
+    pub enum DecisionCategory ("decision category") {
+        Operation => "operation",
+        Held => "held",
+        Attention => "attention",
+        Unmanaged => "unmanaged",
+        /// The plan has nothing about this person.
+        None => "none",
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
-    /// `operation`, `held`, `attention`, `unmanaged` or `none`.
-    pub category: String,
-    pub action: Option<String>,
+    pub category: DecisionCategory,
+    pub action: Option<OpKind>,
     pub reason: String,
     /// The planner rule that decides, and the settings it depends on.
     pub rule: String,
@@ -153,7 +153,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     // kafkaman: the member by link, externalId or userName, and pending invites.
     let kafkaman = sync::kafkaman_client(cfg).map_err(|e| e.to_string());
     let mut member_error = None;
-    let mut member: Option<ScimUser> = None;
+    let mut member: Option<Member> = None;
     let mut invites = Vec::new();
     let okta_id_hint = okta_user
         .as_ref()
@@ -168,7 +168,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         Err(e) => member_error = Some(e.clone()),
         Ok(k) => match find_member(k, &links, okta_id_hint.as_deref(), email_hint.as_deref()).await
         {
-            Ok(m) => member = m,
+            Ok(m) => member = m.as_ref().map(crate::apply::member_from_scim),
             Err(e) => member_error = Some(e),
         },
     }
@@ -240,7 +240,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         .as_ref()
         .and_then(|id| links.get(id).map(|scim| (id.clone(), scim.clone())))
         .or_else(|| {
-            let scim = &member.as_ref()?.id;
+            let scim = &member.as_ref()?.scim_id;
             links
                 .iter()
                 .find(|(_, s)| *s == scim)
@@ -293,16 +293,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         version: 1,
         query: who.to_string(),
         okta,
-        member: member.map(|m| MemberPart {
-            scim_id: m.id,
-            user_name: m.user_name,
-            given_name: m.given_name,
-            family_name: m.family_name,
-            external_id: m.external_id,
-            active: m.active,
-            membership: m.membership,
-            role: m.role,
-        }),
+        member,
         member_error,
         link,
         invites,
@@ -393,7 +384,7 @@ fn decide(
     app_user: Option<&AppUser>,
     okta_user: Option<&OktaUser>,
     okta_id: Option<&str>,
-    member: Option<&ScimUser>,
+    member: Option<&Member>,
     email: Option<&str>,
     invites: &[PendingInvite],
 ) -> Vec<Decision> {
@@ -404,10 +395,10 @@ fn decide(
         assigned.push(sync::assigned_user(cfg, au));
     }
     let mut members: Vec<Member> = store.and_then(|s| s.members().ok()).unwrap_or_default();
-    let scim_id = member.map(|m| m.id.clone());
+    let scim_id = member.map(|m| m.scim_id.clone());
     members.retain(|m| Some(&m.scim_id) != scim_id.as_ref());
     if let Some(m) = member {
-        members.push(crate::apply::member_from_scim(m));
+        members.push(m.clone());
     }
     let mut all_invites = store.and_then(|s| s.invites().ok()).unwrap_or_default();
     all_invites.retain(|i| !same_email(&i.email));
@@ -425,7 +416,7 @@ fn decide(
         // This person's lookup is live.
         let live = match okta_user {
             Some(u) => OktaLookup::Found {
-                status: u.status.clone(),
+                status: u.status.as_str().into(),
             },
             None => OktaLookup::NotFound,
         };
@@ -449,7 +440,7 @@ fn decisions(
     plan: &Plan,
     concerns: impl Fn(Option<&str>, Option<&str>, &str) -> bool,
     assigned: bool,
-    member: Option<&ScimUser>,
+    member: Option<&Member>,
 ) -> Vec<Decision> {
     let s = &cfg.sync;
     let mut out = Vec::new();
@@ -484,8 +475,8 @@ fn decisions(
             ),
         };
         out.push(Decision {
-            category: "operation".into(),
-            action: Some(o.kind.as_str().into()),
+            category: DecisionCategory::Operation,
+            action: Some(o.kind),
             reason: o.reason.clone(),
             rule,
         });
@@ -493,8 +484,8 @@ fn decisions(
     for o in &plan.held {
         if concerns(o.okta_id.as_deref(), o.scim_id.as_deref(), &o.user_name) {
             out.push(Decision {
-                category: "held".into(),
-                action: Some(o.kind.as_str().into()),
+                category: DecisionCategory::Held,
+                action: Some(o.kind),
                 reason: o.reason.clone(),
                 rule: format!(
                     "more deactivations in one cycle than the cap ({} this cycle: \
@@ -510,9 +501,9 @@ fn decisions(
     for a in &plan.attention {
         if concerns(a.okta_id.as_deref(), a.scim_id.as_deref(), &a.user_name) {
             out.push(Decision {
-                category: "attention".into(),
+                category: DecisionCategory::Attention,
                 action: None,
-                reason: a.reason.clone(),
+                reason: a.reason(),
                 rule: "the planner does not act on its own here: a human decides".into(),
             });
         }
@@ -520,7 +511,7 @@ fn decisions(
     for u in &plan.unmanaged {
         if concerns(u.external_id.as_deref(), Some(&u.scim_id), &u.user_name) {
             out.push(Decision {
-                category: "unmanaged".into(),
+                category: DecisionCategory::Unmanaged,
                 action: None,
                 reason: format!("not managed by scim-sync ({})", u.membership),
                 rule: "a member with neither a link nor an externalId of a user of this Okta \
@@ -550,7 +541,7 @@ fn decisions(
             _ => ("nothing to do", "no rule applies"),
         };
         out.push(Decision {
-            category: "none".into(),
+            category: DecisionCategory::None,
             action: None,
             reason: reason.into(),
             rule: rule.into(),
@@ -629,11 +620,7 @@ pub fn text(e: &Explanation) -> String {
                 &format!(
                     "{} ({}, {})",
                     m.user_name,
-                    m.membership.as_deref().unwrap_or(if m.active {
-                        "active"
-                    } else {
-                        "deactivated"
-                    }),
+                    m.membership,
                     if m.active { "active" } else { "inactive" }
                 ),
             );
@@ -695,10 +682,10 @@ pub fn text(e: &Explanation) -> String {
 
     let _ = writeln!(out, "\nWhat scim-sync would do now ({})", e.decision_basis);
     for d in &e.decision {
-        let what = match (&d.category[..], &d.action) {
-            ("operation", Some(a)) => a.clone(),
-            ("held", Some(a)) => format!("{a}, held"),
-            ("none", _) => "nothing".into(),
+        let what = match (d.category, d.action) {
+            (DecisionCategory::Operation, Some(a)) => a.to_string(),
+            (DecisionCategory::Held, Some(a)) => format!("{a}, held"),
+            (DecisionCategory::None, _) => "nothing".into(),
             (c, _) => c.to_string(),
         };
         let _ = writeln!(out, "  {what}: {}", d.reason);
