@@ -15,6 +15,7 @@ mod decisions;
 mod matching;
 pub mod model;
 mod safety;
+mod strings;
 #[cfg(test)]
 mod tests;
 

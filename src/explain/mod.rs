@@ -3,7 +3,6 @@
 //! team and the state database and writes nothing anywhere.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -13,9 +12,13 @@ use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{AppUser, OktaClient, OktaUser};
 use crate::plan::model::string_enum;
 use crate::plan::{self, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, TeamView};
-use crate::report::{self, exit, short_time};
+use crate::report::{self, exit};
 use crate::store::{OpRecord, Store};
 use crate::sync;
+
+mod text;
+
+pub use text::text;
 
 pub const SCHEMA: &str = "scim-sync/explain";
 /// How many of the person's latest operations are shown.
@@ -546,150 +549,6 @@ fn decisions(
             reason: reason.into(),
             rule: rule.into(),
         });
-    }
-    out
-}
-
-pub fn text(e: &Explanation) -> String {
-    let mut out = format!("Explain {}\n", e.query);
-    let row = |out: &mut String, k: &str, v: &str| {
-        let _ = writeln!(out, "  {k:<14}{v}");
-    };
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-
-    out.push_str("\nOkta\n");
-    if let Some(err) = &e.okta.error {
-        row(&mut out, "Error", err);
-    }
-    if !e.okta.found {
-        if e.okta.error.is_none() {
-            row(&mut out, "User", "no such user in the Okta org");
-        }
-    } else {
-        row(
-            &mut out,
-            "User",
-            &format!("{} ({})", opt(&e.okta.id), opt(&e.okta.status)),
-        );
-        row(&mut out, "Login", &opt(&e.okta.login));
-        row(
-            &mut out,
-            "Name",
-            &format!("{} {}", opt(&e.okta.first_name), opt(&e.okta.last_name)),
-        );
-        row(&mut out, "userName", &opt(&e.okta.user_name));
-        match &e.okta.assignment {
-            None => row(&mut out, "Assignment", "not assigned to the app"),
-            Some(a) => {
-                let how = if a.scope == "GROUP" {
-                    "through a group"
-                } else {
-                    "directly"
-                };
-                row(&mut out, "Assignment", &format!("{} ({how})", a.status));
-                let groups = if let Some(err) = &a.groups_error {
-                    format!("unknown: {err}")
-                } else if a.groups.is_empty() {
-                    "none of the app's groups".into()
-                } else {
-                    a.groups
-                        .iter()
-                        .map(|g| format!("{} ({})", g.name, g.id))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                row(&mut out, "App groups", &groups);
-            }
-        }
-    }
-
-    out.push_str("\nkafkaman\n");
-    if let Some(err) = &e.member_error {
-        row(&mut out, "Error", err);
-    }
-    match &e.member {
-        None => {
-            if e.member_error.is_none() {
-                row(&mut out, "Member", "not a member of the team");
-            }
-        }
-        Some(m) => {
-            row(
-                &mut out,
-                "Member",
-                &format!(
-                    "{} ({}, {})",
-                    m.user_name,
-                    m.membership,
-                    if m.active { "active" } else { "inactive" }
-                ),
-            );
-            row(&mut out, "SCIM id", &m.scim_id);
-            row(
-                &mut out,
-                "Name",
-                &format!("{} {}", opt(&m.given_name), opt(&m.family_name)),
-            );
-            row(&mut out, "Role", &opt(&m.role));
-            row(&mut out, "externalId", &opt(&m.external_id));
-        }
-    }
-    match &e.link {
-        Some(l) => row(
-            &mut out,
-            "Link",
-            &format!("Okta {} = member {} (recorded)", l.okta_id, l.scim_id),
-        ),
-        None => row(&mut out, "Link", "none recorded"),
-    }
-    if e.invites.is_empty() {
-        row(&mut out, "Invites", "none pending");
-    }
-    for i in &e.invites {
-        row(
-            &mut out,
-            "Invite",
-            &format!(
-                "{} ({} invite{}, {})",
-                i.id,
-                i.source,
-                i.invited_by
-                    .as_deref()
-                    .map(|b| format!(" from {b}"))
-                    .unwrap_or_default(),
-                short_time(&i.created_at)
-            ),
-        );
-    }
-
-    let _ = writeln!(out, "\nLast operations ({})", e.operations.len());
-    if e.operations.is_empty() {
-        out.push_str("  none recorded\n");
-    }
-    for o in &e.operations {
-        let _ = writeln!(
-            out,
-            "  {} (run {}, {})",
-            crate::history::op_line(o),
-            o.run_id,
-            short_time(&o.started_at)
-        );
-        let _ = writeln!(out, "      reason: {}", o.reason);
-        if let Some(err) = &o.error {
-            let _ = writeln!(out, "      error: {err}");
-        }
-    }
-
-    let _ = writeln!(out, "\nWhat scim-sync would do now ({})", e.decision_basis);
-    for d in &e.decision {
-        let what = match (d.category, d.action) {
-            (DecisionCategory::Operation, Some(a)) => a.to_string(),
-            (DecisionCategory::Held, Some(a)) => format!("{a}, held"),
-            (DecisionCategory::None, _) => "nothing".into(),
-            (c, _) => c.to_string(),
-        };
-        let _ = writeln!(out, "  {what}: {}", d.reason);
-        let _ = writeln!(out, "      rule: {}", d.rule);
     }
     out
 }
