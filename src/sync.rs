@@ -429,7 +429,12 @@ async fn cycle(
     );
     tracing::info!(
         run_id,
-        mode = if opts.dry_run { "dry_run" } else { "apply" },
+        mode = if opts.dry_run {
+            RunMode::DryRun
+        } else {
+            RunMode::Apply
+        }
+        .as_str(),
         result = result.as_str(),
         assigned = summary.assigned,
         members = summary.members,

@@ -10,7 +10,7 @@ use chrono::Utc;
 use common::Env;
 use scim_sync::explain::{self, DecisionCategory};
 use scim_sync::history;
-use scim_sync::plan::{InviteSource, Membership, OpKind};
+use scim_sync::plan::{AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind};
 use scim_sync::report::{self, Format, Report, ReportOptions, SourceMode};
 use scim_sync::sim::generate::{self, builtin_ids as b};
 use scim_sync::sim::scenario::{InviteSpec, OktaUserSpec, Scenario};
@@ -565,7 +565,7 @@ async fn explain_a_directly_assigned_and_a_group_assigned_user() {
     assert_eq!(e.okta.id.as_deref(), Some(b::SOPHIE));
     assert_eq!(direct.okta.id.as_deref(), Some(b::SOPHIE));
     let a = e.okta.assignment.as_ref().expect("assigned");
-    assert_eq!(a.scope, "USER");
+    assert_eq!(a.scope, AssignmentScope::User);
     let m = e.member.as_ref().expect("member");
     assert!(m.active);
     assert_eq!(m.external_id.as_deref(), Some(b::SOPHIE));
@@ -583,7 +583,7 @@ async fn explain_a_directly_assigned_and_a_group_assigned_user() {
 
     let g = explain(&env, b::GRACE_EMAIL).await;
     let a = g.okta.assignment.as_ref().expect("assigned");
-    assert_eq!(a.scope, "GROUP");
+    assert_eq!(a.scope, AssignmentScope::Group);
     assert!(a.groups_error.is_none(), "{a:?}");
     assert!(
         a.groups.iter().any(|gr| gr.id == b::GROUP_ENGINEERING),
@@ -605,7 +605,7 @@ async fn explain_a_deactivated_member_and_an_unmanaged_one() {
     env.sync().await;
 
     let e = explain(&env, b::SUSPENDED_EMAIL).await;
-    assert_eq!(e.okta.status.as_deref(), Some("SUSPENDED"));
+    assert_eq!(e.okta.status, Some(OktaUserStatus::Suspended));
     let m = e.member.as_ref().unwrap();
     assert!(!m.active);
     assert_eq!(m.membership, Membership::Deactivated);

@@ -11,7 +11,10 @@ use crate::config::Config;
 use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{AppUser, OktaClient, OktaUser};
 use crate::plan::model::string_enum;
-use crate::plan::{self, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, TeamView};
+use crate::plan::{
+    self, AppUserStatus, AssignmentScope, Member, OktaLookup, OktaUserStatus, OktaView, OpKind,
+    PendingInvite, Plan, TeamView,
+};
 use crate::report::{self, exit};
 use crate::store::{OpRecord, Store};
 use crate::sync;
@@ -64,7 +67,7 @@ pub struct OktaPart {
     pub found: bool,
     pub error: Option<String>,
     pub id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<OktaUserStatus>,
     pub login: Option<String>,
     pub email: Option<String>,
     pub first_name: Option<String>,
@@ -77,9 +80,9 @@ pub struct OktaPart {
 #[derive(Debug, Clone, Serialize)]
 pub struct Assignment {
     /// The AppUser status.
-    pub status: String,
+    pub status: AppUserStatus,
     /// `USER` (directly) or `GROUP`.
-    pub scope: String,
+    pub scope: AssignmentScope,
     /// Groups the user is in that are assigned to the app.
     pub groups: Vec<GroupRef>,
     /// Why the groups could not be listed (the scope is still known).
@@ -210,7 +213,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     if let (Some(u), Ok(client)) = (&okta_user, &okta_client) {
         okta.found = true;
         okta.id = Some(u.id.clone());
-        okta.status = Some(u.status.clone());
+        okta.status = Some(u.status.as_str().into());
         okta.login = u.profile_str("login").map(str::to_string);
         okta.email = u.profile_str("email").map(str::to_string);
         okta.first_name = u
@@ -226,8 +229,8 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
             Ok(Some(au)) => {
                 let (groups, groups_error) = assigned_groups(client, cfg, &u.id).await;
                 okta.assignment = Some(Assignment {
-                    status: au.status.clone(),
-                    scope: au.scope.clone(),
+                    status: au.status.as_str().into(),
+                    scope: au.scope.as_str().into(),
                     groups,
                     groups_error,
                 });

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{DecisionCategory, Explanation};
+use crate::plan::AssignmentScope;
 use crate::report::short_time;
 
 /// The explanation as text: Okta, kafkaman, the last operations, what would happen now.
@@ -25,7 +26,11 @@ pub fn text(e: &Explanation) -> String {
         row(
             &mut out,
             "User",
-            &format!("{} ({})", opt(&e.okta.id), opt(&e.okta.status)),
+            &format!(
+                "{} ({})",
+                opt(&e.okta.id),
+                e.okta.status.as_ref().map_or("-", |s| s.as_str())
+            ),
         );
         row(&mut out, "Login", &opt(&e.okta.login));
         row(
@@ -37,7 +42,7 @@ pub fn text(e: &Explanation) -> String {
         match &e.okta.assignment {
             None => row(&mut out, "Assignment", "not assigned to the app"),
             Some(a) => {
-                let how = if a.scope == "GROUP" {
+                let how = if a.scope == AssignmentScope::Group {
                     "through a group"
                 } else {
                     "directly"
