@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::kafkaman::{Invite, InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
-use crate::plan::{Member, OpKind, Operation, PendingInvite, Plan};
+use crate::plan::{Member, Membership, OpKind, Operation, PendingInvite, Plan};
 use crate::store::{OpState, Store, StoreError};
 
 /// One operation's outcome, as reported.
@@ -252,7 +252,7 @@ pub fn pending_invite_from(i: Invite) -> PendingInvite {
     PendingInvite {
         id: i.id,
         email: i.email,
-        source: i.source,
+        source: i.source.into(),
         invited_by: i.invited_by,
         created_at: i.created_at,
     }
@@ -267,10 +267,11 @@ pub fn member_from_scim(u: &ScimUser) -> Member {
         family_name: u.family_name.clone(),
         external_id: u.external_id.clone(),
         active: u.active,
-        membership: u
-            .membership
-            .clone()
-            .unwrap_or_else(|| if u.active { "active" } else { "deactivated" }.into()),
+        membership: match &u.membership {
+            Some(m) => m.as_str().into(),
+            None if u.active => Membership::Active,
+            None => Membership::Deactivated,
+        },
         role: u.role.clone(),
     }
 }
@@ -433,7 +434,7 @@ pub async fn recover_unfinished(
 ) -> Result<usize, StoreError> {
     let unfinished = store.unfinished_operations()?;
     for op in &unfinished {
-        let (state, scim_id, note) = if op.kind == OpKind::Create.as_str() {
+        let (state, scim_id, note) = if op.kind == OpKind::Create {
             match client.find_by_user_name(&op.user_name).await {
                 Ok(Some(user)) => {
                     if let Some(okta_id) = &op.okta_id {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::report::{self, RunRow, exit, human_duration, short_time};
-use crate::store::{OpRecord, PlanItem, Store, StoreError};
+use crate::store::{OpRecord, PlanCategory, PlanItem, RunMode, RunResult, Store, StoreError};
 
 /// The JSON shapes' names (version 1; see `docs/report-json.md`).
 pub const SCHEMA_RUNS: &str = "scim-sync/history";
@@ -57,7 +57,11 @@ pub fn run_list(store: &Store, limit: u32) -> Result<RunList, StoreError> {
     Ok(RunList {
         schema: SCHEMA_RUNS,
         version: 1,
-        runs: store.runs(limit)?.iter().map(report::run_row).collect(),
+        runs: store
+            .runs(limit)?
+            .iter()
+            .map(report::run_row)
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -66,7 +70,7 @@ pub fn run_detail(store: &Store, run_id: i64) -> Result<Option<RunDetail>, Store
         return Ok(None);
     };
     let items = store.plan_items(run_id)?;
-    let pick = |cat: &str| -> Vec<PlanItem> {
+    let pick = |cat: PlanCategory| -> Vec<PlanItem> {
         items
             .iter()
             .filter(|i| i.category == cat)
@@ -76,11 +80,11 @@ pub fn run_detail(store: &Store, run_id: i64) -> Result<Option<RunDetail>, Store
     Ok(Some(RunDetail {
         schema: SCHEMA_RUN,
         version: 1,
-        run: report::run_row(&run),
+        run: report::run_row(&run)?,
         summary: run.summary.clone(),
         operations: store.operations_of_run(run_id)?,
-        held: pick("held"),
-        attention: pick("attention"),
+        held: pick(PlanCategory::Held),
+        attention: pick(PlanCategory::Attention),
     }))
 }
 
@@ -102,7 +106,7 @@ pub fn list_text(list: &RunList) -> String {
             r.id,
             short_time(&r.started_at).trim_end_matches(" UTC"),
             r.trigger,
-            if r.mode == "dry_run" {
+            if r.mode == RunMode::DryRun {
                 "dry-run"
             } else {
                 "apply"
@@ -114,7 +118,7 @@ pub fn list_text(list: &RunList) -> String {
             r.applied,
             r.failed,
             r.held,
-            r.result.as_deref().unwrap_or("running")
+            r.result.map_or("running", RunResult::as_str)
         );
         if let Some(e) = &r.error {
             let _ = writeln!(out, "       error: {e}");
@@ -130,7 +134,7 @@ pub fn detail_text(d: &RunDetail) -> String {
         "Run {}: {} {} started {} ({}), took {}, result {}\n",
         r.id,
         r.trigger,
-        if r.mode == "dry_run" {
+        if r.mode == RunMode::DryRun {
             "dry run"
         } else {
             "cycle"
@@ -140,7 +144,7 @@ pub fn detail_text(d: &RunDetail) -> String {
         r.duration_ms
             .map(human_duration)
             .unwrap_or_else(|| "-".into()),
-        r.result.as_deref().unwrap_or("running")
+        r.result.map_or("running", RunResult::as_str)
     );
     if let Some(e) = &r.error {
         let _ = writeln!(out, "Error: {e}");

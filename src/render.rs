@@ -45,7 +45,7 @@ fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
                 } else {
                     a.user_name.clone()
                 };
-                (who, a.reason.clone())
+                (who, a.reason())
             })
             .collect();
         out.push(("Needs attention", rows));

@@ -14,7 +14,7 @@ use crate::okta::{AppUser, OktaAuth, OktaClient, OktaClientOptions, OktaError};
 use crate::plan::{
     self, AssignedUser, OktaLookup, OktaView, OpKind, Plan, Policy, SuspendedPolicy, TeamView,
 };
-use crate::store::{OpState, Store, StoreError};
+use crate::store::{OpState, RunMode, Store, StoreError};
 
 /// Okta ids looked up per batch of `filter=id eq … or …` requests.
 const LOOKUP_BATCH: usize = 400;
@@ -71,36 +71,8 @@ impl Trigger {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunResult {
-    /// Everything planned was applied (or there was nothing to do).
-    Success,
-    /// Some per-user operations failed, within the error budget.
-    Partial,
-    /// Deactivations were held by the cap; everything else was applied.
-    Held,
-    /// The run could not read its sources, or failures exceeded the error budget.
-    Failed,
-    /// A shutdown stopped the run before every operation started.
-    Interrupted,
-    /// A dry run: nothing was applied.
-    Planned,
-}
-
-impl RunResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunResult::Success => "success",
-            RunResult::Partial => "partial",
-            RunResult::Held => "held",
-            RunResult::Failed => "failed",
-            RunResult::Interrupted => "interrupted",
-            RunResult::Planned => "planned",
-        }
-    }
-}
+/// How a run ended (recorded in the journal, hence defined there).
+pub use crate::store::RunResult;
 
 /// How a cycle should run.
 #[derive(Clone)]
@@ -221,9 +193,9 @@ pub fn assigned_user(cfg: &Config, u: &AppUser) -> AssignedUser {
     let attr = |name: &str| u.user.profile_str(name).map(str::to_string);
     AssignedUser {
         okta_id: u.id.clone(),
-        okta_status: u.user.status.clone(),
-        app_status: u.status.clone(),
-        scope: u.scope.clone(),
+        okta_status: u.user.status.as_str().into(),
+        app_status: u.status.as_str().into(),
+        scope: u.scope.as_str().into(),
         user_name: attr(&cfg.sync.user_name_attribute),
         given_name: attr(&cfg.sync.given_name_attribute),
         family_name: attr(&cfg.sync.family_name_attribute),
@@ -281,7 +253,9 @@ pub async fn read_both(
                     found.into_iter().map(|u| (u.id, u.status)).collect();
                 for id in chunk {
                     let result = match by_id.remove(id) {
-                        Some(status) => OktaLookup::Found { status },
+                        Some(status) => OktaLookup::Found {
+                            status: status.into(),
+                        },
                         None => OktaLookup::NotFound,
                     };
                     lookups.insert(id.clone(), result);
@@ -313,7 +287,11 @@ pub async fn run_cycle(
     cancel: &CancellationToken,
 ) -> Result<CycleReport, SyncError> {
     let started = Instant::now();
-    let mode = if opts.dry_run { "dry_run" } else { "apply" };
+    let mode = if opts.dry_run {
+        RunMode::DryRun
+    } else {
+        RunMode::Apply
+    };
     let run_id = store.start_run(opts.trigger.as_str(), mode)?;
     let outcome = cycle(cfg, store, opts, cancel, run_id, started).await;
     match outcome {
@@ -455,7 +433,12 @@ async fn cycle(
     );
     tracing::info!(
         run_id,
-        mode = if opts.dry_run { "dry_run" } else { "apply" },
+        mode = if opts.dry_run {
+            RunMode::DryRun
+        } else {
+            RunMode::Apply
+        }
+        .as_str(),
         result = result.as_str(),
         assigned = summary.assigned,
         members = summary.members,

@@ -344,7 +344,7 @@ async fn sigterm_mid_cycle_exits_0_with_every_started_operation_recorded() {
         .unfinished_operations()
         .unwrap()
         .iter()
-        .any(|o| o.kind == "create")
+        .any(|o| o.kind == OpKind::Create)
     {
         assert!(Instant::now() < deadline, "{:#?}", daemon.logs());
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -381,7 +381,7 @@ async fn sigterm_mid_cycle_exits_0_with_every_started_operation_recorded() {
         .plan_items(last.id)
         .unwrap()
         .into_iter()
-        .filter(|i| i.kind.as_deref() == Some("create"))
+        .filter(|i| i.kind == Some(OpKind::Create))
         .count();
     assert!(done < planned_creates, "{done} of {planned_creates}");
     assert!(!daemon.messages("shutting down").is_empty());

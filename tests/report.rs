@@ -8,12 +8,14 @@ use std::path::Path;
 
 use chrono::Utc;
 use common::Env;
-use scim_sync::explain;
+use scim_sync::explain::{self, DecisionCategory};
 use scim_sync::history;
-use scim_sync::report::{self, Format, Report, ReportOptions};
+use scim_sync::plan::{AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind};
+use scim_sync::report::{self, Format, Report, ReportOptions, SourceMode};
 use scim_sync::sim::generate::{self, builtin_ids as b};
 use scim_sync::sim::scenario::{InviteSpec, OktaUserSpec, Scenario};
 use scim_sync::sim::{FaultKind, FaultSpec};
+use scim_sync::store::{OpState, RunResult};
 use scim_sync::sync::CycleOptions;
 
 /// A cap that lets the builtin org's expected deactivations through.
@@ -411,7 +413,7 @@ async fn exit_status_drift_is_1_and_refresh_writes_nothing() {
     let (code, out, err) = cli(&env, &["report", "--refresh", "--format", "json"]).await;
     assert_eq!(code, 1, "{err}");
     let r: Report = serde_json::from_str(&out).unwrap();
-    assert_eq!(r.source.mode, "live");
+    assert_eq!(r.source.mode, SourceMode::Live);
     assert_eq!(r.drift.not_entitled.len(), 1);
     assert_eq!(
         r.drift.not_entitled[0].user_name,
@@ -512,7 +514,7 @@ async fn history_lists_runs_and_the_operations_of_one() {
     let env = eventful_history().await;
     let list = history::run_list(&env.store, 10).unwrap();
     assert_eq!(list.runs.len(), 3);
-    assert_eq!(list.runs[0].result.as_deref(), Some("failed"));
+    assert_eq!(list.runs[0].result, Some(RunResult::Failed));
     let (code, out, _) = cli(&env, &["history", "--limit", "2"]).await;
     assert_eq!(code, 0);
     assert_eq!(
@@ -563,7 +565,7 @@ async fn explain_a_directly_assigned_and_a_group_assigned_user() {
     assert_eq!(e.okta.id.as_deref(), Some(b::SOPHIE));
     assert_eq!(direct.okta.id.as_deref(), Some(b::SOPHIE));
     let a = e.okta.assignment.as_ref().expect("assigned");
-    assert_eq!(a.scope, "USER");
+    assert_eq!(a.scope, AssignmentScope::User);
     let m = e.member.as_ref().expect("member");
     assert!(m.active);
     assert_eq!(m.external_id.as_deref(), Some(b::SOPHIE));
@@ -571,17 +573,17 @@ async fn explain_a_directly_assigned_and_a_group_assigned_user() {
     assert!(
         e.operations
             .iter()
-            .any(|o| o.kind == "create" && o.state == "done")
+            .any(|o| o.kind == OpKind::Create && o.state == OpState::Done)
     );
     assert_eq!(e.decision.len(), 1);
-    assert_eq!(e.decision[0].category, "none");
+    assert_eq!(e.decision[0].category, DecisionCategory::None);
     let text = explain::text(&e);
     assert!(text.contains("ACTIVE (directly)"), "{text}");
     assert!(text.contains("nothing: the member matches Okta"), "{text}");
 
     let g = explain(&env, b::GRACE_EMAIL).await;
     let a = g.okta.assignment.as_ref().expect("assigned");
-    assert_eq!(a.scope, "GROUP");
+    assert_eq!(a.scope, AssignmentScope::Group);
     assert!(a.groups_error.is_none(), "{a:?}");
     assert!(
         a.groups.iter().any(|gr| gr.id == b::GROUP_ENGINEERING),
@@ -603,16 +605,16 @@ async fn explain_a_deactivated_member_and_an_unmanaged_one() {
     env.sync().await;
 
     let e = explain(&env, b::SUSPENDED_EMAIL).await;
-    assert_eq!(e.okta.status.as_deref(), Some("SUSPENDED"));
+    assert_eq!(e.okta.status, Some(OktaUserStatus::Suspended));
     let m = e.member.as_ref().unwrap();
     assert!(!m.active);
-    assert_eq!(m.membership.as_deref(), Some("deactivated"));
+    assert_eq!(m.membership, Membership::Deactivated);
     assert!(
         e.operations
             .iter()
-            .any(|o| o.kind == "deactivate" && o.state == "done")
+            .any(|o| o.kind == OpKind::Deactivate && o.state == OpState::Done)
     );
-    assert_eq!(e.decision[0].category, "none");
+    assert_eq!(e.decision[0].category, DecisionCategory::None);
     assert!(e.decision[0].reason.contains("already deactivated"));
 
     let u = explain(&env, b::UNMANAGED_EMAIL).await;
@@ -620,7 +622,7 @@ async fn explain_a_deactivated_member_and_an_unmanaged_one() {
     assert!(u.okta.error.is_none());
     assert!(u.member.as_ref().unwrap().active);
     assert!(u.link.is_none());
-    assert_eq!(u.decision[0].category, "unmanaged");
+    assert_eq!(u.decision[0].category, DecisionCategory::Unmanaged);
     assert!(u.decision[0].rule.contains("never touched"));
     let (code, out, _) = cli(&env, &["explain", b::UNMANAGED_EMAIL, "--output", "json"]).await;
     assert_eq!(code, 0, "{out}");
@@ -637,13 +639,9 @@ async fn explain_a_person_with_a_conflicting_invite() {
     let e = explain(&env, b::ADMIN_INVITED_EMAIL).await;
     assert!(e.member.is_none());
     assert_eq!(e.invites.len(), 1);
-    assert_eq!(e.invites[0].source, "admin");
-    let steps: Vec<&str> = e
-        .decision
-        .iter()
-        .filter_map(|d| d.action.as_deref())
-        .collect();
-    assert_eq!(steps, ["clear_invite", "create"]);
+    assert_eq!(e.invites[0].source, InviteSource::Admin);
+    let steps: Vec<OpKind> = e.decision.iter().filter_map(|d| d.action).collect();
+    assert_eq!(steps, [OpKind::ClearInvite, OpKind::Create]);
     assert!(
         e.decision[0]
             .rule

@@ -7,7 +7,7 @@ use scim_sync::plan::OpKind;
 use scim_sync::sim::generate::{self, builtin_ids as b};
 use scim_sync::sim::scenario::OktaUserSpec;
 use scim_sync::sim::{FaultKind, FaultSpec};
-use scim_sync::store::OpState;
+use scim_sync::store::{OpState, RunMode};
 use scim_sync::sync::{CycleOptions, RunResult, SyncError};
 
 /// A cap that lets the builtin org's expected deactivations through.
@@ -209,7 +209,7 @@ async fn unmanaged_and_protected_members_are_never_touched() {
             .plan
             .attention
             .iter()
-            .any(|a| a.user_name == b::ADA_EMAIL && a.reason.contains("protected"))
+            .any(|a| a.user_name == b::ADA_EMAIL && a.reason().contains("protected"))
     );
     let unmanaged_path = format!("/scim/v2/Users/{}", unmanaged.id);
     assert!(
@@ -242,7 +242,7 @@ async fn rename_is_reported_not_acted_on() {
         .iter()
         .find(|a| a.okta_id.as_deref() == Some(b::ALAN))
         .expect("rename reported");
-    assert!(attention.reason.contains("alan.m.turing@example.com"));
+    assert!(attention.reason().contains("alan.m.turing@example.com"));
 }
 
 #[tokio::test]
@@ -477,7 +477,7 @@ async fn crashed_before_a_create_outcome() -> (Env, scim_sync::plan::Operation) 
         .create_user(new_user("late.joiner@example.com", "Late", "Joiner"))
         .unwrap();
     env.world.okta.assign_user(&id).unwrap();
-    let run = env.store.start_run("manual", "apply").unwrap();
+    let run = env.store.start_run("manual", RunMode::Apply).unwrap();
     let create = env
         .dry_run()
         .await
@@ -577,7 +577,7 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
             .all()
             .iter()
             .any(|r| r.method == "POST" && r.status == 201);
-        if created && unfinished.iter().any(|o| o.kind == "create") {
+        if created && unfinished.iter().any(|o| o.kind == OpKind::Create) {
             break;
         }
         assert!(

@@ -62,7 +62,7 @@ fn people(out: &mut String, items: &[PersonItem]) {
             vec![
                 p.user_name.clone(),
                 p.okta_id.clone().unwrap_or_default(),
-                p.action.clone().unwrap_or_default(),
+                p.action.map(|a| a.as_str().to_string()).unwrap_or_default(),
                 p.reason.clone(),
             ]
         })
@@ -173,7 +173,7 @@ pub(super) fn render(r: &Report) -> String {
                 .map(|i| {
                     vec![
                         i.email.clone(),
-                        i.source.clone(),
+                        i.source.to_string(),
                         i.invited_by.clone().unwrap_or_default(),
                         short_time(&i.created_at),
                         i.age_days.map(|d| format!("{d} d")).unwrap_or_default(),
@@ -202,7 +202,7 @@ pub(super) fn render(r: &Report) -> String {
             .map(|u| {
                 vec![
                     u.user_name.clone(),
-                    u.membership.clone(),
+                    u.membership.to_string(),
                     u.external_id.clone().unwrap_or_default(),
                 ]
             })

@@ -93,7 +93,7 @@ pub(super) fn render(r: &Report) -> String {
             out,
             "- {} ({}; never touched)",
             md(&u.user_name),
-            md(&u.membership)
+            md(u.membership.as_str())
         );
     }
 
@@ -164,11 +164,7 @@ fn people(out: &mut String, items: &[PersonItem]) {
             .filter(|id| *id != who)
             .map(|id| format!(" (`{id}`)"))
             .unwrap_or_default();
-        let action = p
-            .action
-            .as_deref()
-            .map(|a| format!(" → {a}"))
-            .unwrap_or_default();
+        let action = p.action.map(|a| format!(" → {a}")).unwrap_or_default();
         let _ = writeln!(out, "- **{}**{id}{action}: {}", md(&who), md(&p.reason));
     }
     out.push('\n');

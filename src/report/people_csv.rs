@@ -33,23 +33,23 @@ pub(super) fn render(r: &Report) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let opt = |v: &Option<String>| cell(v.clone().unwrap_or_default());
+    let opt = |v: Option<&str>| cell(v.unwrap_or_default().to_string());
     // Writing records into a Vec cannot fail (no I/O); errors are ignored.
     let _ = w.write_record(HEADER);
     for p in &r.people {
         let _ = w.write_record([
             cell(p.email.clone()),
-            opt(&p.okta_id),
-            opt(&p.okta_status),
-            opt(&p.app_status),
-            opt(&p.assignment),
-            opt(&p.scim_id),
-            opt(&p.membership),
-            opt(&p.role),
-            cell(p.status.clone()),
-            opt(&p.action),
-            opt(&p.reason),
-            opt(&p.pending_invite),
+            opt(p.okta_id.as_deref()),
+            opt(p.okta_status.as_ref().map(|s| s.as_str())),
+            opt(p.app_status.as_ref().map(|s| s.as_str())),
+            opt(p.assignment.as_ref().map(|s| s.as_str())),
+            opt(p.scim_id.as_deref()),
+            opt(p.membership.as_ref().map(|m| m.as_str())),
+            opt(p.role.as_deref()),
+            cell(p.status.as_str().to_string()),
+            opt(p.action.map(|a| a.as_str())),
+            opt(p.reason.as_deref()),
+            opt(p.pending_invite.as_ref().map(|s| s.as_str())),
         ]);
     }
     let bytes = w.into_inner().unwrap_or_default();

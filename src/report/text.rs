@@ -3,8 +3,11 @@
 
 use std::fmt::Write;
 
+use crate::store::{RunMode, RunResult};
+
 use super::{
-    Failure, InviteItem, PersonItem, Report, RunRow, human_age, human_duration, short_time,
+    Failure, InviteItem, PersonItem, Report, RunRow, SourceMode, human_age, human_duration,
+    short_time,
 };
 
 /// Longest line the text report writes (where words allow).
@@ -153,7 +156,7 @@ pub(super) fn render(r: &Report, color: bool) -> String {
 
 pub(super) fn source_lines(r: &Report) -> Vec<String> {
     let mut lines = Vec::new();
-    if r.source.mode == "live" {
+    if r.source.mode == SourceMode::Live {
         lines.push("Source: live read of Okta and kafkaman (--refresh)".to_string());
     } else {
         let age = r
@@ -291,8 +294,8 @@ pub(super) fn failure_title(f: &Failure) -> String {
 }
 
 pub(super) fn run_result(run: &RunRow) -> String {
-    let result = run.result.as_deref().unwrap_or("running");
-    if run.mode == "dry_run" {
+    let result = run.result.map_or("running", RunResult::as_str);
+    if run.mode == RunMode::DryRun {
         format!("{result} (dry run)")
     } else {
         result.to_string()
@@ -329,11 +332,7 @@ fn people(out: &mut String, items: &[PersonItem]) {
             .filter(|id| *id != who)
             .map(|id| format!(" ({id})"))
             .unwrap_or_default();
-        let action = p
-            .action
-            .as_deref()
-            .map(|a| format!(" [{a}]"))
-            .unwrap_or_default();
+        let action = p.action.map(|a| format!(" [{a}]")).unwrap_or_default();
         let _ = writeln!(out, "    {who}{id}{action}");
         for line in wrap(&p.reason, WIDTH - 8) {
             let _ = writeln!(out, "        {line}");

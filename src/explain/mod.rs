@@ -3,7 +3,6 @@
 //! team and the state database and writes nothing anywhere.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -11,10 +10,18 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{AppUser, OktaClient, OktaUser};
-use crate::plan::{self, Member, OktaLookup, OktaView, OpKind, PendingInvite, Plan, TeamView};
-use crate::report::{self, exit, short_time};
+use crate::plan::model::string_enum;
+use crate::plan::{
+    self, AppUserStatus, AssignmentScope, Member, OktaLookup, OktaUserStatus, OktaView, OpKind,
+    PendingInvite, Plan, TeamView,
+};
+use crate::report::{self, exit};
 use crate::store::{OpRecord, Store};
 use crate::sync;
+
+mod text;
+
+pub use text::text;
 
 pub const SCHEMA: &str = "scim-sync/explain";
 /// How many of the person's latest operations are shown.
@@ -42,7 +49,7 @@ pub struct Explanation {
     pub version: u32,
     pub query: String,
     pub okta: OktaPart,
-    pub member: Option<MemberPart>,
+    pub member: Option<Member>,
     /// Why the team could not be read (the rest is still shown).
     pub member_error: Option<String>,
     pub link: Option<LinkPart>,
@@ -60,7 +67,7 @@ pub struct OktaPart {
     pub found: bool,
     pub error: Option<String>,
     pub id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<OktaUserStatus>,
     pub login: Option<String>,
     pub email: Option<String>,
     pub first_name: Option<String>,
@@ -73,9 +80,9 @@ pub struct OktaPart {
 #[derive(Debug, Clone, Serialize)]
 pub struct Assignment {
     /// The AppUser status.
-    pub status: String,
+    pub status: AppUserStatus,
     /// `USER` (directly) or `GROUP`.
-    pub scope: String,
+    pub scope: AssignmentScope,
     /// Groups the user is in that are assigned to the app.
     pub groups: Vec<GroupRef>,
     /// Why the groups could not be listed (the scope is still known).
@@ -89,28 +96,27 @@ pub struct GroupRef {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MemberPart {
-    pub scim_id: String,
-    pub user_name: String,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub external_id: Option<String>,
-    pub active: bool,
-    pub membership: Option<String>,
-    pub role: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct LinkPart {
     pub okta_id: String,
     pub scim_id: String,
 }
 
+string_enum! {
+    /// Which part of the plan a decision comes from.
+    pub enum DecisionCategory ("decision category") {
+        Operation => "operation",
+        Held => "held",
+        Attention => "attention",
+        Unmanaged => "unmanaged",
+        /// The plan has nothing about this person.
+        None => "none",
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
-    /// `operation`, `held`, `attention`, `unmanaged` or `none`.
-    pub category: String,
-    pub action: Option<String>,
+    pub category: DecisionCategory,
+    pub action: Option<OpKind>,
     pub reason: String,
     /// The planner rule that decides, and the settings it depends on.
     pub rule: String,
@@ -153,7 +159,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     // kafkaman: the member by link, externalId or userName, and pending invites.
     let kafkaman = sync::kafkaman_client(cfg).map_err(|e| e.to_string());
     let mut member_error = None;
-    let mut member: Option<ScimUser> = None;
+    let mut member: Option<Member> = None;
     let mut invites = Vec::new();
     let okta_id_hint = okta_user
         .as_ref()
@@ -168,7 +174,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         Err(e) => member_error = Some(e.clone()),
         Ok(k) => match find_member(k, &links, okta_id_hint.as_deref(), email_hint.as_deref()).await
         {
-            Ok(m) => member = m,
+            Ok(m) => member = m.as_ref().map(crate::apply::member_from_scim),
             Err(e) => member_error = Some(e),
         },
     }
@@ -207,7 +213,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     if let (Some(u), Ok(client)) = (&okta_user, &okta_client) {
         okta.found = true;
         okta.id = Some(u.id.clone());
-        okta.status = Some(u.status.clone());
+        okta.status = Some(u.status.as_str().into());
         okta.login = u.profile_str("login").map(str::to_string);
         okta.email = u.profile_str("email").map(str::to_string);
         okta.first_name = u
@@ -223,8 +229,8 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
             Ok(Some(au)) => {
                 let (groups, groups_error) = assigned_groups(client, cfg, &u.id).await;
                 okta.assignment = Some(Assignment {
-                    status: au.status.clone(),
-                    scope: au.scope.clone(),
+                    status: au.status.as_str().into(),
+                    scope: au.scope.as_str().into(),
                     groups,
                     groups_error,
                 });
@@ -240,7 +246,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         .as_ref()
         .and_then(|id| links.get(id).map(|scim| (id.clone(), scim.clone())))
         .or_else(|| {
-            let scim = &member.as_ref()?.id;
+            let scim = &member.as_ref()?.scim_id;
             links
                 .iter()
                 .find(|(_, s)| *s == scim)
@@ -293,16 +299,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         version: 1,
         query: who.to_string(),
         okta,
-        member: member.map(|m| MemberPart {
-            scim_id: m.id,
-            user_name: m.user_name,
-            given_name: m.given_name,
-            family_name: m.family_name,
-            external_id: m.external_id,
-            active: m.active,
-            membership: m.membership,
-            role: m.role,
-        }),
+        member,
         member_error,
         link,
         invites,
@@ -393,7 +390,7 @@ fn decide(
     app_user: Option<&AppUser>,
     okta_user: Option<&OktaUser>,
     okta_id: Option<&str>,
-    member: Option<&ScimUser>,
+    member: Option<&Member>,
     email: Option<&str>,
     invites: &[PendingInvite],
 ) -> Vec<Decision> {
@@ -404,10 +401,10 @@ fn decide(
         assigned.push(sync::assigned_user(cfg, au));
     }
     let mut members: Vec<Member> = store.and_then(|s| s.members().ok()).unwrap_or_default();
-    let scim_id = member.map(|m| m.id.clone());
+    let scim_id = member.map(|m| m.scim_id.clone());
     members.retain(|m| Some(&m.scim_id) != scim_id.as_ref());
     if let Some(m) = member {
-        members.push(crate::apply::member_from_scim(m));
+        members.push(m.clone());
     }
     let mut all_invites = store.and_then(|s| s.invites().ok()).unwrap_or_default();
     all_invites.retain(|i| !same_email(&i.email));
@@ -425,7 +422,7 @@ fn decide(
         // This person's lookup is live.
         let live = match okta_user {
             Some(u) => OktaLookup::Found {
-                status: u.status.clone(),
+                status: u.status.as_str().into(),
             },
             None => OktaLookup::NotFound,
         };
@@ -449,7 +446,7 @@ fn decisions(
     plan: &Plan,
     concerns: impl Fn(Option<&str>, Option<&str>, &str) -> bool,
     assigned: bool,
-    member: Option<&ScimUser>,
+    member: Option<&Member>,
 ) -> Vec<Decision> {
     let s = &cfg.sync;
     let mut out = Vec::new();
@@ -484,8 +481,8 @@ fn decisions(
             ),
         };
         out.push(Decision {
-            category: "operation".into(),
-            action: Some(o.kind.as_str().into()),
+            category: DecisionCategory::Operation,
+            action: Some(o.kind),
             reason: o.reason.clone(),
             rule,
         });
@@ -493,8 +490,8 @@ fn decisions(
     for o in &plan.held {
         if concerns(o.okta_id.as_deref(), o.scim_id.as_deref(), &o.user_name) {
             out.push(Decision {
-                category: "held".into(),
-                action: Some(o.kind.as_str().into()),
+                category: DecisionCategory::Held,
+                action: Some(o.kind),
                 reason: o.reason.clone(),
                 rule: format!(
                     "more deactivations in one cycle than the cap ({} this cycle: \
@@ -510,9 +507,9 @@ fn decisions(
     for a in &plan.attention {
         if concerns(a.okta_id.as_deref(), a.scim_id.as_deref(), &a.user_name) {
             out.push(Decision {
-                category: "attention".into(),
+                category: DecisionCategory::Attention,
                 action: None,
-                reason: a.reason.clone(),
+                reason: a.reason(),
                 rule: "the planner does not act on its own here: a human decides".into(),
             });
         }
@@ -520,7 +517,7 @@ fn decisions(
     for u in &plan.unmanaged {
         if concerns(u.external_id.as_deref(), Some(&u.scim_id), &u.user_name) {
             out.push(Decision {
-                category: "unmanaged".into(),
+                category: DecisionCategory::Unmanaged,
                 action: None,
                 reason: format!("not managed by scim-sync ({})", u.membership),
                 rule: "a member with neither a link nor an externalId of a user of this Okta \
@@ -550,159 +547,11 @@ fn decisions(
             _ => ("nothing to do", "no rule applies"),
         };
         out.push(Decision {
-            category: "none".into(),
+            category: DecisionCategory::None,
             action: None,
             reason: reason.into(),
             rule: rule.into(),
         });
-    }
-    out
-}
-
-pub fn text(e: &Explanation) -> String {
-    let mut out = format!("Explain {}\n", e.query);
-    let row = |out: &mut String, k: &str, v: &str| {
-        let _ = writeln!(out, "  {k:<14}{v}");
-    };
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-
-    out.push_str("\nOkta\n");
-    if let Some(err) = &e.okta.error {
-        row(&mut out, "Error", err);
-    }
-    if !e.okta.found {
-        if e.okta.error.is_none() {
-            row(&mut out, "User", "no such user in the Okta org");
-        }
-    } else {
-        row(
-            &mut out,
-            "User",
-            &format!("{} ({})", opt(&e.okta.id), opt(&e.okta.status)),
-        );
-        row(&mut out, "Login", &opt(&e.okta.login));
-        row(
-            &mut out,
-            "Name",
-            &format!("{} {}", opt(&e.okta.first_name), opt(&e.okta.last_name)),
-        );
-        row(&mut out, "userName", &opt(&e.okta.user_name));
-        match &e.okta.assignment {
-            None => row(&mut out, "Assignment", "not assigned to the app"),
-            Some(a) => {
-                let how = if a.scope == "GROUP" {
-                    "through a group"
-                } else {
-                    "directly"
-                };
-                row(&mut out, "Assignment", &format!("{} ({how})", a.status));
-                let groups = if let Some(err) = &a.groups_error {
-                    format!("unknown: {err}")
-                } else if a.groups.is_empty() {
-                    "none of the app's groups".into()
-                } else {
-                    a.groups
-                        .iter()
-                        .map(|g| format!("{} ({})", g.name, g.id))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                row(&mut out, "App groups", &groups);
-            }
-        }
-    }
-
-    out.push_str("\nkafkaman\n");
-    if let Some(err) = &e.member_error {
-        row(&mut out, "Error", err);
-    }
-    match &e.member {
-        None => {
-            if e.member_error.is_none() {
-                row(&mut out, "Member", "not a member of the team");
-            }
-        }
-        Some(m) => {
-            row(
-                &mut out,
-                "Member",
-                &format!(
-                    "{} ({}, {})",
-                    m.user_name,
-                    m.membership.as_deref().unwrap_or(if m.active {
-                        "active"
-                    } else {
-                        "deactivated"
-                    }),
-                    if m.active { "active" } else { "inactive" }
-                ),
-            );
-            row(&mut out, "SCIM id", &m.scim_id);
-            row(
-                &mut out,
-                "Name",
-                &format!("{} {}", opt(&m.given_name), opt(&m.family_name)),
-            );
-            row(&mut out, "Role", &opt(&m.role));
-            row(&mut out, "externalId", &opt(&m.external_id));
-        }
-    }
-    match &e.link {
-        Some(l) => row(
-            &mut out,
-            "Link",
-            &format!("Okta {} = member {} (recorded)", l.okta_id, l.scim_id),
-        ),
-        None => row(&mut out, "Link", "none recorded"),
-    }
-    if e.invites.is_empty() {
-        row(&mut out, "Invites", "none pending");
-    }
-    for i in &e.invites {
-        row(
-            &mut out,
-            "Invite",
-            &format!(
-                "{} ({} invite{}, {})",
-                i.id,
-                i.source,
-                i.invited_by
-                    .as_deref()
-                    .map(|b| format!(" from {b}"))
-                    .unwrap_or_default(),
-                short_time(&i.created_at)
-            ),
-        );
-    }
-
-    let _ = writeln!(out, "\nLast operations ({})", e.operations.len());
-    if e.operations.is_empty() {
-        out.push_str("  none recorded\n");
-    }
-    for o in &e.operations {
-        let _ = writeln!(
-            out,
-            "  {} (run {}, {})",
-            crate::history::op_line(o),
-            o.run_id,
-            short_time(&o.started_at)
-        );
-        let _ = writeln!(out, "      reason: {}", o.reason);
-        if let Some(err) = &o.error {
-            let _ = writeln!(out, "      error: {err}");
-        }
-    }
-
-    let _ = writeln!(out, "\nWhat scim-sync would do now ({})", e.decision_basis);
-    for d in &e.decision {
-        let what = match (&d.category[..], &d.action) {
-            ("operation", Some(a)) => a.clone(),
-            ("held", Some(a)) => format!("{a}, held"),
-            ("none", _) => "nothing".into(),
-            (c, _) => c.to_string(),
-        };
-        let _ = writeln!(out, "  {what}: {}", d.reason);
-        let _ = writeln!(out, "      rule: {}", d.rule);
     }
     out
 }

@@ -1,0 +1,440 @@
+//! The planner's rules, one scenario each.
+
+use std::collections::{HashMap, HashSet};
+
+use super::*;
+
+fn assigned(id: &str, email: &str, status: &str) -> AssignedUser {
+    AssignedUser {
+        okta_id: id.into(),
+        okta_status: status.into(),
+        app_status: "ACTIVE".into(),
+        scope: "USER".into(),
+        user_name: Some(email.into()),
+        given_name: Some("Ada".into()),
+        family_name: Some("Lovelace".into()),
+    }
+}
+
+fn member(scim: &str, email: &str, ext: Option<&str>, active: bool) -> Member {
+    Member {
+        scim_id: scim.into(),
+        user_name: email.into(),
+        given_name: Some("Ada".into()),
+        family_name: Some("Lovelace".into()),
+        external_id: ext.map(str::to_string),
+        active,
+        membership: if active { "active" } else { "deactivated" }.into(),
+        role: Some("developer".into()),
+    }
+}
+
+fn kinds(p: &Plan) -> Vec<OpKind> {
+    p.operations.iter().map(|o| o.kind).collect()
+}
+
+#[test]
+fn creates_assigned_non_members_and_clears_only_non_scim_invites() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "a@x.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        invites: vec![
+            PendingInvite {
+                id: "i1".into(),
+                email: "A@x.com".into(),
+                source: "admin".into(),
+                invited_by: None,
+                created_at: String::new(),
+            },
+            PendingInvite {
+                id: "i2".into(),
+                email: "a@x.com".into(),
+                source: "scim".into(),
+                invited_by: None,
+                created_at: String::new(),
+            },
+            PendingInvite {
+                id: "i3".into(),
+                email: "b@x.com".into(),
+                source: "link".into(),
+                invited_by: None,
+                created_at: String::new(),
+            },
+        ],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert_eq!(kinds(&p), vec![OpKind::ClearInvite, OpKind::Create]);
+    assert_eq!(p.operations[0].invite_id.as_deref(), Some("i1"));
+}
+
+#[test]
+fn case_only_email_difference_is_the_same_person() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "Ada@X.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "ada@x.com", None, true)],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty(), "{p:?}");
+    assert!(p.attention.is_empty(), "{p:?}");
+    assert_eq!(p.in_sync, 1);
+    assert_eq!(
+        p.new_links,
+        vec![NewLink {
+            okta_id: "00u1".into(),
+            scim_id: "s1".into()
+        }]
+    );
+}
+
+#[test]
+fn rename_is_attention_not_action() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "ada.new@x.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "ada@x.com", Some("00u1"), true)],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty());
+    assert_eq!(p.attention.len(), 1);
+    assert!(p.attention[0].reason().contains("immutable"));
+    assert_eq!(
+        p.attention[0].kind,
+        AttentionKind::EmailChanged {
+            okta_user_name: "ada.new@x.com".into(),
+            member_user_name: "ada@x.com".into(),
+        }
+    );
+}
+
+#[test]
+fn unassigned_managed_member_is_deactivated_unmanaged_is_not() {
+    let okta = OktaView {
+        assigned: vec![],
+        lookups: HashMap::from([
+            (
+                "00u1".to_string(),
+                OktaLookup::Found {
+                    status: "DEPROVISIONED".into(),
+                },
+            ),
+            ("other-idp-7".to_string(), OktaLookup::NotFound),
+        ]),
+    };
+    let team = TeamView {
+        members: vec![
+            member("s1", "ada@x.com", Some("00u1"), true),
+            member("s2", "bob@x.com", None, true),
+            member("s3", "carl@x.com", Some("other-idp-7"), true),
+        ],
+        ..Default::default()
+    };
+    let p = plan(
+        &okta,
+        &team,
+        &Policy {
+            max_deactivations: 5,
+            max_deactivations_percent: 100.0,
+            ..Default::default()
+        },
+    );
+    assert_eq!(kinds(&p), vec![OpKind::Deactivate]);
+    assert_eq!(p.operations[0].reason, "deactivated in Okta");
+    assert_eq!(p.unmanaged.len(), 2);
+}
+
+#[test]
+fn failed_lookup_never_deactivates() {
+    let okta = OktaView {
+        assigned: vec![],
+        lookups: HashMap::from([(
+            "00u1".to_string(),
+            OktaLookup::Failed {
+                reason: "503".into(),
+            },
+        )]),
+    };
+    let team = TeamView {
+        members: vec![member("s1", "ada@x.com", Some("00u1"), true)],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty() && p.held.is_empty());
+    assert_eq!(p.attention.len(), 1);
+}
+
+#[test]
+fn suspended_follows_policy_and_protected_is_kept() {
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u1", "a@x.com", "SUSPENDED"),
+            assigned("00u2", "boss@x.com", "SUSPENDED"),
+        ],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![
+            member("s1", "a@x.com", Some("00u1"), true),
+            member("s2", "boss@x.com", Some("00u2"), true),
+        ],
+        ..Default::default()
+    };
+    let policy = Policy {
+        protected: vec!["BOSS@x.com".into()],
+        max_deactivations_percent: 100.0,
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &policy);
+    assert_eq!(kinds(&p), vec![OpKind::Deactivate]);
+    assert_eq!(p.operations[0].user_name, "a@x.com");
+    assert!(p.attention.iter().any(|a| a.user_name == "boss@x.com"));
+    let keep = plan(
+        &okta,
+        &team,
+        &Policy {
+            suspended: SuspendedPolicy::Keep,
+            ..policy
+        },
+    );
+    assert!(keep.operations.is_empty());
+}
+
+#[test]
+fn assigned_user_without_user_name_keeps_their_member() {
+    let okta = OktaView {
+        assigned: vec![AssignedUser {
+            user_name: Some("  ".into()),
+            ..assigned("00u1", "", "ACTIVE")
+        }],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "a@x.com", Some("00u1"), true)],
+        links: HashMap::from([("00u1".to_string(), "s1".to_string())]),
+        ..Default::default()
+    };
+    let p = plan(
+        &okta,
+        &team,
+        &Policy {
+            max_deactivations_percent: 100.0,
+            ..Default::default()
+        },
+    );
+    assert!(p.operations.is_empty() && p.held.is_empty(), "{p:?}");
+    assert_eq!(p.attention.len(), 1);
+    assert_eq!(p.attention[0].user_name, "a@x.com");
+    assert!(p.unmanaged.is_empty());
+}
+
+#[test]
+fn rehire_reactivates_never_creates() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "a@x.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "a@x.com", Some("00u1"), false)],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert_eq!(kinds(&p), vec![OpKind::Reactivate]);
+}
+
+#[test]
+fn cap_holds_all_deactivations_until_released() {
+    let members: Vec<Member> = (0..20)
+        .map(|i| {
+            member(
+                &format!("s{i}"),
+                &format!("u{i}@x.com"),
+                Some(&format!("00u{i}")),
+                true,
+            )
+        })
+        .collect();
+    let links = members
+        .iter()
+        .map(|m| (m.external_id.clone().unwrap_or_default(), m.scim_id.clone()))
+        .collect();
+    let team = TeamView {
+        members,
+        invites: vec![],
+        links,
+    };
+    let okta = OktaView::default();
+    let p = plan(
+        &okta,
+        &team,
+        &Policy {
+            max_deactivations: 3,
+            ..Default::default()
+        },
+    );
+    assert!(p.operations.is_empty());
+    assert_eq!(p.held.len(), 20);
+    assert_eq!(p.deactivation_cap, 2); // 10% of 20 managed
+    // Releasing what was reviewed applies exactly that; anything new stays held.
+    let reviewed: HashSet<String> = p
+        .held
+        .iter()
+        .take(19)
+        .filter_map(|o| o.scim_id.clone())
+        .collect();
+    let released = plan(
+        &okta,
+        &team,
+        &Policy {
+            max_deactivations: 3,
+            released: reviewed,
+            ..Default::default()
+        },
+    );
+    assert_eq!(released.count(OpKind::Deactivate), 19);
+    assert_eq!(released.held.len(), 1);
+}
+
+#[test]
+fn order_is_deactivate_reactivate_create_update() {
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u1", "new@x.com", "ACTIVE"),
+            assigned("00u2", "back@x.com", "ACTIVE"),
+            AssignedUser {
+                given_name: Some("Grace".into()),
+                ..assigned("00u3", "ren@x.com", "ACTIVE")
+            },
+        ],
+        lookups: HashMap::from([(
+            "00u4".to_string(),
+            OktaLookup::Found {
+                status: "ACTIVE".into(),
+            },
+        )]),
+    };
+    let team = TeamView {
+        members: vec![
+            member("s2", "back@x.com", Some("00u2"), false),
+            member("s3", "ren@x.com", Some("00u3"), true),
+            member("s4", "gone@x.com", Some("00u4"), true),
+        ],
+        ..Default::default()
+    };
+    let p = plan(
+        &okta,
+        &team,
+        &Policy {
+            max_deactivations_percent: 100.0,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        kinds(&p),
+        vec![
+            OpKind::Deactivate,
+            OpKind::Reactivate,
+            OpKind::Create,
+            OpKind::UpdateName
+        ]
+    );
+}
+
+#[test]
+fn switches_turn_actions_into_attention() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "new@x.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let p = plan(
+        &okta,
+        &TeamView::default(),
+        &Policy {
+            create_users: false,
+            ..Default::default()
+        },
+    );
+    assert!(p.operations.is_empty());
+    assert!(p.attention[0].reason().contains("create_users"));
+}
+
+#[test]
+fn foreign_member_with_same_email_is_not_adopted() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "a@x.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "a@x.com", Some("00u9"), true)],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty(), "{p:?}");
+    assert_eq!(p.attention.len(), 1);
+}
+
+#[test]
+fn invite_blocks_the_create_when_clearing_is_off() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "a@x.com", "ACTIVE")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        invites: vec![PendingInvite {
+            id: "i1".into(),
+            email: "a@x.com".into(),
+            source: "sso-request".into(),
+            invited_by: None,
+            created_at: String::new(),
+        }],
+        ..Default::default()
+    };
+    let p = plan(
+        &okta,
+        &team,
+        &Policy {
+            clear_pending_invites: false,
+            ..Default::default()
+        },
+    );
+    assert!(p.operations.is_empty(), "{p:?}");
+    // A source kafkaman added later blocks a create like any non-SCIM invite.
+    assert_eq!(
+        p.attention[0].kind,
+        AttentionKind::InviteBlocksCreate {
+            source: InviteSource::Unknown("sso-request".into())
+        }
+    );
+    assert_eq!(
+        p.attention[0].reason(),
+        "a pending sso-request invite blocks the create; sync.clear_pending_invites is off: \
+         remove it in kafkaman"
+    );
+}
+
+#[test]
+fn locked_out_and_password_expired_users_keep_access() {
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u1", "a@x.com", "LOCKED_OUT"),
+            assigned("00u2", "b@x.com", "PASSWORD_EXPIRED"),
+            assigned("00u3", "c@x.com", "RECOVERY"),
+        ],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "a@x.com", Some("00u1"), true)],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert_eq!(kinds(&p), vec![OpKind::Create, OpKind::Create], "{p:?}");
+    assert_eq!(p.in_sync, 1);
+}

@@ -1,0 +1,551 @@
+//! Building the report: the snapshot (or a live read), the planner's verdict on it, and
+//! the journal's runs and failures, assembled into one [`Report`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::model::*;
+use super::{ReportError, exit, parse_time, rfc3339};
+use crate::config::{Config, ExitTrigger};
+use crate::plan::model::UnknownValue;
+use crate::plan::{
+    self, AssignedUser, AttentionKind, InviteSource, Member, Membership, OktaLookup, OktaView,
+    OpKind, PendingInvite, Plan, TeamView, Unmanaged,
+};
+use crate::store::{OpState, RunRecord, RunResult, Store, StoreError};
+use crate::sync;
+
+/// What [`build`] should do.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub since: DateTime<Utc>,
+    pub refresh: bool,
+}
+
+/// Gathers the report. Without `refresh` it makes no API call; with it, only reads.
+pub async fn build(
+    cfg: &Config,
+    store: &Store,
+    opts: &ReportOptions,
+    now: DateTime<Utc>,
+) -> Result<Report, ReportError> {
+    let links = store.links()?;
+    let (okta, team, source) = if opts.refresh {
+        let okta_client = sync::okta_client(cfg).map_err(|e| ReportError::Refresh(Box::new(e)))?;
+        let kafkaman = sync::kafkaman_client(cfg).map_err(|e| ReportError::Refresh(Box::new(e)))?;
+        let reads = sync::read_both(cfg, &okta_client, &kafkaman, links, None)
+            .await
+            .map_err(|e| ReportError::Refresh(Box::new(e)))?;
+        let at = rfc3339(now);
+        let source = Source {
+            mode: SourceMode::Live,
+            state_db: store.path().display().to_string(),
+            okta_read_at: Some(at.clone()),
+            team_read_at: Some(at),
+            age_seconds: Some(0),
+        };
+        (reads.okta, reads.team, source)
+    } else {
+        let assigned = store.okta_users()?;
+        let team = TeamView {
+            members: store.members()?,
+            invites: store.invites()?,
+            links,
+        };
+        let lookups = snapshot_lookups(store, &assigned, &team)?;
+        let okta_read_at = store.okta_read_time()?;
+        let team_read_at = store.snapshot_time()?;
+        let oldest = [&okta_read_at, &team_read_at]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| parse_time(t))
+            .min();
+        let source = Source {
+            mode: SourceMode::Snapshot,
+            state_db: store.path().display().to_string(),
+            okta_read_at,
+            team_read_at,
+            age_seconds: oldest.map(|t| (now - t).num_seconds().max(0)),
+        };
+        (OktaView { assigned, lookups }, team, source)
+    };
+    let plan = plan::plan(&okta, &team, &sync::policy_from(cfg, Default::default()));
+    let since = rfc3339(opts.since);
+    let runs = store.runs_since(&since)?;
+    let failures = failures(store, &since, &runs)?;
+    Ok(assemble(
+        cfg,
+        Assembly {
+            plan: &plan,
+            okta: &okta,
+            team: &team,
+            source,
+            period: Period {
+                since,
+                until: rfc3339(now),
+            },
+            runs: runs
+                .iter()
+                .map(run_row)
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::from)?,
+            failures,
+            last_success: store.last_success()?,
+            now,
+        },
+    ))
+}
+
+/// The lookups a real cycle would have made, taken from what the latest recorded plan
+/// concluded, so that the snapshot plan matches the last real one without an API call.
+pub(crate) fn snapshot_lookups(
+    store: &Store,
+    assigned: &[AssignedUser],
+    team: &TeamView,
+) -> Result<HashMap<String, OktaLookup>, StoreError> {
+    let ids = plan::ids_to_look_up(assigned, team);
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    // The facts the last real cycle had; an id it didn't look up proves nothing.
+    let mut stored = store.okta_lookups()?;
+    for id in ids {
+        let lookup = stored.remove(&id).unwrap_or_else(|| OktaLookup::Failed {
+            reason: "not looked up yet (the last cycle did not reach it)".into(),
+        });
+        out.insert(id, lookup);
+    }
+    Ok(out)
+}
+
+fn failures(store: &Store, since: &str, runs: &[RunRecord]) -> Result<Vec<Failure>, StoreError> {
+    let mut out: Vec<Failure> = store
+        .operations_since(since)?
+        .into_iter()
+        .filter(|o| o.state == OpState::Failed)
+        .map(|o| Failure {
+            run_id: o.run_id,
+            at: o.finished_at.unwrap_or(o.started_at),
+            kind: o.kind.as_str().to_string(),
+            user_name: Some(o.user_name),
+            okta_id: o.okta_id,
+            reason: Some(o.reason),
+            error: o.error.unwrap_or_else(|| "unknown error".into()),
+            http_status: o.http_status,
+            request_id: o.request_id,
+        })
+        .collect();
+    for r in runs {
+        if let (Some(RunResult::Failed), Some(error)) = (r.run_result()?, &r.error) {
+            out.push(Failure {
+                run_id: r.id,
+                at: r.ended_at.clone().unwrap_or_else(|| r.started_at.clone()),
+                kind: "run".into(),
+                user_name: None,
+                okta_id: None,
+                reason: None,
+                error: error.clone(),
+                http_status: None,
+                request_id: None,
+            });
+        }
+    }
+    // Operations of one run finish concurrently: order by what they are, not by when.
+    out.sort_by(|a, b| (a.run_id, &a.kind, &a.user_name).cmp(&(b.run_id, &b.kind, &b.user_name)));
+    Ok(out)
+}
+
+struct Assembly<'a> {
+    plan: &'a Plan,
+    okta: &'a OktaView,
+    team: &'a TeamView,
+    source: Source,
+    period: Period,
+    runs: Vec<RunRow>,
+    failures: Vec<Failure>,
+    last_success: Option<RunRecord>,
+    now: DateTime<Utc>,
+}
+
+fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
+    let plan = a.plan;
+    let item = |o: &plan::Operation| PersonItem {
+        user_name: o.user_name.clone(),
+        okta_id: o.okta_id.clone(),
+        scim_id: o.scim_id.clone(),
+        action: Some(o.kind),
+        reason: o.reason.clone(),
+    };
+    let mut drift = Drift::default();
+    for o in &plan.operations {
+        match o.kind {
+            OpKind::Create | OpKind::Reactivate => drift.missing_in_team.push(item(o)),
+            OpKind::Deactivate => drift.not_entitled.push(item(o)),
+            OpKind::UpdateName => drift.name_mismatch.push(item(o)),
+            OpKind::ClearInvite => {}
+        }
+    }
+    let mut attention = Vec::new();
+    for at in &plan.attention {
+        let p = PersonItem {
+            user_name: at.user_name.clone(),
+            okta_id: at.okta_id.clone(),
+            scim_id: at.scim_id.clone(),
+            action: None,
+            reason: at.reason(),
+        };
+        if matches!(at.kind, AttentionKind::EmailChanged { .. }) {
+            drift.renames.push(p);
+        } else {
+            attention.push(p);
+        }
+    }
+    let held = Held {
+        cap: plan.deactivation_cap,
+        items: plan.held.iter().map(item).collect(),
+        release: (!plan.held.is_empty()).then(|| {
+            "read them (`scim-sync --dry-run`); if they are right, apply them once with \
+             `scim-sync --release-held`, or raise safety.max_deactivations / \
+             safety.max_deactivations_percent"
+                .to_string()
+        }),
+    };
+
+    // Invites: which block a planned create, which wait for a SCIM member, which are old.
+    let creating: HashSet<String> = plan
+        .operations
+        .iter()
+        .filter(|o| o.kind == OpKind::Create)
+        .map(|o| o.user_name.to_lowercase())
+        .chain(
+            plan.attention
+                .iter()
+                .filter(|at| matches!(at.kind, AttentionKind::InviteBlocksCreate { .. }))
+                .map(|at| at.user_name.to_lowercase()),
+        )
+        .collect();
+    let clearing: HashSet<&str> = plan
+        .operations
+        .iter()
+        .filter_map(|o| o.invite_id.as_deref())
+        .collect();
+    let stale_days = cfg.report.stale_invite_days;
+    let mut invites: Vec<InviteItem> = a
+        .team
+        .invites
+        .iter()
+        .map(|i| invite_item(i, &creating, &clearing, stale_days, a.now))
+        .collect();
+    invites.sort_by(|x, y| (x.email.to_lowercase(), &x.id).cmp(&(y.email.to_lowercase(), &y.id)));
+
+    let unmanaged: Vec<UnmanagedItem> = plan.unmanaged.iter().map(unmanaged_item).collect();
+    let people = people(a.okta, a.team, plan, &invites);
+
+    let count = |state: Membership| {
+        a.team
+            .members
+            .iter()
+            .filter(|m| m.membership == state)
+            .count()
+    };
+    let summary = Summary {
+        assigned_in_okta: a.okta.assigned.len(),
+        members_active: count(Membership::Active),
+        members_invited: count(Membership::Invited),
+        members_deactivated: count(Membership::Deactivated),
+        in_sync: plan.in_sync,
+        drift: drift.count(),
+        held: held.items.len(),
+        attention: attention.len(),
+        unmanaged: unmanaged.len(),
+        pending_invites: invites.len(),
+        failures: a.failures.len(),
+        runs: a.runs.len(),
+        last_success: a.last_success.map(|r| RunRef {
+            id: r.id,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+        }),
+    };
+    let mut fired = Vec::new();
+    if summary.drift > 0 {
+        fired.push(ExitTrigger::Drift);
+    }
+    if summary.held > 0 {
+        fired.push(ExitTrigger::Held);
+    }
+    if summary.failures > 0 {
+        fired.push(ExitTrigger::Failures);
+    }
+    let exit_status = if fired.iter().any(|t| cfg.report.exits_1_on(*t)) {
+        exit::ATTENTION
+    } else {
+        exit::OK
+    };
+    Report {
+        schema: SCHEMA.into(),
+        version: SCHEMA_VERSION,
+        generated_at: rfc3339(a.now),
+        source: a.source,
+        period: a.period,
+        summary,
+        drift,
+        attention,
+        invites: Invites {
+            stale_after_days: stale_days,
+            pending: invites,
+        },
+        unmanaged,
+        held,
+        failures: a.failures,
+        runs: a.runs,
+        people,
+        status: Status {
+            needs_attention: fired.iter().map(|t| t.as_str().to_string()).collect(),
+            exit_1_on: cfg
+                .report
+                .exit_1_on
+                .iter()
+                .map(|t| t.as_str().to_string())
+                .collect(),
+            exit_status,
+        },
+    }
+}
+
+fn invite_item(
+    i: &PendingInvite,
+    creating: &HashSet<String>,
+    clearing: &HashSet<&str>,
+    stale_days: u32,
+    now: DateTime<Utc>,
+) -> InviteItem {
+    let age_days = parse_time(&i.created_at).map(|t| (now - t).num_days());
+    InviteItem {
+        id: i.id.clone(),
+        email: i.email.clone(),
+        source: i.source.clone(),
+        invited_by: i.invited_by.clone(),
+        created_at: i.created_at.clone(),
+        age_days,
+        conflicting: i.source != InviteSource::Scim
+            && (clearing.contains(i.id.as_str()) || creating.contains(&i.email.to_lowercase())),
+        awaiting_acceptance: i.source == InviteSource::Scim,
+        stale: age_days.is_some_and(|d| d >= i64::from(stale_days)),
+    }
+}
+
+fn unmanaged_item(u: &Unmanaged) -> UnmanagedItem {
+    UnmanagedItem {
+        user_name: u.user_name.clone(),
+        scim_id: u.scim_id.clone(),
+        membership: u.membership.clone(),
+        external_id: u.external_id.clone(),
+    }
+}
+
+/// A run for people: its figures from the stored summary. An unknown stored mode or
+/// result is an error.
+pub fn run_row(r: &RunRecord) -> Result<RunRow, UnknownValue> {
+    let num = |key: &str| {
+        r.summary
+            .as_ref()
+            .and_then(|s| s.get(key))
+            .and_then(serde_json::Value::as_u64)
+    };
+    let sum_map = |key: &str, keep: &dyn Fn(&str) -> bool| -> u64 {
+        r.summary
+            .as_ref()
+            .and_then(|s| s.get(key))
+            .and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| keep(k))
+                    .filter_map(|(_, v)| v.as_u64())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let duration_ms = num("duration_ms").or_else(|| {
+        let start = parse_time(&r.started_at)?;
+        let end = parse_time(r.ended_at.as_deref()?)?;
+        u64::try_from((end - start).num_milliseconds()).ok()
+    });
+    Ok(RunRow {
+        id: r.id,
+        started_at: r.started_at.clone(),
+        ended_at: r.ended_at.clone(),
+        duration_ms,
+        trigger: r.trigger.clone(),
+        mode: r.run_mode()?,
+        result: r.run_result()?,
+        assigned: num("assigned"),
+        planned: sum_map("planned", &|_| true),
+        applied: sum_map("outcomes", &|k| {
+            k.ends_with(".done") || k.ends_with(".recovered")
+        }),
+        failed: num("failed").unwrap_or(0),
+        held: num("held").unwrap_or(0),
+        error: r.error.clone(),
+    })
+}
+
+/// What the plan says about someone.
+struct Verdict<'a> {
+    okta_id: Option<&'a str>,
+    scim_id: Option<&'a str>,
+    status: PersonStatus,
+    action: Option<OpKind>,
+    reason: String,
+}
+
+/// One row per person: every assigned user (with the member the planner matches, if
+/// any) and every member nobody is assigned to.
+fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem]) -> Vec<PersonRow> {
+    let by_scim: HashMap<&str, &Member> = team
+        .members
+        .iter()
+        .map(|m| (m.scim_id.as_str(), m))
+        .collect();
+    let mut link_of: HashMap<&str, &str> = team
+        .links
+        .iter()
+        .map(|(o, s)| (o.as_str(), s.as_str()))
+        .collect();
+    for l in &plan.new_links {
+        link_of.insert(l.okta_id.as_str(), l.scim_id.as_str());
+    }
+    let mut invite_of: BTreeMap<String, InviteSource> = BTreeMap::new();
+    for i in invites {
+        invite_of
+            .entry(i.email.to_lowercase())
+            .or_insert_with(|| i.source.clone());
+    }
+    // What the plan says, by Okta id and by SCIM id; the first entry wins, in the order
+    // of the statuses' severity.
+    let mut verdicts: Vec<Verdict<'_>> = Vec::new();
+    for o in &plan.operations {
+        let status = match o.kind {
+            OpKind::Create | OpKind::Reactivate => PersonStatus::MissingInTeam,
+            OpKind::Deactivate => PersonStatus::NotEntitled,
+            OpKind::UpdateName => PersonStatus::NameMismatch,
+            OpKind::ClearInvite => continue,
+        };
+        verdicts.push(Verdict {
+            okta_id: o.okta_id.as_deref(),
+            scim_id: o.scim_id.as_deref(),
+            status,
+            action: Some(o.kind),
+            reason: o.reason.clone(),
+        });
+    }
+    for o in &plan.held {
+        verdicts.push(Verdict {
+            okta_id: o.okta_id.as_deref(),
+            scim_id: o.scim_id.as_deref(),
+            status: PersonStatus::Held,
+            action: Some(o.kind),
+            reason: o.reason.clone(),
+        });
+    }
+    for at in &plan.attention {
+        let status = if matches!(at.kind, AttentionKind::EmailChanged { .. }) {
+            PersonStatus::Rename
+        } else {
+            PersonStatus::Attention
+        };
+        verdicts.push(Verdict {
+            okta_id: at.okta_id.as_deref(),
+            scim_id: at.scim_id.as_deref(),
+            status,
+            action: None,
+            reason: at.reason(),
+        });
+    }
+    let verdict = |okta_id: Option<&str>, scim_id: Option<&str>| {
+        verdicts.iter().find(|v| {
+            (okta_id.is_some() && v.okta_id == okta_id)
+                || (scim_id.is_some() && v.scim_id == scim_id)
+        })
+    };
+
+    let mut rows = Vec::new();
+    let mut seen_scim: HashSet<&str> = HashSet::new();
+    for u in &okta.assigned {
+        let member = link_of
+            .get(u.okta_id.as_str())
+            .and_then(|s| by_scim.get(s))
+            .copied()
+            .or_else(|| {
+                team.members
+                    .iter()
+                    .find(|m| m.external_id.as_deref() == Some(u.okta_id.as_str()))
+            });
+        if let Some(m) = member {
+            seen_scim.insert(m.scim_id.as_str());
+        }
+        let email = member
+            .map(|m| m.user_name.clone())
+            .or_else(|| u.user_name.clone())
+            .unwrap_or_default();
+        let v = verdict(Some(&u.okta_id), member.map(|m| m.scim_id.as_str()));
+        rows.push(PersonRow {
+            pending_invite: invite_of.get(&email.to_lowercase()).cloned(),
+            email,
+            okta_id: Some(u.okta_id.clone()),
+            okta_status: Some(u.okta_status.clone()),
+            app_status: Some(u.app_status.clone()),
+            assignment: Some(u.scope.clone()),
+            scim_id: member.map(|m| m.scim_id.clone()),
+            membership: member.map(|m| m.membership.clone()),
+            role: member.and_then(|m| m.role.clone()),
+            status: v.map_or(PersonStatus::InSync, |v| v.status),
+            action: v.and_then(|v| v.action),
+            reason: v.map(|v| v.reason.clone()),
+        });
+    }
+    let unmanaged: HashSet<&str> = plan.unmanaged.iter().map(|u| u.scim_id.as_str()).collect();
+    let okta_of: HashMap<&str, &str> = link_of.iter().map(|(o, s)| (*s, *o)).collect();
+    for m in &team.members {
+        if seen_scim.contains(m.scim_id.as_str()) {
+            continue;
+        }
+        let okta_id = okta_of
+            .get(m.scim_id.as_str())
+            .copied()
+            .or(m.external_id.as_deref());
+        let v = verdict(okta_id, Some(&m.scim_id));
+        let (status, reason) = if unmanaged.contains(m.scim_id.as_str()) {
+            (
+                PersonStatus::Unmanaged,
+                Some("not managed by scim-sync: never touched".to_string()),
+            )
+        } else {
+            (
+                v.map_or(PersonStatus::InSync, |v| v.status),
+                v.map(|v| v.reason.clone())
+                    .or_else(|| (!m.active).then(|| "deactivated, not assigned".to_string())),
+            )
+        };
+        rows.push(PersonRow {
+            pending_invite: invite_of.get(&m.user_name.to_lowercase()).cloned(),
+            email: m.user_name.clone(),
+            okta_id: okta_id.map(str::to_string),
+            okta_status: None,
+            app_status: None,
+            assignment: None,
+            scim_id: Some(m.scim_id.clone()),
+            membership: Some(m.membership.clone()),
+            role: m.role.clone(),
+            status,
+            action: v.and_then(|v| v.action),
+            reason,
+        });
+    }
+    rows.sort_by(|a, b| {
+        (a.email.to_lowercase(), &a.okta_id).cmp(&(b.email.to_lowercase(), &b.okta_id))
+    });
+    rows
+}

@@ -1,0 +1,517 @@
+//! The journal: runs (started, ended with a result), every operation (an intent before
+//! its call, the outcome after it), and what each run's plan held or left to a human.
+
+use std::str::FromStr;
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, now};
+use crate::plan::model::{UnknownValue, string_enum};
+use crate::plan::{OpKind, Operation, Plan};
+
+string_enum! {
+    /// Where an operation stands.
+    pub enum OpState ("operation state") {
+        /// Written before the call; still there after a crash means the outcome is unknown.
+        Intent => "intent",
+        Done => "done",
+        Failed => "failed",
+        /// Found unfinished after a crash and resolved by looking at kafkaman.
+        Recovered => "recovered",
+        /// Not attempted (shutdown before its turn).
+        Skipped => "skipped",
+    }
+}
+
+string_enum! {
+    /// How a run ended.
+    pub enum RunResult ("run result") {
+        /// Everything planned was applied (or there was nothing to do).
+        Success => "success",
+        /// Some per-user operations failed, within the error budget.
+        Partial => "partial",
+        /// Deactivations were held by the cap; everything else was applied.
+        Held => "held",
+        /// The run could not read its sources, or failures exceeded the error budget.
+        Failed => "failed",
+        /// A shutdown stopped the run before every operation started (or its process died).
+        Interrupted => "interrupted",
+        /// A dry run: nothing was applied.
+        Planned => "planned",
+    }
+}
+
+string_enum! {
+    /// Whether a run applies its plan.
+    pub enum RunMode ("run mode") {
+        Apply => "apply",
+        DryRun => "dry_run",
+    }
+}
+
+string_enum! {
+    /// Which part of a plan a recorded item was in.
+    pub enum PlanCategory ("plan item category") {
+        Operation => "operation",
+        Held => "held",
+        Attention => "attention",
+        Unmanaged => "unmanaged",
+    }
+}
+
+/// A row of the operations table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpRecord {
+    pub id: i64,
+    pub run_id: i64,
+    pub kind: OpKind,
+    pub okta_id: Option<String>,
+    pub scim_id: Option<String>,
+    pub user_name: String,
+    pub invite_id: Option<String>,
+    pub reason: String,
+    pub state: OpState,
+    pub http_status: Option<i64>,
+    pub error: Option<String>,
+    pub request_id: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// A row of the runs table. `mode` and `result` are the stored strings (the daemon's
+/// health reads them as such); [`RunRecord::run_mode`] and [`RunRecord::run_result`]
+/// give them typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub trigger: String,
+    pub mode: String,
+    pub result: Option<String>,
+    /// Counts and figures as JSON (see `sync::RunSummary`).
+    pub summary: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+impl RunRecord {
+    pub fn run_mode(&self) -> Result<RunMode, UnknownValue> {
+        self.mode.parse()
+    }
+
+    /// None while the run has not ended.
+    pub fn run_result(&self) -> Result<Option<RunResult>, UnknownValue> {
+        self.result.as_deref().map(str::parse).transpose()
+    }
+}
+
+/// A plan item as recorded with its run (for `history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub category: PlanCategory,
+    /// The operation kind (operations and held deactivations).
+    pub kind: Option<OpKind>,
+    pub okta_id: Option<String>,
+    pub scim_id: Option<String>,
+    pub user_name: String,
+    pub reason: String,
+}
+
+/// Reads a column holding one of an enum's strings; an unknown value is an error that
+/// names the column's meaning and the value.
+fn parsed<T: FromStr<Err = UnknownValue>>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl Store {
+    /// Starts a run; returns its id.
+    pub fn start_run(&self, trigger: &str, mode: RunMode) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (started_at, trigger, mode) VALUES (?1, ?2, ?3)",
+            params![now(), trigger, mode.as_str()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Ends a run with its result (a [`RunResult`] string: anything else is refused),
+    /// summary and error (if any).
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        result: &str,
+        summary: &serde_json::Value,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let result: RunResult = result.parse()?;
+        self.conn().execute(
+            "UPDATE runs SET ended_at = ?2, result = ?3, summary = ?4, error = ?5 WHERE id = ?1",
+            params![run_id, now(), result.as_str(), summary.to_string(), error],
+        )?;
+        Ok(())
+    }
+
+    /// Ends, as interrupted, the runs that applied changes and never ended (their
+    /// process died); `current` is the run now starting. Returns how many.
+    pub fn close_abandoned_runs(&self, current: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE runs SET ended_at = ?2, result = ?3,
+             error = 'the process stopped before the run ended'
+             WHERE ended_at IS NULL AND mode = ?4 AND id <> ?1",
+            params![
+                current,
+                now(),
+                RunResult::Interrupted.as_str(),
+                RunMode::Apply.as_str()
+            ],
+        )?)
+    }
+
+    /// Records what the plan of a run contained (operations, held, attention, unmanaged).
+    pub fn record_plan(&self, run_id: i64, plan: &Plan) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO plan_items (run_id, category, kind, okta_id, scim_id, user_name, reason)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            )?;
+            for (category, ops) in [
+                (PlanCategory::Operation, &plan.operations),
+                (PlanCategory::Held, &plan.held),
+            ] {
+                for o in ops {
+                    ins.execute(params![
+                        run_id,
+                        category.as_str(),
+                        o.kind.as_str(),
+                        o.okta_id,
+                        o.scim_id,
+                        o.user_name,
+                        o.reason
+                    ])?;
+                }
+            }
+            for a in &plan.attention {
+                ins.execute(params![
+                    run_id,
+                    PlanCategory::Attention.as_str(),
+                    Option::<String>::None,
+                    a.okta_id,
+                    a.scim_id,
+                    a.user_name,
+                    a.reason()
+                ])?;
+            }
+            for u in &plan.unmanaged {
+                ins.execute(params![
+                    run_id,
+                    PlanCategory::Unmanaged.as_str(),
+                    Option::<String>::None,
+                    u.external_id,
+                    u.scim_id,
+                    u.user_name,
+                    format!("not managed by scim-sync ({})", u.membership)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn plan_items(&self, run_id: i64) -> Result<Vec<PlanItem>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT category, kind, okta_id, scim_id, user_name, reason FROM plan_items
+             WHERE run_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map(params![run_id], |r| {
+            let kind: Option<String> = r.get(1)?;
+            Ok(PlanItem {
+                category: parsed(r, 0)?,
+                kind: match kind {
+                    Some(_) => Some(parsed(r, 1)?),
+                    None => None,
+                },
+                okta_id: r.get(2)?,
+                scim_id: r.get(3)?,
+                user_name: r.get(4)?,
+                reason: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The deactivations the latest run that held any held (what a human reviewed before
+    /// passing `--release-held`).
+    pub fn last_held(&self) -> Result<Vec<PlanItem>, StoreError> {
+        let run: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT max(run_id) FROM plan_items WHERE category = ?1",
+                params![PlanCategory::Held.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        match run {
+            Some(run) => Ok(self
+                .plan_items(run)?
+                .into_iter()
+                .filter(|i| i.category == PlanCategory::Held)
+                .collect()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Writes an operation's intent before its call; returns the operation's id.
+    pub fn record_intent(&self, run_id: i64, op: &Operation) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        let detail = serde_json::to_string(op).unwrap_or_default();
+        conn.execute(
+            "INSERT INTO operations (run_id, kind, okta_id, scim_id, user_name, invite_id, detail,
+             reason, state, started_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            params![
+                run_id,
+                op.kind.as_str(),
+                op.okta_id,
+                op.scim_id,
+                op.user_name,
+                op.invite_id,
+                detail,
+                op.reason,
+                OpState::Intent.as_str(),
+                now()
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Writes an operation's outcome after its call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_outcome(
+        &self,
+        op_id: i64,
+        state: OpState,
+        scim_id: Option<&str>,
+        http_status: Option<u16>,
+        error: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE operations SET state = ?2, scim_id = COALESCE(?3, scim_id), http_status = ?4,
+             error = ?5, request_id = ?6, finished_at = ?7 WHERE id = ?1",
+            params![
+                op_id,
+                state.as_str(),
+                scim_id,
+                http_status,
+                error,
+                request_id,
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Operations whose intent was written but whose outcome never was (a crash).
+    pub fn unfinished_operations(&self) -> Result<Vec<OpRecord>, StoreError> {
+        self.query_ops(
+            "WHERE state = ?1 ORDER BY id",
+            params![OpState::Intent.as_str()],
+        )
+    }
+
+    pub fn operations_of_run(&self, run_id: i64) -> Result<Vec<OpRecord>, StoreError> {
+        self.query_ops("WHERE run_id = ?1 ORDER BY id", params![run_id])
+    }
+
+    /// The latest operations on one person (by email or Okta id), newest first.
+    pub fn operations_for(&self, who: &str, limit: u32) -> Result<Vec<OpRecord>, StoreError> {
+        self.query_ops(
+            "WHERE lower(user_name) = lower(?1) OR okta_id = ?1 ORDER BY id DESC LIMIT ?2",
+            params![who, limit],
+        )
+    }
+
+    /// Operations that started at or after `since` (RFC 3339), oldest first.
+    pub fn operations_since(&self, since: &str) -> Result<Vec<OpRecord>, StoreError> {
+        self.query_ops("WHERE started_at >= ?1 ORDER BY id", params![since])
+    }
+
+    fn query_ops(
+        &self,
+        clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<OpRecord>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT id, run_id, kind, okta_id, scim_id, user_name, invite_id, reason, state,
+             http_status, error, request_id, started_at, finished_at FROM operations {clause}"
+        );
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(args, |r| {
+            Ok(OpRecord {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                kind: parsed(r, 2)?,
+                okta_id: r.get(3)?,
+                scim_id: r.get(4)?,
+                user_name: r.get(5)?,
+                invite_id: r.get(6)?,
+                reason: r.get(7)?,
+                state: parsed(r, 8)?,
+                http_status: r.get(9)?,
+                error: r.get(10)?,
+                request_id: r.get(11)?,
+                started_at: r.get(12)?,
+                finished_at: r.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The last `limit` runs, newest first.
+    pub fn runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        self.query_runs("ORDER BY id DESC LIMIT ?1", params![limit])
+    }
+
+    pub fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .query_runs("WHERE id = ?1", params![id])?
+            .into_iter()
+            .next())
+    }
+
+    /// Runs that started at or after `since` (RFC 3339), oldest first.
+    pub fn runs_since(&self, since: &str) -> Result<Vec<RunRecord>, StoreError> {
+        self.query_runs("WHERE started_at >= ?1 ORDER BY id", params![since])
+    }
+
+    /// The last run that applied changes (not a dry run) and succeeded.
+    pub fn last_success(&self) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .query_runs(
+                "WHERE mode = ?1 AND result = ?2 ORDER BY id DESC LIMIT 1",
+                params![RunMode::Apply.as_str(), RunResult::Success.as_str()],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// The last finished run that applied changes (any result).
+    pub fn last_apply_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .query_runs(
+                "WHERE mode = ?1 AND ended_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                params![RunMode::Apply.as_str()],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn query_runs(
+        &self,
+        clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT id, started_at, ended_at, trigger, mode, result, summary, error FROM runs {clause}"
+        );
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(args, |r| {
+            let summary: Option<String> = r.get(6)?;
+            Ok(RunRecord {
+                id: r.get(0)?,
+                started_at: r.get(1)?,
+                ended_at: r.get(2)?,
+                trigger: r.get(3)?,
+                mode: r.get(4)?,
+                result: r.get(5)?,
+                summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                error: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Number of runs recorded (for tests: a read-only command must not add one).
+    pub fn count_runs(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))?)
+    }
+
+    /// Number of rows in the operations table with a given kind and state (for tests and metrics).
+    pub fn count_operations(&self, kind: OpKind, state: OpState) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM operations WHERE kind = ?1 AND state = ?2",
+            params![kind.as_str(), state.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_without_outcome_are_unfinished() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let run = store.start_run("manual", RunMode::Apply).unwrap();
+        let op = Operation {
+            kind: OpKind::Create,
+            okta_id: Some("00u1".into()),
+            scim_id: None,
+            user_name: "a@x.com".into(),
+            given_name: None,
+            family_name: None,
+            invite_id: None,
+            reason: "r".into(),
+        };
+        let a = store.record_intent(run, &op).unwrap();
+        let b = store.record_intent(run, &op).unwrap();
+        store
+            .record_outcome(a, OpState::Done, Some("s1"), Some(201), None, Some("req"))
+            .unwrap();
+        let unfinished = store.unfinished_operations().unwrap();
+        assert_eq!(unfinished.len(), 1);
+        assert_eq!(unfinished[0].id, b);
+        assert_eq!(unfinished[0].kind, OpKind::Create);
+        assert_eq!(unfinished[0].state, OpState::Intent);
+        // Reopening keeps everything (migrations are idempotent).
+        drop(store);
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(store.operations_of_run(run).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn unknown_stored_values_are_errors_that_name_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let run = store.start_run("manual", RunMode::Apply).unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO operations (run_id, kind, user_name, detail, reason, state, started_at)
+                 VALUES (?1, 'teleport', 'a@x.com', '{}', 'r', 'done', 'now')",
+                params![run],
+            )
+            .unwrap();
+        let err = store.operations_of_run(run).unwrap_err().to_string();
+        assert!(err.contains("unknown operation kind \"teleport\""), "{err}");
+        let err = store.finish_run(run, "great", &serde_json::json!({}), None);
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("unknown run result \"great\"")
+        );
+    }
+}

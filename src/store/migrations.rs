@@ -1,0 +1,108 @@
+//! The schema, as an append-only list of migrations (never edit one that shipped).
+
+use rusqlite_migration::{M, Migrations};
+
+const MIGRATIONS_SLICE: &[M<'static>] = &[
+    M::up(
+        r#"
+CREATE TABLE members (
+    scim_id      TEXT PRIMARY KEY,
+    user_name    TEXT NOT NULL,
+    given_name   TEXT,
+    family_name  TEXT,
+    external_id  TEXT,
+    active       INTEGER NOT NULL,
+    membership   TEXT NOT NULL,
+    role         TEXT,
+    refreshed_at TEXT NOT NULL
+);
+CREATE INDEX members_user_name ON members (lower(user_name));
+CREATE INDEX members_external_id ON members (external_id);
+
+CREATE TABLE links (
+    okta_id   TEXT PRIMARY KEY,
+    scim_id   TEXT NOT NULL UNIQUE,
+    linked_at TEXT NOT NULL
+);
+
+CREATE TABLE invites (
+    id           TEXT PRIMARY KEY,
+    email        TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    invited_by   TEXT,
+    created_at   TEXT NOT NULL,
+    refreshed_at TEXT NOT NULL
+);
+CREATE INDEX invites_email ON invites (lower(email));
+
+CREATE TABLE okta_users (
+    okta_id     TEXT PRIMARY KEY,
+    okta_status TEXT NOT NULL,
+    app_status  TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    user_name   TEXT,
+    given_name  TEXT,
+    family_name TEXT,
+    read_at     TEXT NOT NULL
+);
+
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT,
+    trigger     TEXT NOT NULL,
+    mode        TEXT NOT NULL,
+    result      TEXT,
+    summary     TEXT,
+    error       TEXT
+);
+
+CREATE TABLE operations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      INTEGER NOT NULL REFERENCES runs (id),
+    kind        TEXT NOT NULL,
+    okta_id     TEXT,
+    scim_id     TEXT,
+    user_name   TEXT NOT NULL,
+    invite_id   TEXT,
+    detail      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    http_status INTEGER,
+    error       TEXT,
+    request_id  TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX operations_run ON operations (run_id);
+CREATE INDEX operations_state ON operations (state);
+CREATE INDEX operations_user ON operations (lower(user_name));
+
+CREATE TABLE plan_items (
+    run_id    INTEGER NOT NULL REFERENCES runs (id),
+    category  TEXT NOT NULL,
+    kind      TEXT,
+    okta_id   TEXT,
+    scim_id   TEXT,
+    user_name TEXT NOT NULL,
+    reason    TEXT NOT NULL
+);
+CREATE INDEX plan_items_run ON plan_items (run_id);
+"#,
+    ),
+    // The last cycle's lookups of unassigned members' Okta users, so that reports plan
+    // from the snapshot with the same facts the cycle had.
+    M::up(
+        r#"
+CREATE TABLE okta_lookups (
+    okta_id     TEXT PRIMARY KEY,
+    outcome     TEXT NOT NULL,
+    status      TEXT,
+    reason      TEXT,
+    read_at     TEXT NOT NULL
+);
+"#,
+    ),
+];
+
+pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

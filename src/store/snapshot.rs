@@ -1,0 +1,272 @@
+//! The snapshot: the team (members, pending invites), the links Okta id ↔ SCIM id, and
+//! the last complete Okta read with its lookups, so that reports and `explain` plan
+//! from the same facts the last cycle had.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, now};
+use crate::plan::{AssignedUser, Member, OktaLookup, PendingInvite};
+
+impl Store {
+    /// Replaces the team snapshot (members and pending invites) with a fresh read.
+    pub fn replace_team(
+        &self,
+        members: &[Member],
+        invites: &[PendingInvite],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let at = now();
+        tx.execute("DELETE FROM members", [])?;
+        tx.execute("DELETE FROM invites", [])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
+                 active, membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            )?;
+            for m in members {
+                ins.execute(params![
+                    m.scim_id,
+                    m.user_name,
+                    m.given_name,
+                    m.family_name,
+                    m.external_id,
+                    m.active,
+                    m.membership.as_str(),
+                    m.role,
+                    at
+                ])?;
+            }
+            let mut ins = tx.prepare(
+                "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at)
+                 VALUES (?1,?2,?3,?4,?5,?6)",
+            )?;
+            for i in invites {
+                ins.execute(params![
+                    i.id,
+                    i.email,
+                    i.source.as_str(),
+                    i.invited_by,
+                    i.created_at,
+                    at
+                ])?;
+            }
+        }
+        // Links to members that no longer exist in kafkaman are dropped.
+        tx.execute(
+            "DELETE FROM links WHERE scim_id NOT IN (SELECT scim_id FROM members)",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the last complete Okta read.
+    pub fn replace_okta_users(&self, users: &[AssignedUser]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let at = now();
+        tx.execute("DELETE FROM okta_users", [])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope, user_name,
+                 given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            )?;
+            for u in users {
+                ins.execute(params![
+                    u.okta_id,
+                    u.okta_status.as_str(),
+                    u.app_status.as_str(),
+                    u.scope.as_str(),
+                    u.user_name,
+                    u.given_name,
+                    u.family_name,
+                    at
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the lookups of the last complete Okta read.
+    pub fn replace_okta_lookups(
+        &self,
+        lookups: &HashMap<String, OktaLookup>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let at = now();
+        tx.execute("DELETE FROM okta_lookups", [])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO okta_lookups (okta_id, outcome, status, reason, read_at)
+                 VALUES (?1,?2,?3,?4,?5)",
+            )?;
+            for (id, l) in lookups {
+                let (outcome, status, reason) = match l {
+                    OktaLookup::Found { status } => ("found", Some(status.as_str()), None),
+                    OktaLookup::NotFound => ("not_found", None, None),
+                    OktaLookup::Failed { reason } => ("failed", None, Some(reason.as_str())),
+                };
+                ins.execute(params![id, outcome, status, reason, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The lookups of the last complete Okta read.
+    pub fn okta_lookups(&self) -> Result<HashMap<String, OktaLookup>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT okta_id, outcome, status, reason FROM okta_lookups")?;
+        let rows = st.query_map([], |r| {
+            let outcome: String = r.get(1)?;
+            let status: Option<String> = r.get(2)?;
+            let reason: Option<String> = r.get(3)?;
+            let lookup = match outcome.as_str() {
+                "found" => OktaLookup::Found {
+                    status: status.unwrap_or_default().into(),
+                },
+                "not_found" => OktaLookup::NotFound,
+                _ => OktaLookup::Failed {
+                    reason: reason.unwrap_or_default(),
+                },
+            };
+            Ok((r.get::<_, String>(0)?, lookup))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn members(&self) -> Result<Vec<Member>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT scim_id, user_name, given_name, family_name, external_id, active, membership, role
+             FROM members ORDER BY lower(user_name)",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(Member {
+                scim_id: r.get(0)?,
+                user_name: r.get(1)?,
+                given_name: r.get(2)?,
+                family_name: r.get(3)?,
+                external_id: r.get(4)?,
+                active: r.get(5)?,
+                membership: r.get::<_, String>(6)?.into(),
+                role: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn invites(&self) -> Result<Vec<PendingInvite>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT id, email, source, invited_by, created_at FROM invites ORDER BY lower(email), id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(PendingInvite {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                source: r.get::<_, String>(2)?.into(),
+                invited_by: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn okta_users(&self) -> Result<Vec<AssignedUser>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT okta_id, okta_status, app_status, scope, user_name, given_name, family_name
+             FROM okta_users ORDER BY okta_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(AssignedUser {
+                okta_id: r.get(0)?,
+                okta_status: r.get::<_, String>(1)?.into(),
+                app_status: r.get::<_, String>(2)?.into(),
+                scope: r.get::<_, String>(3)?.into(),
+                user_name: r.get(4)?,
+                given_name: r.get(5)?,
+                family_name: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Okta id -> SCIM id.
+    pub fn links(&self) -> Result<HashMap<String, String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT okta_id, scim_id FROM links")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records that an Okta user and a member are the same person.
+    pub fn link(&self, okta_id: &str, scim_id: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM links WHERE scim_id = ?1 AND okta_id <> ?2",
+            params![scim_id, okta_id],
+        )?;
+        conn.execute(
+            "INSERT INTO links (okta_id, scim_id, linked_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (okta_id) DO UPDATE SET scim_id = excluded.scim_id",
+            params![okta_id, scim_id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Updates one member of the snapshot after a successful write.
+    pub fn upsert_member(&self, m: &Member) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id, active,
+             membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
+             ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
+             given_name = excluded.given_name, family_name = excluded.family_name,
+             external_id = excluded.external_id, active = excluded.active,
+             membership = excluded.membership, role = excluded.role,
+             refreshed_at = excluded.refreshed_at",
+            params![
+                m.scim_id,
+                m.user_name,
+                m.given_name,
+                m.family_name,
+                m.external_id,
+                m.active,
+                m.membership.as_str(),
+                m.role,
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_invite(&self, id: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM invites WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// When the team snapshot was last refreshed.
+    pub fn snapshot_time(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT max(refreshed_at) FROM members", [], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// When Okta's assignments were last read completely (the `okta_users` snapshot).
+    pub fn okta_read_time(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT max(read_at) FROM okta_users", [], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+}
