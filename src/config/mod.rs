@@ -5,6 +5,10 @@
 //! hold a [`SecretRef`] (a file, an environment variable or a systemd credential) that is
 //! read again at every use. Relative paths are resolved against the config file's
 //! directory. `config.example.toml` documents every key.
+//!
+//! `raw.rs` is the file as serde reads it (with spans), `validate.rs` turns it into the
+//! types of `model.rs` (one function per section and value kind), `error.rs` places
+//! errors at key and line, `secret.rs` resolves secret references.
 
 mod error;
 mod model;
