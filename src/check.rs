@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::exit::Exit;
 use crate::kafkaman::KafkamanError;
 use crate::okta::OktaError;
 use crate::sync::{self, SyncError};
@@ -172,8 +173,8 @@ fn config_hint(e: SyncError) -> String {
     format!("{e}")
 }
 
-/// Prints the check and returns the exit code (0 when every line passed).
-pub async fn run(cfg: &Config) -> anyhow::Result<u8> {
+/// Prints the check and returns the exit ([`Exit::Ok`] when every line passed).
+pub async fn run(cfg: &Config) -> anyhow::Result<Exit> {
     let lines = checks(cfg).await;
     for l in &lines {
         println!(
@@ -187,9 +188,9 @@ pub async fn run(cfg: &Config) -> anyhow::Result<u8> {
     let failed = lines.iter().filter(|l| !l.ok).count();
     if failed == 0 {
         println!("All checks passed.");
-        Ok(0)
+        Ok(Exit::Ok)
     } else {
         println!("{failed} check(s) failed.");
-        Ok(1)
+        Ok(Exit::Failed)
     }
 }

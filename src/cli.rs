@@ -1,5 +1,5 @@
-//! The command line: arguments, logging set-up, and dispatch to the commands. Exit codes
-//! are documented in the README.
+//! The command line: arguments and dispatch to the commands. Logging is set up by
+//! [`crate::logging`]; exit codes come from [`crate::exit`].
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,27 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
+use crate::exit::Exit;
+use crate::logging::{LogFormat, init_logging, progress_reporter};
 use crate::render;
 use crate::store::{StateLock, Store, StoreError};
-use crate::sync::{self, CycleOptions, RunResult, SyncError, Trigger};
-
-/// Exit codes (README "Exit codes").
-pub mod exit {
-    /// Success, or no changes needed.
-    pub const OK: u8 = 0;
-    /// The run failed (sources unreadable, failures past the error budget).
-    pub const FAILED: u8 = 1;
-    /// The configuration is invalid (or, with `--dry-run --detailed-exitcode`, changes
-    /// are pending).
-    pub const CONFIG: u8 = 2;
-    pub const CHANGES_PENDING: u8 = 2;
-    /// Some operations failed within the budget, or deactivations were held.
-    pub const PARTIAL_OR_HELD: u8 = 3;
-    /// Another process holds the state database.
-    pub const LOCKED: u8 = 4;
-    /// Interrupted by a shutdown signal before every operation started.
-    pub const INTERRUPTED: u8 = 5;
-}
+use crate::sync::{self, CycleOptions, SyncError, Trigger};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,15 +35,6 @@ pub struct Cli {
     pub sync: SyncArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Auto,
-    Text,
-    Json,
-    /// Straight to the systemd journal, with fields.
-    Journald,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -109,6 +84,7 @@ pub enum Command {
     /// Test the API credentials of both sides, as Okta's "Test API Credentials" does.
     Check,
     /// Run a real sync against built-in simulators of Okta and kafkaman.
+    #[cfg(feature = "sim")]
     Demo,
     /// Run cycles on the configured schedule until stopped (the systemd service).
     Daemon,
@@ -123,6 +99,23 @@ pub enum Command {
     /// Run the simulated Okta and kafkaman servers.
     #[cfg(feature = "sim")]
     Sim(crate::sim::process::SimArgs),
+    /// Not in this build: it has no simulators.
+    #[cfg(not(feature = "sim"))]
+    #[command(hide = true)]
+    Demo(NotInThisBuild),
+    /// Not in this build: it has no simulators.
+    #[cfg(not(feature = "sim"))]
+    #[command(hide = true)]
+    Sim(NotInThisBuild),
+}
+
+/// The arguments of a command this build leaves out (whatever they are), so that it can
+/// say so rather than call the command unknown.
+#[cfg(not(feature = "sim"))]
+#[derive(Debug, Clone, Args)]
+pub struct NotInThisBuild {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
 }
 
 /// Parses the command line and runs it.
@@ -135,7 +128,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scim-sync: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::FAILED);
+            return ExitCode::from(Exit::Failed);
         }
     };
     runtime.block_on(run(cli))
@@ -151,7 +144,7 @@ async fn run(cli: Cli) -> ExitCode {
             "scim-sync: --dry-run, --release-held, --detailed-exitcode and --output belong to \
              the sync command: put them after the subcommand or leave the subcommand out"
         );
-        return ExitCode::from(exit::CONFIG);
+        return ExitCode::from(Exit::Config);
     }
     match cli.command {
         #[cfg(feature = "sim")]
@@ -159,9 +152,23 @@ async fn run(cli: Cli) -> ExitCode {
             init_logging(cli.log_format, true);
             return code(crate::sim::process::run(args.clone()).await);
         }
+        #[cfg(feature = "sim")]
         Some(Command::Demo) => {
             init_logging(cli.log_format, cli.quiet);
             return code(crate::demo::run(cli.quiet).await);
+        }
+        #[cfg(not(feature = "sim"))]
+        Some(Command::Demo(_) | Command::Sim(_)) => {
+            let name = if matches!(cli.command, Some(Command::Demo(_))) {
+                "demo"
+            } else {
+                "sim"
+            };
+            eprintln!(
+                "scim-sync: `{name}` is not in this build: it was built without the simulators \
+                 (cargo feature `sim`); the default build has them"
+            );
+            return ExitCode::from(Exit::NotInThisBuild);
         }
         Some(Command::Schedule(ref args)) => {
             return ExitCode::from(crate::daemon::schedule_cli::run(
@@ -180,7 +187,7 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("scim-sync: {e}");
-            return ExitCode::from(exit::CONFIG);
+            return ExitCode::from(Exit::Config);
         }
     };
     match cli.command {
@@ -191,76 +198,26 @@ async fn run(cli: Cli) -> ExitCode {
             sync_command(&cfg, &args.merged_with(&cli.sync), cli.quiet).await
         }
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
-        Some(Command::Demo | Command::Daemon | Command::Schedule(_)) => ExitCode::from(exit::OK),
+        // Handled above.
+        Some(Command::Daemon | Command::Schedule(_) | Command::Sim(_)) => ExitCode::from(Exit::Ok),
+        #[cfg(feature = "sim")]
+        Some(Command::Demo) => ExitCode::from(Exit::Ok),
+        #[cfg(not(feature = "sim"))]
+        Some(Command::Demo(_)) => ExitCode::from(Exit::Ok),
         Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
         Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
         Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
-        #[cfg(feature = "sim")]
-        Some(Command::Sim(_)) => ExitCode::from(exit::OK),
     }
 }
 
-fn code(result: anyhow::Result<u8>) -> ExitCode {
+fn code(result: anyhow::Result<Exit>) -> ExitCode {
     match result {
-        Ok(c) => ExitCode::from(c),
+        Ok(exit) => ExitCode::from(exit),
         Err(e) => {
             eprintln!("scim-sync: {e:#}");
-            ExitCode::from(exit::FAILED)
+            ExitCode::from(Exit::Failed)
         }
     }
-}
-
-/// Logging goes to stderr so that plans and reports on stdout stay clean.
-pub fn init_logging(format: LogFormat, quiet: bool) {
-    init_logging_at(format, if quiet { "warn" } else { "info" });
-}
-
-/// As [`init_logging`], with `default_level` (a filter) unless `SCIM_SYNC_LOG` is set.
-/// Under systemd (`JOURNAL_STREAM`) `auto` and `journald` log straight to the journal,
-/// with each field a journal field.
-pub fn init_logging_at(format: LogFormat, default_level: &str) {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("SCIM_SYNC_LOG")
-            .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_level))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-    };
-    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
-    if matches!(format, LogFormat::Journald) || (format == LogFormat::Auto && under_systemd) {
-        match tracing_journald::layer() {
-            Ok(journald) => {
-                let _ = tracing_subscriber::registry()
-                    .with(filter())
-                    .with(journald.with_syslog_identifier("scim-sync".into()))
-                    .try_init();
-                return;
-            }
-            // No journal socket (a container, or journald down): JSON lines on stderr
-            // still reach the journal through its stream, fields intact.
-            Err(e) => {
-                eprintln!("scim-sync: cannot log to the journal ({e}); logging JSON to stderr")
-            }
-        }
-    }
-    let filter = filter();
-    let json = match format {
-        LogFormat::Json | LogFormat::Journald => true,
-        LogFormat::Text => false,
-        LogFormat::Auto => under_systemd,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
-    };
-    // A second init (tests, demo inside a process) keeps the first subscriber.
-    let _ = result;
 }
 
 /// Resolves on SIGINT or SIGTERM (a one-shot run under a systemd timer gets SIGTERM).
@@ -279,40 +236,12 @@ async fn shutdown_signal() {
     }
 }
 
-/// Exit code of a finished cycle.
-pub fn exit_code_for(result: RunResult) -> u8 {
-    match result {
-        RunResult::Success | RunResult::Planned => exit::OK,
-        RunResult::Partial | RunResult::Held => exit::PARTIAL_OR_HELD,
-        RunResult::Failed => exit::FAILED,
-        RunResult::Interrupted => exit::INTERRUPTED,
-    }
-}
-
-/// A progress line on a terminal for long reads; nothing under systemd or --quiet.
-pub fn progress_reporter(quiet: bool) -> Option<sync::Progress> {
-    if quiet || !std::io::stderr().is_terminal() || std::env::var_os("JOURNAL_STREAM").is_some() {
-        return None;
-    }
-    Some(std::sync::Arc::new(|phase: &str, n: usize| {
-        let what = if phase == "okta" {
-            "Okta app users"
-        } else {
-            "kafkaman members"
-        };
-        eprint!("\r\x1b[2Kreading {what}: {n}");
-        if n == usize::MAX {
-            eprintln!();
-        }
-    }))
-}
-
 async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     let store = match Store::open(&cfg.sync.state_db) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("scim-sync: {e}");
-            return ExitCode::from(exit::FAILED);
+            return ExitCode::from(Exit::Failed);
         }
     };
     // A dry run writes no snapshot, so it doesn't need the lock a real run holds.
@@ -323,11 +252,11 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
             Ok(l) => Some(l),
             Err(e @ StoreError::Locked { .. }) => {
                 eprintln!("scim-sync: {e}");
-                return ExitCode::from(exit::LOCKED);
+                return ExitCode::from(Exit::Locked);
             }
             Err(e) => {
                 eprintln!("scim-sync: {e}");
-                return ExitCode::from(exit::FAILED);
+                return ExitCode::from(Exit::Failed);
             }
         }
     };
@@ -341,7 +270,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         );
         signal_cancel.cancel();
         shutdown_signal().await;
-        std::process::exit(130);
+        std::process::exit(Exit::Aborted.code().into());
     });
     let opts = CycleOptions {
         dry_run: args.dry_run,
@@ -353,15 +282,15 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         Ok(r) => r,
         Err(SyncError::Config(msg)) => {
             eprintln!("scim-sync: {msg}");
-            return ExitCode::from(exit::CONFIG);
+            return ExitCode::from(Exit::Config);
         }
         Err(SyncError::Interrupted) => {
             eprintln!("scim-sync: interrupted while reading; nothing was changed");
-            return ExitCode::from(exit::INTERRUPTED);
+            return ExitCode::from(Exit::Interrupted);
         }
         Err(e) => {
             eprintln!("scim-sync: {e}");
-            return ExitCode::from(exit::FAILED);
+            return ExitCode::from(Exit::Failed);
         }
     };
     if opts.progress.is_some() {
@@ -382,10 +311,10 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     if args.dry_run && args.detailed_exitcode {
         let pending = !report.plan.operations.is_empty() || !report.plan.held.is_empty();
         return ExitCode::from(if pending {
-            exit::CHANGES_PENDING
+            Exit::ChangesPending
         } else {
-            exit::OK
+            Exit::Ok
         });
     }
-    ExitCode::from(exit_code_for(report.result))
+    ExitCode::from(Exit::for_run(report.result))
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
+use crate::exit::Exit;
 use crate::render;
 use crate::sim::generate::{self, demo_ids};
 use crate::sim::scenario::OktaUserSpec;
@@ -24,7 +25,7 @@ fn heading(text: &str) {
     }
 }
 
-pub async fn run(quiet: bool) -> anyhow::Result<u8> {
+pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     let scenario = generate::demo();
     let world = SimWorld::start(&scenario)
         .await
@@ -72,7 +73,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
     );
     println!("Config: {}  State: {}", config_path.display(), db.display());
 
-    let progress = crate::cli::progress_reporter(quiet);
+    let progress = crate::logging::progress_reporter(quiet);
     heading("1. Dry run: the plan, nothing written");
     let writes_before = world.kafkaman.log().writes().len();
     let dry = sync::run_cycle(
@@ -200,5 +201,5 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
         world.kafkaman.log().all().len()
     );
     world.shutdown();
-    Ok(0)
+    Ok(Exit::Ok)
 }

@@ -7,11 +7,14 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "sim")]
 pub mod demo;
+pub mod exit;
 pub mod explain;
 pub mod history;
 pub mod http;
 pub mod kafkaman;
+pub mod logging;
 pub mod metrics;
 pub mod okta;
 pub mod plan;

@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 

@@ -24,7 +24,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, OktaAuth, SecretRef};
+use crate::exit::Exit;
 use crate::http::lock;
+use crate::logging::LogFormat;
 use crate::metrics;
 use crate::store::{StateLock, Store, StoreError};
 use crate::sync::{self, CycleOptions, CycleReport, SyncError, Trigger};
@@ -60,13 +62,12 @@ pub enum DaemonError {
 }
 
 impl DaemonError {
-    /// The process exit code (README "Exit codes").
-    pub fn exit_code(&self) -> u8 {
-        use crate::cli::exit;
+    /// The process exit (README "Exit codes").
+    pub fn exit_code(&self) -> Exit {
         match self {
-            DaemonError::Root | DaemonError::Schedule(_) | DaemonError::Zone(_) => exit::CONFIG,
-            DaemonError::Store(StoreError::Locked { .. }) => exit::LOCKED,
-            _ => exit::FAILED,
+            DaemonError::Root | DaemonError::Schedule(_) | DaemonError::Zone(_) => Exit::Config,
+            DaemonError::Store(StoreError::Locked { .. }) => Exit::Locked,
+            _ => Exit::Failed,
         }
     }
 }
@@ -75,16 +76,15 @@ impl DaemonError {
 /// line chose a format), runs until stopped. Exit 0 on a clean stop.
 pub async fn cli_main(
     config_path: Option<PathBuf>,
-    log_format: crate::cli::LogFormat,
+    log_format: LogFormat,
 ) -> std::process::ExitCode {
-    use crate::cli::{LogFormat, exit};
     use std::process::ExitCode;
     let path = config_path.unwrap_or_else(config::default_path);
     let cfg = match config::load(&path) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("scim-sync: {e}");
-            return ExitCode::from(exit::CONFIG);
+            return ExitCode::from(Exit::Config);
         }
     };
     let format = match (log_format, cfg.logging.format) {
@@ -93,9 +93,9 @@ pub async fn cli_main(
         (LogFormat::Auto, config::LogFormat::Journald) => LogFormat::Journald,
         (chosen, _) => chosen,
     };
-    crate::cli::init_logging_at(format, &cfg.logging.level);
+    crate::logging::init_logging_at(format, &cfg.logging.level);
     match run(path, cfg).await {
-        Ok(()) => ExitCode::from(exit::OK),
+        Ok(()) => ExitCode::from(Exit::Ok),
         Err(e) => {
             tracing::error!(error = %e, "the daemon cannot run");
             eprintln!("scim-sync: {e}");

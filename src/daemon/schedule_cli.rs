@@ -5,8 +5,8 @@ use std::path::Path;
 use clap::Args;
 
 use super::schedule::{Schedule, Zone};
-use crate::cli::exit;
 use crate::config;
+use crate::exit::Exit;
 
 #[derive(Debug, Clone, Args)]
 pub struct ScheduleArgs {
@@ -20,16 +20,17 @@ pub struct ScheduleArgs {
     pub count: usize,
 }
 
-/// Prints the schedule; returns the exit code (2 for an invalid schedule or config).
-pub fn run(args: &ScheduleArgs, config_path: Option<&Path>) -> u8 {
+/// Prints the schedule; returns the exit ([`Exit::Config`] for an invalid schedule or
+/// config).
+pub fn run(args: &ScheduleArgs, config_path: Option<&Path>) -> Exit {
     match render(args, config_path, chrono::Utc::now()) {
         Ok(text) => {
             print!("{text}");
-            exit::OK
+            Exit::Ok
         }
         Err(message) => {
             eprintln!("scim-sync: {message}");
-            exit::CONFIG
+            Exit::Config
         }
     }
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{Scenario, SimWorld, generate};
+use crate::exit::Exit;
 
 #[derive(Debug, Clone, Args)]
 pub struct SimArgs {
@@ -84,7 +85,7 @@ state_db = "{db}"
 }
 
 /// Runs the simulators until SIGINT/SIGTERM.
-pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
+pub async fn run(args: SimArgs) -> anyhow::Result<Exit> {
     for addr in [args.okta_listen, args.kafkaman_listen] {
         if !addr.ip().is_loopback() && !args.allow_non_loopback {
             anyhow::bail!(
@@ -138,5 +139,5 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         _ = term.recv() => {}
     }
     world.shutdown();
-    Ok(0)
+    Ok(Exit::Ok)
 }

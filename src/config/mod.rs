@@ -1,0 +1,75 @@
+//! The scim-sync configuration file (TOML).
+//!
+//! [`load`] reads and validates the file; every error names the file, the dotted key and
+//! the line, and says what to change. Secrets are never written in the file: secret keys
+//! hold a [`SecretRef`] (a file, an environment variable or a systemd credential) that is
+//! read again at every use. Relative paths are resolved against the config file's
+//! directory. `config.example.toml` documents every key.
+//!
+//! `raw.rs` is the file as serde reads it (with spans), `validate.rs` turns it into the
+//! types of `model.rs` (one function per section and value kind), `error.rs` places
+//! errors at key and line, `secret.rs` resolves secret references.
+
+mod error;
+mod model;
+mod raw;
+mod secret;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, InvalidConfig};
+pub use model::*;
+pub use secret::{CREDENTIALS_DIRECTORY_ENV, SecretError, SecretRef, SecretSource};
+
+use error::Locator;
+use raw::RawConfig;
+use validate::Validator;
+
+/// The config file path: `$SCIM_SYNC_CONFIG` if set and non-empty, else
+/// [`DEFAULT_CONFIG_PATH`]. The CLI's `--config` overrides both.
+pub fn default_path() -> PathBuf {
+    default_path_from(std::env::var_os(CONFIG_PATH_ENV))
+}
+
+fn default_path_from(env_value: Option<std::ffi::OsString>) -> PathBuf {
+    match env_value {
+        Some(value) if !value.is_empty() => PathBuf::from(value),
+        _ => PathBuf::from(DEFAULT_CONFIG_PATH),
+    }
+}
+
+/// Reads and validates the config file at `path`. Relative paths inside it are resolved
+/// against the file's directory. Secrets are not read here (see [`SecretRef::resolve`]).
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Absolute, so relative entries keep meaning the same file if the daemon changes
+    // its working directory.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse_with_base(&text, &path.display().to_string(), &base_dir)
+}
+
+/// Validates config `text`. `origin` names the text in errors; when it is a path, its
+/// directory is the base for relative paths (an origin without a directory means the
+/// working directory).
+pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let base_dir = Path::new(origin)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    parse_with_base(text, origin, &base_dir)
+}
+
+fn parse_with_base(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    // Editors on Windows may save a byte-order mark, which TOML does not allow.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let loc = Locator { origin, text };
+    let raw: RawConfig = toml::from_str(text).map_err(|err| loc.toml_error(&err))?;
+    Validator { loc, base_dir }.config(raw)
+}

@@ -1,0 +1,99 @@
+//! The process exit codes of every command: the one table (README "Exit codes" and
+//! "Report exit status"). Commands return an [`Exit`]; only [`Exit::code`] knows the
+//! numbers.
+
+use std::process::ExitCode;
+
+use crate::sync::RunResult;
+
+/// Why the process ends. Several reasons share a number where the README documents it
+/// so (the number a script sees is [`Exit::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success, or nothing to change (`--dry-run --detailed-exitcode`: no changes
+    /// pending; `report`: in sync and nothing failed; `check`: every line passed).
+    Ok,
+    /// 1: the run failed (a source could not be read completely, failures past the
+    /// error budget, an error before the command could start); `check`: a line failed.
+    Failed,
+    /// 1: `report`: something a human should look at (drift, held, failures).
+    Attention,
+    /// 2: the configuration (or a schedule expression) is invalid, or sync flags were
+    /// given to another command.
+    Config,
+    /// 2: with `--dry-run --detailed-exitcode`, changes are pending.
+    ChangesPending,
+    /// 3: some users failed (within the error budget), or deactivations were held.
+    PartialOrHeld,
+    /// 3: `report`, `explain`, `history`: the answer could not be produced (no state
+    /// database, a read that failed, nobody by that name, an unknown run).
+    Unavailable,
+    /// 4: another process holds the state database.
+    Locked,
+    /// 5: interrupted by a signal before every operation started (those started were
+    /// finished and recorded).
+    Interrupted,
+    /// 130 (128 + SIGINT, as shells report it): a second signal stopped the process at
+    /// once; its unfinished operations are settled by the next run.
+    Aborted,
+    /// This build has no simulators (`demo`, `sim`): built without the `sim` feature.
+    #[cfg(not(feature = "sim"))]
+    NotInThisBuild,
+}
+
+impl Exit {
+    /// The number the process exits with.
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Failed | Exit::Attention => 1,
+            Exit::Config | Exit::ChangesPending => 2,
+            Exit::PartialOrHeld | Exit::Unavailable => 3,
+            Exit::Locked => 4,
+            Exit::Interrupted => 5,
+            Exit::Aborted => 130,
+            #[cfg(not(feature = "sim"))]
+            Exit::NotInThisBuild => 2,
+        }
+    }
+
+    /// The exit of a finished sync cycle.
+    pub fn for_run(result: RunResult) -> Exit {
+        match result {
+            RunResult::Success | RunResult::Planned => Exit::Ok,
+            RunResult::Partial | RunResult::Held => Exit::PartialOrHeld,
+            RunResult::Failed => Exit::Failed,
+            RunResult::Interrupted => Exit::Interrupted,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn codes_are_the_documented_ones() {
+        let table = [
+            (Exit::Ok, 0),
+            (Exit::Failed, 1),
+            (Exit::Attention, 1),
+            (Exit::Config, 2),
+            (Exit::ChangesPending, 2),
+            (Exit::PartialOrHeld, 3),
+            (Exit::Unavailable, 3),
+            (Exit::Locked, 4),
+            (Exit::Interrupted, 5),
+            (Exit::Aborted, 130),
+        ];
+        for (exit, code) in table {
+            assert_eq!(exit.code(), code, "{exit:?}");
+        }
+    }
+}

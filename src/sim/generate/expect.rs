@@ -1,0 +1,102 @@
+//! What a sync is expected to make of a scenario, for tests and for sizing teams.
+
+use std::collections::{HashMap, HashSet};
+
+use super::Scenario;
+use crate::plan::OktaUserStatus;
+
+/// An entitled user's status, by the planner's one definition
+/// ([`OktaUserStatus::entitles`]).
+pub fn is_entitled_status(status: &str) -> bool {
+    OktaUserStatus::from(status).entitles()
+}
+
+/// Okta user statuses the planner waits on: an assigned user in one of them (e.g.
+/// `STAGED`) is neither created nor deactivated. Everything that is neither entitled nor
+/// `SUSPENDED` / `DEPROVISIONED` (which revoke).
+fn is_waiting_status(status: &str) -> bool {
+    let status = OktaUserStatus::from(status);
+    !status.entitles()
+        && !matches!(
+            status,
+            OktaUserStatus::Suspended | OktaUserStatus::Deprovisioned
+        )
+}
+
+/// Seats in use once a sync has run against `scenario`: one per entitled user (kept,
+/// reactivated or created) plus the seat holders the sync keeps without an entitled
+/// user: unlinked members (no externalId; not ours), admins (protected) and members of
+/// assigned users the planner waits on ([`is_waiting_status`]). Other members linked to
+/// users who are not entitled are deactivated and free their seat.
+pub fn seats_after_first_sync(scenario: &Scenario) -> u32 {
+    let okta = &scenario.okta;
+    let mut by_ref: HashMap<&str, usize> = HashMap::with_capacity(okta.users.len() * 2);
+    let mut by_email: HashMap<String, usize> = HashMap::with_capacity(okta.users.len());
+    for (i, u) in okta.users.iter().enumerate() {
+        by_ref.insert(u.login.as_str(), i);
+        if let Some(id) = &u.id {
+            by_ref.insert(id.as_str(), i);
+        }
+        by_email.insert(u.login.to_lowercase(), i);
+    }
+    let find = |r: &str| {
+        by_ref
+            .get(r)
+            .copied()
+            .or_else(|| by_email.get(&r.to_lowercase()).copied())
+    };
+    let mut assigned = vec![false; okta.users.len()];
+    for r in &okta.assignments.users {
+        if let Some(i) = find(r) {
+            assigned[i] = true;
+        }
+    }
+    let assigned_groups: HashSet<&str> =
+        okta.assignments.groups.iter().map(String::as_str).collect();
+    for g in &okta.groups {
+        let is_assigned = assigned_groups.contains(g.name.as_str())
+            || g.id
+                .as_deref()
+                .is_some_and(|id| assigned_groups.contains(id));
+        if is_assigned {
+            for m in &g.members {
+                if let Some(i) = find(m) {
+                    assigned[i] = true;
+                }
+            }
+        }
+    }
+    let entitled: Vec<bool> = okta
+        .users
+        .iter()
+        .zip(&assigned)
+        .map(|(u, a)| *a && is_entitled_status(&u.status))
+        .collect();
+    let waiting: Vec<bool> = okta
+        .users
+        .iter()
+        .zip(&assigned)
+        .map(|(u, a)| *a && is_waiting_status(&u.status))
+        .collect();
+    let mut seats = entitled.iter().filter(|e| **e).count() as u32;
+    for m in &scenario.kafkaman.members {
+        let holds_seat = match m.membership.as_deref() {
+            Some(ms) => ms != "deactivated",
+            None => m.active,
+        };
+        let matched = m
+            .external_id
+            .as_deref()
+            .and_then(find)
+            .or_else(|| by_email.get(&m.email.to_lowercase()).copied());
+        let entitled_match = matched.is_some_and(|i| entitled[i]);
+        let kept_while_waiting = matched.is_some_and(|i| waiting[i]);
+        if holds_seat
+            && !entitled_match
+            && (m.external_id.is_none() || m.role == "admin" || kept_while_waiting)
+        {
+            seats += 1;
+        }
+    }
+    seats
+}
