@@ -7,7 +7,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::report::{self, RunRow, exit, human_duration, short_time};
+use crate::exit::Exit;
+use crate::report::{self, RunRow, human_duration, short_time};
 use crate::store::{OpRecord, PlanCategory, PlanItem, RunMode, RunResult, Store, StoreError};
 
 /// The JSON shapes' names (version 1; see `docs/report-json.md`).
@@ -199,12 +200,12 @@ pub fn op_line(o: &OpRecord) -> String {
 }
 
 /// `scim-sync history [RUN]`; returns the exit status.
-pub fn run(cfg: &Config, args: &HistoryArgs) -> u8 {
+pub fn run(cfg: &Config, args: &HistoryArgs) -> Exit {
     let store = match report::open_store(cfg) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("scim-sync: history: {e}");
-            return exit::UNAVAILABLE;
+            return Exit::Unavailable;
         }
     };
     let json = args.output == HistoryFormat::Json;
@@ -219,7 +220,7 @@ pub fn run(cfg: &Config, args: &HistoryArgs) -> u8 {
                     "scim-sync: history: no run {id} in {} (`scim-sync history` lists them)",
                     store.path().display()
                 );
-                return exit::UNAVAILABLE;
+                return Exit::Unavailable;
             }
             Err(e) => Err(e),
         },
@@ -227,11 +228,11 @@ pub fn run(cfg: &Config, args: &HistoryArgs) -> u8 {
     match result {
         Ok(text) => {
             print!("{text}");
-            exit::OK
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("scim-sync: history: {e}");
-            exit::UNAVAILABLE
+            Exit::Unavailable
         }
     }
 }

@@ -307,7 +307,7 @@ pub async fn run_cycle(
             } else {
                 RunResult::Failed
             };
-            store.finish_run(run_id, result.as_str(), &summary_json, Some(&e.to_string()))?;
+            store.finish_run(run_id, result, &summary_json, Some(&e.to_string()))?;
             crate::metrics::cycle_finished("failed", started.elapsed(), None);
             tracing::error!(run_id, result = "failed", duration_ms = summary.duration_ms, error = %e, "cycle failed");
             Err(e)
@@ -420,7 +420,7 @@ async fn cycle(
         duration_ms: started.elapsed().as_millis() as u64,
     };
     let summary_json = serde_json::to_value(&summary).unwrap_or_default();
-    store.finish_run(run_id, result.as_str(), &summary_json, None)?;
+    store.finish_run(run_id, result, &summary_json, None)?;
     crate::metrics::cycle_finished(
         result.as_str(),
         started.elapsed(),

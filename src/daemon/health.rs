@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::schedule::Schedule;
 use crate::metrics::SUCCESSFUL_RESULTS;
-use crate::store::{RunRecord, Store, StoreError};
+use crate::store::{RunMode, RunRecord, Store, StoreError};
 
 /// One finished run, as `/healthz` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,7 +71,8 @@ impl Status {
     /// Refreshes the last run and the last success from the state database (which
     /// outlives restarts, so a restarted daemon knows how fresh its data is).
     pub fn refresh_runs(&mut self, store: &Store) -> Result<(), StoreError> {
-        let finished_apply = |r: &&RunRecord| r.mode == "apply" && r.ended_at.is_some();
+        let finished_apply =
+            |r: &&RunRecord| r.run_mode() == Ok(RunMode::Apply) && r.ended_at.is_some();
         let recent = store.runs(100)?;
         self.last_run = recent
             .iter()

@@ -515,7 +515,7 @@ impl Daemon {
             let summary = serde_json::json!({});
             if let Err(e) = self.store.finish_run(
                 r.id,
-                sync::RunResult::Interrupted.as_str(),
+                sync::RunResult::Interrupted,
                 &summary,
                 Some("abandoned at shutdown: operations in flight did not finish in time"),
             ) {

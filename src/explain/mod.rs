@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::exit::Exit;
 use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{AppUser, OktaClient, OktaUser};
 use crate::plan::model::string_enum;
@@ -15,7 +16,7 @@ use crate::plan::{
     self, AppUserStatus, AssignmentScope, Member, OktaLookup, OktaUserStatus, OktaView, OpKind,
     PendingInvite, Plan, TeamView,
 };
-use crate::report::{self, exit};
+use crate::report;
 use crate::store::{OpRecord, Store};
 use crate::sync;
 
@@ -558,12 +559,12 @@ fn decisions(
 
 /// `scim-sync explain`; returns the exit status: 0 explained, 3 when a read failed or
 /// nobody is known by that name.
-pub async fn run(cfg: &Config, args: &ExplainArgs) -> u8 {
+pub async fn run(cfg: &Config, args: &ExplainArgs) -> Exit {
     let store = match Store::open_existing(&cfg.sync.state_db) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("scim-sync: explain: {e}");
-            return exit::UNAVAILABLE;
+            return Exit::Unavailable;
         }
     };
     let e = explain(cfg, store.as_ref(), &args.who).await;
@@ -577,14 +578,14 @@ pub async fn run(cfg: &Config, args: &ExplainArgs) -> u8 {
     let failed = e.okta.error.is_some() || e.member_error.is_some();
     let unknown = !e.okta.found && e.member.is_none() && e.operations.is_empty();
     if failed {
-        exit::UNAVAILABLE
+        Exit::Unavailable
     } else if unknown {
         eprintln!(
             "scim-sync: explain: nobody known as {:?} in Okta, the team or the state database",
             args.who
         );
-        exit::UNAVAILABLE
+        Exit::Unavailable
     } else {
-        exit::OK
+        Exit::Ok
     }
 }

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::model::*;
-use super::{ReportError, exit, parse_time, rfc3339};
+use super::{ReportError, parse_time, rfc3339};
 use crate::config::{Config, ExitTrigger};
+use crate::exit::Exit;
 use crate::plan::model::UnknownValue;
 use crate::plan::{
     self, AssignedUser, AttentionKind, InviteSource, Member, Membership, OktaLookup, OktaView,
@@ -280,9 +281,9 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         fired.push(ExitTrigger::Failures);
     }
     let exit_status = if fired.iter().any(|t| cfg.report.exits_1_on(*t)) {
-        exit::ATTENTION
+        Exit::Attention
     } else {
-        exit::OK
+        Exit::Ok
     };
     Report {
         schema: SCHEMA.into(),
@@ -310,7 +311,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
                 .iter()
                 .map(|t| t.as_str().to_string())
                 .collect(),
-            exit_status,
+            exit_status: exit_status.code(),
         },
     }
 }

@@ -18,6 +18,7 @@ pub mod model;
 mod people_csv;
 mod text;
 
+use crate::exit::Exit;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -33,18 +34,6 @@ pub use build::{ReportOptions, build, run_row};
 pub use model::*;
 
 /// Exit statuses of `report` (and `explain` / `history`).
-pub mod exit {
-    /// Everything is in sync and nothing failed in the period.
-    pub const OK: u8 = 0;
-    /// Something a human should look at (drift, held, failures: `report.exit_1_on`).
-    pub const ATTENTION: u8 = 1;
-    /// The configuration is invalid.
-    pub const CONFIG: u8 = 2;
-    /// The report could not be produced (no state database, unreadable state, a
-    /// `--refresh` read that failed, an output file that cannot be written).
-    pub const UNAVAILABLE: u8 = 3;
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
     #[default]
@@ -155,17 +144,17 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
 }
 
 /// `scim-sync report`: prints or writes the report; returns the exit status.
-pub async fn run(cfg: &Config, args: &ReportArgs) -> u8 {
+pub async fn run(cfg: &Config, args: &ReportArgs) -> Exit {
     match run_inner(cfg, args).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("scim-sync: report: {e}");
-            exit::UNAVAILABLE
+            Exit::Unavailable
         }
     }
 }
 
-async fn run_inner(cfg: &Config, args: &ReportArgs) -> Result<u8, ReportError> {
+async fn run_inner(cfg: &Config, args: &ReportArgs) -> Result<Exit, ReportError> {
     let now = Utc::now();
     let since = parse_since(&args.since, now)?;
     let store = open_store(cfg)?;
@@ -194,7 +183,7 @@ async fn run_inner(cfg: &Config, args: &ReportArgs) -> Result<u8, ReportError> {
             let _ = out.flush();
         }
     }
-    Ok(report.status.exit_status)
+    Ok(report.status.exit())
 }
 
 /// Writes through a temporary file in the same directory, so a reader never sees half

@@ -1,6 +1,7 @@
 //! The report's data: one model that every format renders; its JSON form is the
 //! documented shape (`docs/report-json.md`).
 
+use crate::exit::Exit;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::model::string_enum;
@@ -208,7 +209,19 @@ pub struct Status {
     pub needs_attention: Vec<String>,
     /// The triggers configured to make the exit status 1 (`report.exit_1_on`).
     pub exit_1_on: Vec<String>,
+    /// [`Exit::code`] of `Attention` or `Ok`.
     pub exit_status: u8,
+}
+
+impl Status {
+    /// The exit the status stands for (the JSON carries its number).
+    pub fn exit(&self) -> Exit {
+        if self.exit_status == Exit::Attention.code() {
+            Exit::Attention
+        } else {
+            Exit::Ok
+        }
+    }
 }
 
 string_enum! {

@@ -138,16 +138,14 @@ impl Store {
         Ok(conn.last_insert_rowid())
     }
 
-    /// Ends a run with its result (a [`RunResult`] string: anything else is refused),
-    /// summary and error (if any).
+    /// Ends a run with its result, summary and error (if any).
     pub fn finish_run(
         &self,
         run_id: i64,
-        result: &str,
+        result: RunResult,
         summary: &serde_json::Value,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let result: RunResult = result.parse()?;
         self.conn().execute(
             "UPDATE runs SET ended_at = ?2, result = ?3, summary = ?4, error = ?5 WHERE id = ?1",
             params![run_id, now(), result.as_str(), summary.to_string(), error],
@@ -507,11 +505,17 @@ mod tests {
             .unwrap();
         let err = store.operations_of_run(run).unwrap_err().to_string();
         assert!(err.contains("unknown operation kind \"teleport\""), "{err}");
-        let err = store.finish_run(run, "great", &serde_json::json!({}), None);
-        assert!(
-            err.unwrap_err()
-                .to_string()
-                .contains("unknown run result \"great\"")
-        );
+        store
+            .conn()
+            .execute(
+                "UPDATE runs SET result = 'great' WHERE id = ?1",
+                params![run],
+            )
+            .unwrap();
+        let err = store.runs(1).unwrap()[0]
+            .run_result()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown run result \"great\""), "{err}");
     }
 }
