@@ -21,15 +21,17 @@ pub const LAST_CYCLE: &str = "scim_sync_last_cycle_timestamp_seconds";
 pub const NEXT_RUN: &str = "scim_sync_next_run_timestamp_seconds";
 pub const CYCLE_DURATION: &str = "scim_sync_cycle_duration_seconds";
 pub const HELD: &str = "scim_sync_held_actions";
+pub const HELD_DEACTIVATIONS: &str = "scim_sync_held_deactivations";
 pub const MEMBERS: &str = "scim_sync_members";
 pub const TICKS_SKIPPED: &str = "scim_sync_ticks_skipped_total";
 pub const RELOADS: &str = "scim_sync_config_reloads_total";
 
-/// Cycle results that mean "the sync ran": the last such run is the "last success" of
-/// `/healthz` and of [`LAST_SUCCESS`]. Per-user failures within the error budget
-/// (`partial`) and deactivations held for a human (`held`) still mean the sync works;
-/// `failed` and `interrupted` don't.
-pub const SUCCESSFUL_RESULTS: [&str; 3] = ["success", "partial", "held"];
+/// Cycle results that mean "the sync ran through" (it read both sides and applied what
+/// it may): the last such run keeps `/healthz` fresh and sets [`LAST_SUCCESS`]. Only
+/// `success` is a success: per-user failures within the error budget (`partial`) and
+/// deactivations held for a human (`held`, see [`HELD_DEACTIVATIONS`]) mean the sync
+/// works but is not done; `failed` and `interrupted` mean it doesn't work.
+pub const SYNC_RAN_RESULTS: [&str; 3] = ["success", "partial", "held"];
 
 /// Installs the global Prometheus recorder and describes the metrics. Fails when a
 /// recorder is already installed.
@@ -66,7 +68,8 @@ fn describe() {
     describe_gauge!(
         LAST_SUCCESS,
         Unit::Seconds,
-        "Unix time at which the last successful (success, partial or held) cycle ended."
+        "Unix time at which the last cycle that ran through (success, partial or held) ended; \
+         held deactivations are counted by scim_sync_held_deactivations."
     );
     describe_gauge!(
         LAST_CYCLE,
@@ -82,6 +85,11 @@ fn describe() {
     describe_gauge!(
         HELD,
         "Deactivations held back by the safety limits in the last cycle."
+    );
+    describe_gauge!(
+        HELD_DEACTIVATIONS,
+        "Deactivations held until a human releases them (--release-held); holds are sticky, \
+         so this stays above 0 across cycles until they are released or no longer planned."
     );
     describe_gauge!(
         MEMBERS,
@@ -131,11 +139,12 @@ pub fn cycle_finished(result: &str, duration: Duration, counts: Option<CycleCoun
     ::metrics::counter!(CYCLES, "result" => result.to_string()).increment(1);
     ::metrics::histogram!(CYCLE_DURATION).record(duration.as_secs_f64());
     ::metrics::gauge!(LAST_CYCLE).set(now);
-    if SUCCESSFUL_RESULTS.contains(&result) {
+    if SYNC_RAN_RESULTS.contains(&result) {
         ::metrics::gauge!(LAST_SUCCESS).set(now);
     }
     let Some(counts) = counts else { return };
     ::metrics::gauge!(HELD).set(counts.held as f64);
+    ::metrics::gauge!(HELD_DEACTIVATIONS).set(counts.held as f64);
     ::metrics::gauge!(MEMBERS, "state" => "managed").set(counts.managed as f64);
     ::metrics::gauge!(MEMBERS, "state" => "unmanaged").set(counts.unmanaged as f64);
     for (key, n) in counts.outcomes {

@@ -103,8 +103,9 @@ pub fn plan_text_limited(plan: &Plan, plain: bool, max_rows: usize) -> String {
     }
     if !plan.held.is_empty() {
         out.push_str(&format!(
-            "\n{} deactivations exceed this cycle's cap of {}: they are held. Read them above; \
-             if they are right, release them with `scim-sync --release-held`.\n",
+            "\n{} deactivations are held (this cycle's cap is {}; a hold stays until released, \
+             whatever later cycles' caps say). Read them above; if they are right, release \
+             them with `scim-sync --release-held`.\n",
             plan.held.len(),
             plan.deactivation_cap
         ));

@@ -127,8 +127,13 @@ pub struct CycleReport {
 }
 
 /// The planner's policy from the configuration; `released` are the SCIM ids of held
-/// deactivations a human released.
-pub fn policy_from(cfg: &Config, released: HashSet<String>) -> Policy {
+/// deactivations a human released, `previously_held` those held and not released yet
+/// (the store's held set: holds are sticky).
+pub fn policy_from(
+    cfg: &Config,
+    released: HashSet<String>,
+    previously_held: HashSet<String>,
+) -> Policy {
     Policy {
         create_users: cfg.sync.create_users,
         update_attributes: cfg.sync.update_attributes,
@@ -142,8 +147,30 @@ pub fn policy_from(cfg: &Config, released: HashSet<String>) -> Policy {
         protected: cfg.safety.protected_users.clone(),
         max_deactivations: cfg.safety.max_deactivations,
         max_deactivations_percent: cfg.safety.max_deactivations_percent,
+        min_deactivation_cap: cfg.safety.min_deactivation_cap,
         released,
+        previously_held,
     }
+}
+
+/// The WARN line of every cycle that holds deactivations: how many, since when, and
+/// what a human does about it.
+fn warn_held(store: &Store, plan: &Plan, dry_run: bool) -> Result<(), SyncError> {
+    let since = store
+        .held_deactivations()?
+        .into_iter()
+        .map(|h| h.held_since)
+        .min();
+    tracing::warn!(
+        held = plan.held.len(),
+        held_since = since.as_deref().unwrap_or("this cycle"),
+        deactivation_cap = plan.deactivation_cap,
+        dry_run,
+        "{} deactivation(s) held by the safety cap, not applied: review them \
+         (`scim-sync report` or a dry run) and apply with `scim-sync --release-held`",
+        plan.held.len()
+    );
+    Ok(())
 }
 
 /// Builds the Okta client, reading its secrets now (they are re-read every cycle).
@@ -356,9 +383,17 @@ async fn cycle(
     } else {
         HashSet::new()
     };
-    let policy = policy_from(cfg, released);
+    let policy = policy_from(cfg, released, store.held_scim_ids()?);
     let plan = plan::plan(&reads.okta, &reads.team, &policy);
     store.record_plan(run_id, &plan)?;
+    if !opts.dry_run {
+        // Holds are sticky: what this plan held stays held in later cycles until a human
+        // releases it (`--release-held`) or it is no longer planned.
+        store.replace_held(run_id, &plan.held)?;
+    }
+    if !plan.held.is_empty() {
+        warn_held(store, &plan, opts.dry_run)?;
+    }
 
     let mut applied = ApplyReport::default();
     if !opts.dry_run {

@@ -140,6 +140,9 @@ pub struct SafetyConfig {
     pub max_deactivations: u32,
     /// Most deactivations per cycle as a percentage of managed members, in [0, 100].
     pub max_deactivations_percent: f64,
+    /// The percentage never caps below this many deactivations (small teams); at most
+    /// `max_deactivations`. cap = min(max, max(floor, ceil(percent × managed))).
+    pub min_deactivation_cap: u32,
     /// Emails or Okta user ids that are never deactivated.
     pub protected_users: Vec<String>,
 }
@@ -264,7 +267,8 @@ impl Config {
              reactivate_users={} clear_pending_invites={} suspended_users={} \
              user_name_attribute={} given_name_attribute={} family_name_attribute={} \
              error_budget_percent={}; \
-             safety: max_deactivations={} max_deactivations_percent={} protected_users_count={}; \
+             safety: max_deactivations={} max_deactivations_percent={} min_deactivation_cap={} \
+             protected_users_count={}; \
              daemon: schedule=\"{}\" time_zone={} random_delay_secs={} run_at_start={} listen={} \
              shutdown_timeout_secs={} healthy_within_intervals={} allow_root={}; \
              report: stale_invite_days={} exit_1_on=[{}]; logging: format={} level={}",
@@ -293,6 +297,7 @@ impl Config {
             sync.error_budget_percent,
             safety.max_deactivations,
             safety.max_deactivations_percent,
+            safety.min_deactivation_cap,
             safety.protected_users.len(),
             daemon.schedule,
             daemon.time_zone.as_deref().unwrap_or("local"),

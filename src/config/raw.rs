@@ -77,6 +77,7 @@ pub(super) struct RawSync {
 pub(super) struct RawSafety {
     pub max_deactivations: Option<u32>,
     pub max_deactivations_percent: Option<Spanned<f64>>,
+    pub min_deactivation_cap: Option<Spanned<u32>>,
     pub protected_users: Option<Vec<Spanned<String>>>,
 }
 

@@ -274,8 +274,25 @@ impl Validator<'_> {
         for entry in raw.protected_users.unwrap_or_default() {
             protected_users.push(self.non_empty(&entry, "safety.protected_users")?);
         }
+        let max_deactivations = raw.max_deactivations.unwrap_or(10);
+        let min_deactivation_cap = match raw.min_deactivation_cap {
+            None => 3,
+            Some(floor) if *floor.get_ref() > max_deactivations => {
+                return Err(self.loc.at(
+                    floor.span(),
+                    "safety.min_deactivation_cap",
+                    format!(
+                        "{} is more than safety.max_deactivations ({max_deactivations}), \
+                         which bounds the cap: lower it or raise max_deactivations",
+                        floor.get_ref()
+                    ),
+                ));
+            }
+            Some(floor) => floor.into_inner(),
+        };
         Ok(SafetyConfig {
-            max_deactivations: raw.max_deactivations.unwrap_or(10),
+            max_deactivations,
+            min_deactivation_cap,
             max_deactivations_percent: self.percent(
                 raw.max_deactivations_percent,
                 "safety.max_deactivations_percent",

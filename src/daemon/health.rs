@@ -1,9 +1,11 @@
 //! What the daemon knows about its runs, and the health verdict `/healthz` serves.
 //!
-//! Healthy means the sync keeps working: the last successful run (success, partial or
-//! held) is no older than `healthy_within_intervals` scheduled runs. One failed cycle
+//! Healthy means the sync keeps working: the last run that ran through (success, partial
+//! or held) is no older than `healthy_within_intervals` scheduled runs. One failed cycle
 //! (an Okta blip) leaves it healthy ("degraded" in the body); Okta unreachable for
-//! longer, or a daemon whose cycles stopped, turns it unhealthy.
+//! longer, or a daemon whose cycles stopped, turns it unhealthy. Held deactivations
+//! waiting for a human are "degraded" too (HTTP 200, with their count and since when):
+//! the sync runs, but it is not doing everything Okta asks.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::schedule::Schedule;
-use crate::metrics::SUCCESSFUL_RESULTS;
+use crate::metrics::SYNC_RAN_RESULTS;
 use crate::store::{RunMode, RunRecord, Store, StoreError};
 
 /// One finished run, as `/healthz` reports it.
@@ -65,6 +67,28 @@ pub struct Status {
     /// When the cycle now running started.
     pub running_since: Option<DateTime<Utc>>,
     pub skipped_ticks: u64,
+    /// Deactivations held until a human releases them (None when nothing is held).
+    pub held: Option<HeldInfo>,
+}
+
+/// The deactivations held now, as `/healthz` reports them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldInfo {
+    pub count: usize,
+    /// When the oldest of them was first held.
+    pub since: DateTime<Utc>,
+}
+
+impl HeldInfo {
+    /// From the store's held set (None when it is empty).
+    pub fn from_store(store: &Store) -> Result<Option<HeldInfo>, StoreError> {
+        let held = store.held_deactivations()?;
+        let since = held.iter().filter_map(|h| parse_time(&h.held_since)).min();
+        Ok(since.map(|since| HeldInfo {
+            count: held.len(),
+            since,
+        }))
+    }
 }
 
 impl Status {
@@ -84,7 +108,7 @@ impl Status {
             .find(|r| {
                 r.result
                     .as_deref()
-                    .is_some_and(|res| SUCCESSFUL_RESULTS.contains(&res))
+                    .is_some_and(|res| SYNC_RAN_RESULTS.contains(&res))
             })
             .cloned();
         let success = match success {
@@ -92,6 +116,7 @@ impl Status {
             None => store.last_success()?,
         };
         self.last_success = success.as_ref().and_then(RunInfo::from_record);
+        self.held = HeldInfo::from_store(store)?;
         Ok(())
     }
 
@@ -128,7 +153,8 @@ impl Status {
         let last_failed = self
             .last_run
             .as_ref()
-            .is_some_and(|r| !SUCCESSFUL_RESULTS.contains(&r.result.as_str()));
+            .is_some_and(|r| !SYNC_RAN_RESULTS.contains(&r.result.as_str()));
+        let last_result = self.last_run.as_ref().map(|r| r.result.as_str());
         let (healthy, status, reason) = match (fresh, &self.last_success, last_failed) {
             (false, Some(s), _) => (
                 false,
@@ -153,7 +179,26 @@ impl Status {
                 "degraded",
                 "the last cycle did not succeed; the last success is still recent".to_string(),
             ),
-            (true, Some(_), false) => (true, "ok", "the last cycle succeeded".to_string()),
+            (true, Some(_), false) => match &self.held {
+                Some(held) => (
+                    true,
+                    "degraded",
+                    format!(
+                        "{} deactivation(s) held since {}, waiting for a human: review them \
+                         and run `scim-sync --release-held`",
+                        held.count,
+                        held.since.to_rfc3339()
+                    ),
+                ),
+                None if last_result == Some("success") => {
+                    (true, "ok", "the last cycle succeeded".to_string())
+                }
+                None => (
+                    true,
+                    "ok",
+                    "the last cycle ran; some users failed within the error budget".to_string(),
+                ),
+            },
         };
         Health {
             healthy,
@@ -167,6 +212,7 @@ impl Status {
             schedule: self.schedule.expression().to_string(),
             time_zone: self.schedule.zone().name(),
             skipped_ticks: self.skipped_ticks,
+            held: self.held.clone(),
         }
     }
 }
@@ -175,8 +221,8 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     pub healthy: bool,
-    /// "ok", "degraded" (last cycle failed, last success recent), "starting" or
-    /// "unhealthy".
+    /// "ok", "degraded" (last cycle failed while the last run through is recent, or
+    /// deactivations are held for a human), "starting" or "unhealthy".
     pub status: &'static str,
     pub reason: String,
     pub last_run: Option<RunInfo>,
@@ -188,6 +234,9 @@ pub struct Health {
     pub schedule: String,
     pub time_zone: String,
     pub skipped_ticks: u64,
+    /// Deactivations held until a human releases them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<HeldInfo>,
 }
 
 #[cfg(test)]
@@ -222,7 +271,27 @@ mod tests {
             next_run: None,
             running_since: None,
             skipped_ticks: 0,
+            held: None,
         }
+    }
+
+    #[test]
+    fn held_deactivations_are_degraded_not_ok() {
+        let mut s = status();
+        s.last_success = Some(run("held", "2026-01-01T10:00:00Z"));
+        s.last_run = Some(run("held", "2026-01-01T10:00:00Z"));
+        s.held = Some(HeldInfo {
+            count: 2,
+            since: at("2026-01-01T09:45:00Z"),
+        });
+        let h = s.health(at("2026-01-01T10:05:00Z"));
+        assert!(h.healthy);
+        assert_eq!(h.status, "degraded");
+        assert!(
+            h.reason
+                .contains("2 deactivation(s) held since 2026-01-01T09:45:00")
+        );
+        assert!(!h.reason.contains("succeeded"), "{}", h.reason);
     }
 
     #[test]

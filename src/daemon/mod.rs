@@ -158,6 +158,7 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         next_run: None,
         running_since: None,
         skipped_ticks: 0,
+        held: None,
     }));
     {
         let mut st = lock(&status);
@@ -165,6 +166,8 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         if let Some(t) = st.last_success.as_ref().and_then(|r| r.ended_at) {
             ::metrics::gauge!(metrics::LAST_SUCCESS).set(t.timestamp() as f64);
         }
+        let held = st.held.as_ref().map_or(0, |h| h.count);
+        ::metrics::gauge!(metrics::HELD_DEACTIVATIONS).set(held as f64);
     }
 
     let server = match cfg.daemon.listen {

@@ -432,7 +432,13 @@ fn decide(
     let plan = plan::plan(
         &OktaView { assigned, lookups },
         &team,
-        &sync::policy_from(cfg, Default::default()),
+        &sync::policy_from(
+            cfg,
+            Default::default(),
+            store
+                .and_then(|s| s.held_scim_ids().ok())
+                .unwrap_or_default(),
+        ),
     );
     let concerns = |o: Option<&str>, s: Option<&str>, name: &str| {
         (okta_id.is_some() && o == okta_id)

@@ -188,6 +188,10 @@ pub enum SuspendedPolicy {
     Keep,
 }
 
+/// The default floor of the deactivation cap: a small team's ordinary day (two or three
+/// leavers) is not held by the percentage.
+pub const DEFAULT_MIN_DEACTIVATION_CAP: u32 = 3;
+
 /// The switches and limits the planner obeys (the caller converts its configuration).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -201,9 +205,16 @@ pub struct Policy {
     pub protected: Vec<String>,
     pub max_deactivations: u32,
     pub max_deactivations_percent: f64,
+    /// The percentage never caps below this many deactivations (small teams):
+    /// cap = min(max_deactivations, max(min_deactivation_cap, ceil(percent × managed))).
+    pub min_deactivation_cap: u32,
     /// SCIM ids of held deactivations a human read and released (`--release-held`):
     /// only these pass the cap; a deactivation nobody reviewed stays held.
     pub released: HashSet<String>,
+    /// SCIM ids of deactivations an earlier cycle held and nobody released yet. A hold
+    /// is sticky: these stay held (whatever the cap says now) until released, and count
+    /// against the cap with the cycle's other deactivations.
+    pub previously_held: HashSet<String>,
 }
 
 impl Default for Policy {
@@ -218,7 +229,9 @@ impl Default for Policy {
             protected: Vec::new(),
             max_deactivations: 10,
             max_deactivations_percent: 10.0,
+            min_deactivation_cap: DEFAULT_MIN_DEACTIVATION_CAP,
             released: HashSet::new(),
+            previously_held: HashSet::new(),
         }
     }
 }

@@ -51,23 +51,32 @@ pub(super) fn screen(
     }
 
     // The cap: past it, every deactivation of the cycle is held for a human, so that a
-    // wrong source (a removed group, a bad mapping) costs nobody their access.
-    let pct_cap = (managed as f64 * policy.max_deactivations_percent / 100.0).ceil();
-    let cap = policy.max_deactivations.min(pct_cap as u32);
-    let (allowed, held) = if allowed.len() as u32 > cap {
-        // Only what a human reviewed and released passes.
-        allowed.into_iter().partition(|d| {
-            d.scim_id
-                .as_ref()
-                .is_some_and(|id| policy.released.contains(id))
-        })
-    } else {
-        (allowed, Vec::new())
-    };
+    // wrong source (a removed group, a bad mapping) costs nobody their access. Holds are
+    // sticky: what an earlier cycle held stays held until released, even when the cap has
+    // grown since (creates grow its base).
+    let cap = deactivation_cap(policy, managed);
+    let over_cap = allowed.len() as u32 > cap;
+    let (allowed, held) = allowed.into_iter().partition(|d| {
+        let id = d.scim_id.as_ref();
+        // Only what a human reviewed and released passes a hold.
+        let released = id.is_some_and(|id| policy.released.contains(id));
+        let sticky = id.is_some_and(|id| policy.previously_held.contains(id));
+        released || !(over_cap || sticky)
+    });
     Screened {
         allowed,
         held,
         attention,
         cap,
     }
+}
+
+/// cap = min(max_deactivations, max(min_deactivation_cap, ceil(percent × managed))).
+pub(super) fn deactivation_cap(policy: &Policy, managed: usize) -> u32 {
+    let pct = (managed as f64 * policy.max_deactivations_percent / 100.0).ceil();
+    // `as` saturates: a huge percentage base stays within u32.
+    let pct = pct as u32;
+    policy
+        .max_deactivations
+        .min(policy.min_deactivation_cap.max(pct))
 }

@@ -282,7 +282,8 @@ fn cap_holds_all_deactivations_until_released() {
     );
     assert!(p.operations.is_empty());
     assert_eq!(p.held.len(), 20);
-    assert_eq!(p.deactivation_cap, 2); // 10% of 20 managed
+    // 10 % of 20 managed is 2, below the floor of 3; max_deactivations is 3.
+    assert_eq!(p.deactivation_cap, 3);
     // Releasing what was reviewed applies exactly that; anything new stays held.
     let reviewed: HashSet<String> = p
         .held
@@ -437,4 +438,127 @@ fn locked_out_and_password_expired_users_keep_access() {
     let p = plan(&okta, &team, &Policy::default());
     assert_eq!(kinds(&p), vec![OpKind::Create, OpKind::Create], "{p:?}");
     assert_eq!(p.in_sync, 1);
+}
+
+/// `n` linked active members; the first `leavers` are no longer assigned in Okta.
+fn team_with_leavers(n: usize, leavers: usize) -> (OktaView, TeamView) {
+    let members: Vec<Member> = (0..n)
+        .map(|i| {
+            member(
+                &format!("s{i}"),
+                &format!("u{i}@x.com"),
+                Some(&format!("00u{i}")),
+                true,
+            )
+        })
+        .collect();
+    let links = members
+        .iter()
+        .map(|m| (m.external_id.clone().unwrap_or_default(), m.scim_id.clone()))
+        .collect();
+    let okta = OktaView {
+        assigned: (leavers..n)
+            .map(|i| assigned(&format!("00u{i}"), &format!("u{i}@x.com"), "ACTIVE"))
+            .collect(),
+        ..Default::default()
+    };
+    (
+        okta,
+        TeamView {
+            members,
+            invites: vec![],
+            links,
+        },
+    )
+}
+
+#[test]
+fn cap_floor_lets_a_small_teams_ordinary_day_through() {
+    // 15 members, 10 %: ceil(1.5) = 2, but the floor of 3 applies.
+    for leavers in [2, 3] {
+        let (okta, team) = team_with_leavers(15, leavers);
+        let p = plan(&okta, &team, &Policy::default());
+        assert_eq!(p.deactivation_cap, 3);
+        assert!(p.held.is_empty(), "{leavers} leavers: {p:?}");
+        assert_eq!(p.count(OpKind::Deactivate), leavers);
+    }
+    // Four is past the floor: all held.
+    let (okta, team) = team_with_leavers(15, 4);
+    let p = plan(&okta, &team, &Policy::default());
+    assert_eq!((p.held.len(), p.count(OpKind::Deactivate)), (4, 0));
+}
+
+#[test]
+fn cap_rule_is_min_of_max_and_floor_or_percentage() {
+    let cap = |max, pct, floor, managed| {
+        let (okta, team) = team_with_leavers(managed, 0);
+        let p = plan(
+            &okta,
+            &team,
+            &Policy {
+                max_deactivations: max,
+                max_deactivations_percent: pct,
+                min_deactivation_cap: floor,
+                ..Default::default()
+            },
+        );
+        p.deactivation_cap
+    };
+    assert_eq!(cap(10, 10.0, 3, 15), 3); // floor beats ceil(1.5) = 2
+    assert_eq!(cap(10, 10.0, 3, 45), 5); // ceil(4.5) beats the floor
+    assert_eq!(cap(10, 10.0, 3, 500), 10); // max_deactivations bounds both
+    assert_eq!(cap(2, 10.0, 3, 15), 2); // ...including the floor
+    assert_eq!(cap(10, 10.0, 0, 15), 2); // floor 0: the percentage alone
+}
+
+#[test]
+fn holds_are_sticky_until_released_or_no_longer_planned() {
+    let (okta, team) = team_with_leavers(15, 2);
+    let strict = Policy {
+        max_deactivations: 1,
+        ..Default::default()
+    };
+    let first = plan(&okta, &team, &strict);
+    assert_eq!(first.held.len(), 2);
+    let held: HashSet<String> = first
+        .held
+        .iter()
+        .filter_map(|o| o.scim_id.clone())
+        .collect();
+
+    // The cap grew since (here: the default floor); the hold stays.
+    let sticky = Policy {
+        previously_held: held.clone(),
+        ..Default::default()
+    };
+    let second = plan(&okta, &team, &sticky);
+    assert_eq!(second.deactivation_cap, 3);
+    assert_eq!(second.held, first.held);
+    assert_eq!(second.count(OpKind::Deactivate), 0);
+
+    // A new leaver under the cap is applied; the old holds stay held.
+    let (okta3, team3) = team_with_leavers(15, 3);
+    let third = plan(&okta3, &team3, &sticky);
+    assert_eq!(third.held.len(), 2);
+    assert_eq!(third.count(OpKind::Deactivate), 1);
+
+    // Released: applied.
+    let released = plan(
+        &okta,
+        &team,
+        &Policy {
+            released: held.clone(),
+            ..sticky.clone()
+        },
+    );
+    assert!(released.held.is_empty());
+    assert_eq!(released.count(OpKind::Deactivate), 2);
+
+    // Re-assigned: no longer planned, so no longer held.
+    let (okta_back, _) = team_with_leavers(15, 0);
+    let back = plan(&okta_back, &team, &sticky);
+    assert!(
+        back.held.is_empty() && back.operations.is_empty(),
+        "{back:?}"
+    );
 }

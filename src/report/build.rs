@@ -71,7 +71,8 @@ pub async fn build(
         };
         (OktaView { assigned, lookups }, team, source)
     };
-    let plan = plan::plan(&okta, &team, &sync::policy_from(cfg, Default::default()));
+    let policy = sync::policy_from(cfg, Default::default(), store.held_scim_ids()?);
+    let plan = plan::plan(&okta, &team, &policy);
     let since = rfc3339(opts.since);
     let runs = store.runs_since(&since)?;
     let failures = failures(store, &since, &runs)?;

@@ -103,6 +103,20 @@ CREATE TABLE okta_lookups (
 );
 "#,
     ),
+    // Held deactivations stay held until a human releases them (or they are no longer
+    // planned): the set, and since when each is held.
+    M::up(
+        r#"
+CREATE TABLE held_deactivations (
+    scim_id     TEXT PRIMARY KEY,
+    okta_id     TEXT,
+    user_name   TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    run_id      INTEGER NOT NULL,
+    held_since  TEXT NOT NULL
+);
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

@@ -1,11 +1,13 @@
 //! The local SQLite state: the snapshot of both sides ([`snapshot`]: team members,
 //! Okta id ↔ SCIM id links, pending invites, the last Okta read and its lookups), the
 //! journal ([`journal`]: runs, every operation applied as intent then outcome, plan
-//! items), the schema ([`migrations`]) and the one-writer lock ([`lock`]).
+//! items), the deactivations held until a human releases them ([`held`]), the schema
+//! ([`migrations`]) and the one-writer lock ([`lock`]).
 //!
 //! Enumerated values (operation kinds and states, run results, memberships, …) are
 //! stored as the same strings they always were; an unknown one read back is an error.
 
+mod held;
 mod journal;
 mod lock;
 mod migrations;
@@ -17,6 +19,7 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 use crate::plan::model::UnknownValue;
+pub use held::HeldDeactivation;
 pub use journal::{OpRecord, OpState, PlanCategory, PlanItem, RunMode, RunRecord, RunResult};
 pub use lock::StateLock;
 use migrations::MIGRATIONS;
