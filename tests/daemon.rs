@@ -773,3 +773,48 @@ fn unit_files_pass_systemd_analyze_verify() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn held_deactivations_are_degraded_warned_and_counted_every_cycle() {
+    // A cap of 1: the builtin org's 2 deactivations are held, cycle after cycle.
+    let env = Env::start(
+        &generate::builtin(),
+        &[
+            ("safety", "max_deactivations = 1"),
+            ("daemon", "listen = \"127.0.0.1:0\""),
+            ("daemon", "allow_root = true"),
+        ],
+    )
+    .await;
+    env.set("daemon", &format!("schedule = \"{EVERY_SECOND}\""));
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+    wait_runs(&env, &daemon, 2, Duration::from_secs(15)).await;
+
+    let (code, body) = healthz(&base).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["held"]["count"], 2, "{body}");
+    assert!(body["held"]["since"].is_string(), "{body}");
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("2 deactivation(s) held since"), "{reason}");
+    assert!(!reason.contains("succeeded"), "{reason}");
+
+    // A WARN line in every cycle, with the count.
+    let warns = daemon.messages("deactivation(s) held by the safety cap");
+    assert!(warns.len() >= 2, "{warns:?}");
+    for w in &warns {
+        let line = w.to_string();
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("\"held\":2"), "{line}");
+    }
+
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("scim_sync_held_deactivations ") && l.ends_with(" 2")),
+        "{metrics}"
+    );
+    daemon.stop().await;
+}
