@@ -83,6 +83,7 @@ fn minimal_config_gets_all_defaults() {
 
     assert_eq!(config.safety.max_deactivations, 10);
     assert_eq!(config.safety.max_deactivations_percent, 10.0);
+    assert_eq!(config.safety.min_deactivation_cap, 3);
     assert!(config.safety.protected_users.is_empty());
 
     let daemon = &config.daemon;
@@ -250,6 +251,11 @@ fn wrong_type_names_key_and_line() {
 
     let (text, line) = with_extra("[safety]\nmax_deactivations = -1\n");
     assert_points_at(&parse_err(&text), "safety.max_deactivations", line + 1);
+
+    let (text, line) = with_extra("[safety]\nmax_deactivations = 2\nmin_deactivation_cap = 5\n");
+    let err = parse_err(&text);
+    assert_points_at(&err, "safety.min_deactivation_cap", line + 2);
+    assert!(err.message.contains("max_deactivations (2)"), "{err}");
 }
 
 #[test]
