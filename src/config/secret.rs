@@ -301,8 +301,8 @@ fn trim_in_place(text: &mut String) {
 }
 
 /// Whether a reference value (an env var name, a credential name, a file name) looks
-/// like a pasted token: long, no spaces or `/`, letters and digits with many digits or
-/// mixed case, and not a repetitive word. Such a value is never shown in an error.
+/// like a pasted token: long, no spaces or `/`, letters and digits, with mixed case or
+/// many digits and not a repetitive word, or mostly digits. Such a value is never shown in an error.
 pub fn looks_like_token(value: &str) -> bool {
     let n = value.chars().count();
     if n < 20 || value.contains('/') || value.chars().any(char::is_whitespace) {
@@ -326,5 +326,7 @@ pub fn looks_like_token(value: &str) -> bool {
         })
         .sum();
     let digit_ratio = digits as f64 / n as f64;
-    (lower && upper && entropy >= 3.0) || (digit_ratio >= 0.2 && entropy >= 2.0)
+    (lower && upper && entropy >= 3.0)
+        || (digit_ratio >= 0.2 && entropy >= 2.0)
+        || digit_ratio >= 0.5
 }

@@ -725,6 +725,9 @@ fn pasted_secrets_in_references_are_never_shown() {
     assert!(crate::config::secret::looks_like_token(
         "00sim-okta-ssws-token-0000000000000000000000"
     ));
+    assert!(crate::config::secret::looks_like_token(
+        "kmsim_0000000000000000000000000000"
+    ));
     for name in [
         "OKTA_API_TOKEN",
         "SCIM_SYNC_OKTA_API_TOKEN_2024",
