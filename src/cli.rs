@@ -289,7 +289,8 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
             return ExitCode::from(Exit::Interrupted);
         }
         Err(e) => {
-            eprintln!("scim-sync: {e}");
+            // May quote an error body of Okta or kafkaman: never shown raw.
+            eprintln!("scim-sync: {}", crate::escape::text(&e.to_string()));
             return ExitCode::from(Exit::Failed);
         }
     };

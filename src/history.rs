@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::escape::text as esc;
 use crate::exit::Exit;
 use crate::report::{self, RunRow, human_duration, short_time};
 use crate::store::{OpRecord, PlanCategory, PlanItem, RunMode, RunResult, Store, StoreError};
@@ -122,7 +123,7 @@ pub fn list_text(list: &RunList) -> String {
             r.result.map_or("running", RunResult::as_str)
         );
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "       error: {e}");
+            let _ = writeln!(out, "       error: {}", esc(e));
         }
     }
     out.push_str("\n`scim-sync history RUN` lists the operations of one run.\n");
@@ -148,7 +149,7 @@ pub fn detail_text(d: &RunDetail) -> String {
         r.result.map_or("running", RunResult::as_str)
     );
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "Error: {e}");
+        let _ = writeln!(out, "Error: {}", esc(e));
     }
     let _ = writeln!(
         out,
@@ -161,9 +162,9 @@ pub fn detail_text(d: &RunDetail) -> String {
     }
     for o in &d.operations {
         let _ = writeln!(out, "  {}", op_line(o));
-        let _ = writeln!(out, "      reason: {}", o.reason);
+        let _ = writeln!(out, "      reason: {}", esc(&o.reason));
         if let Some(e) = &o.error {
-            let _ = writeln!(out, "      error: {e}");
+            let _ = writeln!(out, "      error: {}", esc(e));
         }
     }
     for (title, items) in [("Held", &d.held), ("Needed attention", &d.attention)] {
@@ -175,7 +176,7 @@ pub fn detail_text(d: &RunDetail) -> String {
                 } else {
                     &i.user_name
                 };
-                let _ = writeln!(out, "  {who}: {}", i.reason);
+                let _ = writeln!(out, "  {}: {}", esc(who), esc(&i.reason));
             }
         }
     }
@@ -189,14 +190,20 @@ pub fn op_line(o: &OpRecord) -> String {
         details.push(format!("HTTP {s}"));
     }
     if let Some(rid) = &o.request_id {
-        details.push(format!("request id {rid}"));
+        details.push(format!("request id {}", esc(rid)));
     }
     let details = if details.is_empty() {
         String::new()
     } else {
         format!(" ({})", details.join(", "))
     };
-    format!("#{} {} {}: {}{details}", o.id, o.kind, o.user_name, o.state)
+    format!(
+        "#{} {} {}: {}{details}",
+        o.id,
+        o.kind,
+        esc(&o.user_name),
+        o.state
+    )
 }
 
 /// `scim-sync history [RUN]`; returns the exit status.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod escape;
 pub mod exit;
 pub mod explain;
 pub mod history;

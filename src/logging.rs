@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 
 use clap::ValueEnum;
 
+use crate::escape;
 use crate::sync;
 
 /// The `--log-format` of the command line.
@@ -65,10 +66,28 @@ pub fn init_logging_at(format: LogFormat, default_level: &str) {
     } else {
         builder
             .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(escaped_fields())
             .try_init()
     };
     // A second init (tests, demo inside a process) keeps the first subscriber.
     let _ = result;
+}
+
+/// The text log's fields, each value escaped ([`escape::text`]): a newline or an escape
+/// sequence in a value (a name from Okta, an error body) cannot forge a log line or
+/// drive the terminal. Messages are shown bare, other fields as `name=value`.
+pub fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let shown = format!("{value:?}");
+        let shown = escape::text(&shown);
+        if field.name() == "message" {
+            write!(writer, "{shown}")
+        } else {
+            write!(writer, "{}={shown}", field.name())
+        }
+    })
+    .delimited(" ")
 }
 
 /// A progress line on a terminal for long reads; nothing under systemd or --quiet.

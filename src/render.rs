@@ -4,6 +4,7 @@
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
+use crate::escape::text;
 use crate::plan::{OpKind, Plan};
 use crate::sync::CycleReport;
 
@@ -74,7 +75,14 @@ pub fn plan_text(plan: &Plan, plain: bool) -> String {
 /// The plan with at most `max_rows` rows per group (the demo's screens).
 pub fn plan_text_limited(plan: &Plan, plain: bool, max_rows: usize) -> String {
     let mut out = String::new();
-    let groups = groups(plan);
+    // Names and reasons come from Okta and kafkaman: never shown raw.
+    let groups = groups(plan).into_iter().map(|(title, rows)| {
+        let rows: Vec<(String, String)> = rows
+            .into_iter()
+            .map(|(who, why)| (text(&who).into_owned(), text(&why).into_owned()))
+            .collect();
+        (title, rows)
+    });
     if plan.operations.is_empty() {
         out.push_str("No changes: kafkaman matches Okta.\n");
     }
@@ -163,11 +171,11 @@ pub fn cycle_text(report: &CycleReport) -> String {
         out.push_str(&format!(
             "  FAILED {} {}: {}{}\n",
             f.kind.as_str(),
-            f.user_name,
-            f.error.as_deref().unwrap_or("unknown error"),
+            text(&f.user_name),
+            text(f.error.as_deref().unwrap_or("unknown error")),
             f.request_id
                 .as_deref()
-                .map(|r| format!(" (request id {r})"))
+                .map(|r| format!(" (request id {})", text(r)))
                 .unwrap_or_default()
         ));
     }

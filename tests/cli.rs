@@ -270,3 +270,171 @@ async fn sigterm_during_the_okta_read_stops_at_once() {
     let run = &env.store.runs(1).unwrap()[0];
     assert_eq!(run.result.as_deref(), Some("interrupted"));
 }
+
+/// An Okta user whose email and names carry an OSC 52 clipboard write, a screen clear
+/// and a newline followed by a forged line.
+const HOSTILE_ID: &str = "00uhostile0000000001";
+const HOSTILE_EMAIL: &str =
+    "mallory\x1b]52;c;cHduZWQ=\x07\x1b[2J@example.com\nFORGED cycle finished result=\"success\"";
+
+fn hostile_scenario() -> scim_sync::sim::Scenario {
+    let mut scenario = generate::builtin();
+    scenario
+        .okta
+        .users
+        .push(scim_sync::sim::scenario::OktaUserSpec {
+            id: Some(HOSTILE_ID.into()),
+            login: HOSTILE_EMAIL.into(),
+            email: Some(HOSTILE_EMAIL.into()),
+            first_name: Some("Eve\x1b[2J\nFORGED".into()),
+            last_name: Some("\u{202e}nosaM\x1b]52;c;aGk=\x07".into()),
+            status: "ACTIVE".into(),
+            profile: Default::default(),
+        });
+    scenario.okta.assignments.users.push(HOSTILE_ID.into());
+    scenario
+}
+
+/// No raw control character reaches the output, and no line was forged.
+fn assert_safe(what: &str, out: &[u8]) {
+    let text = String::from_utf8_lossy(out);
+    assert!(
+        !text.contains(['\x1b', '\x07', '\u{202e}']),
+        "{what}: raw control characters in {text:?}"
+    );
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("FORGED")),
+        "{what}: a forged line in\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_okta_values_are_escaped_in_every_output() {
+    let env = Env::start(
+        &hostile_scenario(),
+        &[("safety", "max_deactivations_percent = 100")],
+    )
+    .await;
+    let out = run(&["--dry-run"], &env.config_path);
+    assert_safe("dry run", &out.stdout);
+    assert_safe("dry run log", &out.stderr);
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("mallory\\u{1b}]52;c;"), "{plan}");
+
+    // A live read: the hostile user is drift (in Okta, not in the team).
+    for format in ["text", "markdown"] {
+        let out = run(
+            &["report", "--refresh", "--format", format],
+            &env.config_path,
+        );
+        assert_safe(format, &out.stdout);
+        assert_safe(format, &out.stderr);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(report.contains("mallory\\"), "{format}:\n{report}");
+    }
+
+    let out = run(&["--log-format", "text"], &env.config_path);
+    assert_safe("sync", &out.stdout);
+    assert_safe("text log", &out.stderr);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("mallory\\u{1b}"), "{log}");
+
+    for args in [
+        &["report"][..],
+        &["report", "--format", "markdown"],
+        &["explain", HOSTILE_ID],
+        &["history"],
+        &["history", "1"],
+        &["history", "2"],
+    ] {
+        let out = run(args, &env.config_path);
+        assert_safe(&args.join(" "), &out.stdout);
+        assert_safe(&args.join(" "), &out.stderr);
+    }
+    let explain = String::from_utf8_lossy(&run(&["explain", HOSTILE_ID], &env.config_path).stdout)
+        .into_owned();
+    assert!(explain.contains("Eve\\u{1b}[2J\\nFORGED"), "{explain}");
+    let history =
+        String::from_utf8_lossy(&run(&["history", "2"], &env.config_path).stdout).into_owned();
+    assert!(history.contains("mallory\\u{1b}"), "{history}");
+}
+
+/// `sim --write-config dir/config.toml` (relative) writes paths that the config resolves.
+#[test]
+fn sim_write_config_with_a_relative_path_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["sim", "--write-config", "rel/config.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("config"), "{line}");
+    let config = dir.path().join("rel").join("config.toml");
+    let out = run(&[], &config);
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(sim.id() as i32, libc::SIGTERM) };
+    let _ = sim.wait();
+    // The cycle runs (the builtin org's deactivations are held: exit "held").
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("cycle finished") && !log.contains("No such file"),
+        "{log}"
+    );
+    assert!(dir.path().join("rel").join("scim-sync-state.db").exists());
+    assert!(!dir.path().join("rel").join("rel").exists());
+}
+
+/// A secret pasted where its reference belongs (`env`, `credential`, `file`) is never
+/// echoed: not on stderr, not in the run's recorded error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_secret_is_never_echoed_or_stored() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    let key = env.world.kafkaman.api_key();
+    let original = std::fs::read_to_string(&env.config_path).unwrap();
+    let prefix = &key[..10];
+    for kind in ["env", "credential", "file"] {
+        let text: String = original
+            .lines()
+            .map(|l| {
+                if l.starts_with("api_key") {
+                    format!("api_key = {{ {kind} = \"{key}\" }}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&env.config_path, text).unwrap();
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&env.config_path)
+            .env_remove("SCIM_SYNC_CONFIG")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{kind}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("looks like a secret value") && !stderr.contains(prefix),
+            "{kind}: {stderr}"
+        );
+        let history = run(&["history", "--output", "json"], &env.config_path);
+        let history = String::from_utf8_lossy(&history.stdout);
+        assert!(!history.contains(prefix), "{kind}: {history}");
+    }
+    let errors: Vec<String> = env
+        .store
+        .runs(100)
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.error.clone())
+        .collect();
+    assert!(!errors.is_empty(), "the failed runs are recorded");
+    assert!(errors.iter().all(|e| !e.contains(prefix)), "{errors:?}");
+}

@@ -156,7 +156,10 @@ impl Locator<'_> {
         {
             let key = (!path.is_empty()).then(|| path.join("."));
             let names = expected_names(expected).unwrap_or_default();
-            let message = format!("{value:?} is not a valid value, expected one of {names}");
+            let message = format!(
+                "{} is not a valid value, expected one of {names}",
+                quoted(value)
+            );
             return self.error(line, column, key, message);
         }
         if let Some(rest) = raw.strip_prefix("missing field `")
@@ -306,5 +309,22 @@ fn search_value(value: &Spanned<DeValue<'_>>, pos: usize, path: &mut Vec<String>
             false
         }
         _ => false,
+    }
+}
+
+/// How an error message shows a config value: at most 40 characters (then `…`), with
+/// control characters escaped, in double quotes. Never used for secret references.
+pub(crate) fn quoted(value: &str) -> String {
+    const MAX: usize = 40;
+    let short: String = value.chars().take(MAX).collect();
+    let more = if value.chars().count() > MAX {
+        "…"
+    } else {
+        ""
+    };
+    let debug = format!("{short:?}");
+    match debug.strip_suffix('"') {
+        Some(open) => format!("{open}{more}\""),
+        None => debug,
     }
 }

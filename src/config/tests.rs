@@ -665,14 +665,158 @@ fn secret_from_file_is_reread_after_rotation() {
     assert_eq!(secret.resolve().expect("first").expose_secret(), "first");
     std::fs::write(&path, "second").expect("rotate");
     assert_eq!(secret.resolve().expect("second").expose_secret(), "second");
-    // Only one trailing newline is removed; inner content is kept exactly.
+    // Surrounding whitespace is removed; inner content is kept exactly.
     std::fs::write(&path, "line1\nline2\n\n").expect("write");
     assert_eq!(
         secret.resolve().expect("pem-like").expose_secret(),
-        "line1\nline2\n"
+        "line1\nline2"
     );
-    std::fs::write(&path, "crlf\r\n").expect("write");
-    assert_eq!(secret.resolve().expect("crlf").expose_secret(), "crlf");
+    for content in ["crlf\r\n", "crlf\r", " crlf \r\n\r\n", "crlf\n\r\n"] {
+        std::fs::write(&path, content).expect("write");
+        assert_eq!(secret.resolve().expect("crlf").expose_secret(), "crlf");
+    }
+}
+
+#[test]
+fn secret_files_must_be_small_regular_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A device: refused before any read (it once grew the process to 8.6 GiB).
+    let err = file_ref("/dev/zero".into()).resolve().expect_err("device");
+    let shown = err.to_string();
+    assert!(matches!(err, SecretError::NotRegularFile { .. }), "{shown}");
+    assert!(
+        shown.contains("kafkaman.api_key") && shown.contains("/dev/zero"),
+        "{shown}"
+    );
+    // A directory.
+    let err = file_ref(dir.path().into()).resolve().expect_err("dir");
+    assert!(matches!(err, SecretError::NotRegularFile { .. }), "{err}");
+    // A FIFO with no writer: an error at once, never a hang.
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("c string");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = file_ref(fifo.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(r.resolve().map(|_| ()).map_err(|e| e.to_string()));
+    });
+    let shown = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("a FIFO must not block")
+        .expect_err("fifo refused");
+    assert!(
+        shown.contains("FIFO") && shown.contains(&fifo.display().to_string()),
+        "{shown}"
+    );
+    // Too large: refused with the limit, no part of the content shown.
+    let big = dir.path().join("big");
+    std::fs::write(&big, "A".repeat(100_000)).expect("write");
+    let err = file_ref(big).resolve().expect_err("too large");
+    let shown = err.to_string();
+    assert!(matches!(err, SecretError::TooLarge { .. }), "{shown}");
+    assert!(
+        shown.contains("65536") && !shown.contains("AAAA"),
+        "{shown}"
+    );
+}
+
+const PASTED: &str = "kmsim_3f9c2a7b1d4e8f6a0b5c9d2e7f1a4b8c";
+const PASTED_OKTA: &str = "00Xy7Kq2LmN9pR4sT6vW8zA1bC3dE5fG7hJ9kL2mN4";
+
+#[test]
+fn pasted_secrets_in_references_are_never_shown() {
+    assert!(crate::config::secret::looks_like_token(PASTED));
+    assert!(crate::config::secret::looks_like_token(PASTED_OKTA));
+    assert!(crate::config::secret::looks_like_token(
+        "00sim-okta-ssws-token-0000000000000000000000"
+    ));
+    assert!(crate::config::secret::looks_like_token(
+        "kmsim_0000000000000000000000000000"
+    ));
+    for name in [
+        "OKTA_API_TOKEN",
+        "SCIM_SYNC_OKTA_API_TOKEN_2024",
+        "okta_api_token_2024_production",
+        "kafkaman-api-key",
+        "okta-api-token",
+        "okta.pem",
+    ] {
+        assert!(!crate::config::secret::looks_like_token(name), "{name}");
+    }
+    // Resolved at run time (a valid variable / credential / file name that is a token).
+    for source in [
+        SecretSource::Env(PASTED.into()),
+        SecretSource::Credential(PASTED.into()),
+        SecretSource::File(std::env::temp_dir().join(PASTED)),
+    ] {
+        let r = SecretRef {
+            key: "kafkaman.api_key".into(),
+            source,
+        };
+        let err = r.resolve_with_env(&fake_env(&[])).expect_err("missing");
+        let shown = err.to_string();
+        assert!(shown.starts_with("kafkaman.api_key: "), "{shown}");
+        assert!(shown.contains("looks like a secret value"), "{shown}");
+        assert!(!shown.contains(&PASTED[..12]), "{shown}");
+    }
+    // Refused when the config is loaded.
+    for (reference, prefix) in [
+        (
+            format!("{{ env = \"{PASTED_OKTA}-x\" }}"),
+            &PASTED_OKTA[..12],
+        ),
+        (format!("{{ env = \"{}\" }}", "s3cr3t=hunter2"), "hunter2"),
+        (
+            format!("{{ credential = \"{PASTED_OKTA}\" }}"),
+            &PASTED_OKTA[..12],
+        ),
+        (
+            format!("{{ credential = \"{PASTED_OKTA}==\" }}"),
+            &PASTED_OKTA[..12],
+        ),
+        (
+            format!("{{ file = \"{PASTED_OKTA}\" }}"),
+            &PASTED_OKTA[..12],
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[okta]\norg_url = \"https://acme.okta.com\"\napp_id = \"0oa1\"\n\
+                 api_token = {reference}\n[kafkaman]\nbase_url = \"https://km.example.com\"\n\
+                 api_key = {{ file = \"km\" }}\n"
+            ),
+        )
+        .expect("write");
+        let shown = crate::config::load(&path)
+            .expect_err("pasted secret refused")
+            .to_string();
+        assert!(shown.contains("okta.api_token"), "{shown}");
+        assert!(shown.contains("looks like a secret value"), "{shown}");
+        assert!(!shown.contains(prefix), "{reference}: {shown}");
+    }
+}
+
+#[test]
+fn config_errors_quote_at_most_a_short_prefix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    let long = "x".repeat(100_000);
+    std::fs::write(
+        &path,
+        format!(
+            "[okta]\norg_url = \"https://acme.okta.com/{long}?q\"\napp_id = \"0oa1\"\n\
+             api_token = {{ file = \"t\" }}\n[kafkaman]\nbase_url = \"https://km.example.com\"\n\
+             api_key = {{ file = \"km\" }}\n"
+        ),
+    )
+    .expect("write");
+    let shown = crate::config::load(&path).expect_err("query").to_string();
+    assert!(shown.len() < 400, "{shown}");
+    assert!(shown.contains("…"), "{shown}");
 }
 
 #[test]

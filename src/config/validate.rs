@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use url::Url;
 
-use super::error::{ConfigError, Locator};
+use super::error::{ConfigError, Locator, quoted};
 use super::model::*;
 use super::raw::{self, RawConfig, RawSecret, RawSecretTable};
+use super::secret::looks_like_token;
 use super::{SecretRef, SecretSource};
 
 /// Turns the raw, spanned config into [`Config`], checking every value that serde's
@@ -85,7 +86,7 @@ impl Validator<'_> {
                 "okta.org_url",
                 format!(
                     "\"{}\" is the Admin Console address; use the org URL \"https://{org_name}.{domain}\"",
-                    value.get_ref()
+                    quoted(value.get_ref())
                 ),
             ));
         }
@@ -182,8 +183,8 @@ impl Validator<'_> {
                             scope.span(),
                             "okta.oauth.scopes",
                             format!(
-                                "{:?} is not a scope name; write one scope per list entry",
-                                scope.get_ref()
+                                "{} is not a scope name; write one scope per list entry",
+                                quoted(scope.get_ref())
                             ),
                         ));
                     }
@@ -336,7 +337,7 @@ impl Validator<'_> {
                     return Err(self.loc.at(
                         zone.span(),
                         "daemon.time_zone",
-                        format!("{name:?} is not an IANA time zone name; use e.g. \"Europe/Berlin\" or \"UTC\""),
+                        format!("{} is not an IANA time zone name; use e.g. \"Europe/Berlin\" or \"UTC\"", quoted(&name)),
                     ));
                 }
                 Some(name)
@@ -353,9 +354,9 @@ impl Validator<'_> {
                     addr.span(),
                     "daemon.listen",
                     format!(
-                        "{:?} is not a socket address; write an IP and port such as \
+                        "{} is not a socket address; write an IP and port such as \
                          \"127.0.0.1:9464\" or \"[::1]:9464\"",
-                        addr.get_ref()
+                        quoted(addr.get_ref())
                     ),
                 )
             })?),
@@ -390,8 +391,9 @@ impl Validator<'_> {
                         level.span(),
                         "logging.level",
                         format!(
-                            "{text:?} is not a log filter ({e}); use a level such as \"info\" or \
-                             \"debug\", or directives like \"scim_sync=debug,info\""
+                            "{} is not a log filter ({e}); use a level such as \"info\" or \
+                             \"debug\", or directives like \"scim_sync=debug,info\"",
+                            quoted(&text)
                         ),
                     )
                 })?;
@@ -414,11 +416,20 @@ impl Validator<'_> {
                 value.span(),
                 key,
                 format!(
-                    "{:?} is not a URL ({e}); write it in full, e.g. \"https://acme.okta.com\"",
-                    value.get_ref()
+                    "{} is not a URL ({e}); write it in full, e.g. \"https://acme.okta.com\"",
+                    quoted(value.get_ref())
                 ),
             )
         })?;
+        if !url.username().is_empty() || url.password().is_some() {
+            // Never echo the value: it contains a credential.
+            return Err(self.loc.at(
+                value.span(),
+                key,
+                "the URL contains a user name or password; remove it (credentials are \
+                 configured as secret references, never in URLs)",
+            ));
+        }
         let loopback = match url.host() {
             Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -433,8 +444,8 @@ impl Validator<'_> {
                     value.span(),
                     key,
                     format!(
-                        "{:?} must use https (plain http is allowed only for loopback addresses)",
-                        value.get_ref()
+                        "{} must use https (plain http is allowed only for loopback addresses)",
+                        quoted(value.get_ref())
                     ),
                 ));
             }
@@ -443,8 +454,8 @@ impl Validator<'_> {
                     value.span(),
                     key,
                     format!(
-                        "{:?} has scheme {other:?}; use an https:// URL",
-                        value.get_ref()
+                        "{} has scheme {other:?}; use an https:// URL",
+                        quoted(value.get_ref())
                     ),
                 ));
             }
@@ -453,16 +464,7 @@ impl Validator<'_> {
             return Err(self.loc.at(
                 value.span(),
                 key,
-                format!("{:?} has no host name", value.get_ref()),
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            // Never echo the value: it contains a credential.
-            return Err(self.loc.at(
-                value.span(),
-                key,
-                "the URL contains a user name or password; remove it (credentials are \
-                 configured as secret references, never in URLs)",
+                format!("{} has no host name", quoted(value.get_ref())),
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
@@ -470,8 +472,8 @@ impl Validator<'_> {
                 value.span(),
                 key,
                 format!(
-                    "{:?} must not have a query string or fragment",
-                    value.get_ref()
+                    "{} must not have a query string or fragment",
+                    quoted(value.get_ref())
                 ),
             ));
         }
@@ -497,8 +499,8 @@ impl Validator<'_> {
                 value.span(),
                 key,
                 format!(
-                    "{:?} contains characters that cannot appear here; expected {hint}",
-                    value.get_ref()
+                    "{} contains characters that cannot appear here; expected {hint}",
+                    quoted(value.get_ref())
                 ),
             ));
         }
@@ -594,25 +596,60 @@ impl Validator<'_> {
                 if file.trim().is_empty() {
                     return Err(self.loc.at(span, key, "`file` must not be empty"));
                 }
-                SecretSource::File(self.base_dir.join(file))
+                let path = self.base_dir.join(&file);
+                if !file.starts_with(['/', '.', '~'])
+                    && looks_like_token(&file.replace('/', ""))
+                    && !path.exists()
+                {
+                    return Err(self.loc.at(span, key, pasted_secret("file")));
+                }
+                SecretSource::File(path)
             }
             (None, Some(env), None) => {
-                if env.is_empty() || env.contains('=') || env.contains('\0') {
+                if env.is_empty() {
+                    return Err(self.loc.at(span, key, "`env` must not be empty"));
+                }
+                if !is_env_name(&env) {
+                    // Never echo it: a value that is no variable name is most likely the
+                    // secret itself.
                     return Err(self.loc.at(
                         span,
                         key,
-                        format!("`env = {env:?}` is not an environment variable name"),
+                        format!(
+                            "`env` is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*); {}",
+                            pasted_secret("env")
+                        ),
                     ));
                 }
                 SecretSource::Env(env)
             }
             (None, None, Some(name)) => {
                 // A credential is a file name inside $CREDENTIALS_DIRECTORY, never a path.
-                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                if name.is_empty() {
+                    return Err(self.loc.at(span, key, "`credential` must not be empty"));
+                }
+                let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:@+-".contains(c);
+                if looks_like_token(&name.replace('/', ""))
+                    || name.len() > 255
+                    || !name.chars().all(|c| allowed(c) || c == '/')
+                {
                     return Err(self.loc.at(
                         span,
                         key,
-                        format!("`credential = {name:?}` must be a credential name (as in LoadCredential=NAME:...), not a path"),
+                        format!(
+                            "`credential` is not a credential name (as in LoadCredential=NAME:...); {}",
+                            pasted_secret("credential")
+                        ),
+                    ));
+                }
+                if name.contains('/') || name == "." || name == ".." {
+                    return Err(self.loc.at(
+                        span,
+                        key,
+                        format!(
+                            "`credential = {}` must be a credential name (as in LoadCredential=NAME:...), not a path",
+                            quoted(&name)
+                        ),
                     ));
                 }
                 SecretSource::Credential(name)
@@ -629,6 +666,24 @@ impl Validator<'_> {
             }
         })
     }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: what a shell and systemd's `Environment=` accept.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The message for a reference that is probably the secret itself; shows none of it.
+fn pasted_secret(kind: &str) -> String {
+    format!(
+        "this looks like a secret value, not a reference (not shown); put the secret in a \
+         file (mode 0600), an environment variable or a systemd credential, and write \
+         `{kind} = ...` naming it"
+    )
 }
 
 /// Upper bound of an integer type, to phrase "at least N" when there is no real maximum.

@@ -569,7 +569,10 @@ pub async fn run(cfg: &Config, args: &ExplainArgs) -> Exit {
     let store = match Store::open_existing(&cfg.sync.state_db) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("scim-sync: explain: {e}");
+            eprintln!(
+                "scim-sync: explain: {}",
+                crate::escape::text(&e.to_string())
+            );
             return Exit::Unavailable;
         }
     };

@@ -3,14 +3,16 @@
 use std::fmt::Write;
 
 use super::{DecisionCategory, Explanation};
+use crate::escape::text as esc;
 use crate::plan::AssignmentScope;
 use crate::report::short_time;
 
 /// The explanation as text: Okta, kafkaman, the last operations, what would happen now.
 pub fn text(e: &Explanation) -> String {
-    let mut out = format!("Explain {}\n", e.query);
+    let mut out = format!("Explain {}\n", esc(&e.query));
     let row = |out: &mut String, k: &str, v: &str| {
-        let _ = writeln!(out, "  {k:<14}{v}");
+        // Every value may quote Okta or kafkaman data: never shown raw.
+        let _ = writeln!(out, "  {k:<14}{}", esc(v));
     };
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
 
@@ -135,9 +137,9 @@ pub fn text(e: &Explanation) -> String {
             o.run_id,
             short_time(&o.started_at)
         );
-        let _ = writeln!(out, "      reason: {}", o.reason);
+        let _ = writeln!(out, "      reason: {}", esc(&o.reason));
         if let Some(err) = &o.error {
-            let _ = writeln!(out, "      error: {err}");
+            let _ = writeln!(out, "      error: {}", esc(err));
         }
     }
 
@@ -149,8 +151,8 @@ pub fn text(e: &Explanation) -> String {
             (DecisionCategory::None, _) => "nothing".into(),
             (c, _) => c.to_string(),
         };
-        let _ = writeln!(out, "  {what}: {}", d.reason);
-        let _ = writeln!(out, "      rule: {}", d.rule);
+        let _ = writeln!(out, "  {what}: {}", esc(&d.reason));
+        let _ = writeln!(out, "      rule: {}", esc(&d.rule));
     }
     out
 }

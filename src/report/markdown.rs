@@ -8,19 +8,15 @@ use super::text::{
 };
 use super::{PersonItem, Report, human_duration, short_time};
 
-/// Escapes what Markdown would otherwise interpret inside running text.
-fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
+use crate::escape::{markdown as md, text};
+
+/// An inline code span when `value` can be one, else escaped running text.
+fn code(value: &str) -> String {
+    if value.contains('`') || text(value) != value {
+        md(value)
+    } else {
+        format!("`{value}`")
     }
-    out
 }
 
 pub(super) fn render(r: &Report) -> String {
@@ -109,7 +105,7 @@ pub(super) fn render(r: &Report) -> String {
     for f in &r.failures {
         let _ = writeln!(out, "- **{}**", md(&failure_title(f)));
         if let Some(rid) = &f.request_id {
-            let _ = writeln!(out, "  - request id: `{rid}`");
+            let _ = writeln!(out, "  - request id: {}", code(rid));
         }
         if let Some(reason) = &f.reason {
             let _ = writeln!(out, "  - planned because: {}", md(reason));
@@ -162,7 +158,7 @@ fn people(out: &mut String, items: &[PersonItem]) {
             .okta_id
             .as_deref()
             .filter(|id| *id != who)
-            .map(|id| format!(" (`{id}`)"))
+            .map(|id| format!(" ({})", code(id)))
             .unwrap_or_default();
         let action = p.action.map(|a| format!(" → {a}")).unwrap_or_default();
         let _ = writeln!(out, "- **{}**{id}{action}: {}", md(&who), md(&p.reason));

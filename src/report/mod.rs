@@ -148,7 +148,7 @@ pub async fn run(cfg: &Config, args: &ReportArgs) -> Exit {
     match run_inner(cfg, args).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("scim-sync: report: {e}");
+            eprintln!("scim-sync: report: {}", crate::escape::text(&e.to_string()));
             Exit::Unavailable
         }
     }

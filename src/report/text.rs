@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::escape::text;
 use crate::store::{RunMode, RunResult};
 
 use super::{
@@ -102,7 +103,12 @@ pub(super) fn render(r: &Report, color: bool) -> String {
         out.push_str("  none\n");
     }
     for u in &r.unmanaged {
-        let _ = writeln!(out, "    {} ({}; never touched)", u.user_name, u.membership);
+        let _ = writeln!(
+            out,
+            "    {} ({}; never touched)",
+            text(&u.user_name),
+            u.membership
+        );
     }
 
     h(
@@ -119,14 +125,14 @@ pub(super) fn render(r: &Report, color: bool) -> String {
     for f in &r.failures {
         let _ = writeln!(out, "    {}", failure_title(f));
         if let Some(rid) = &f.request_id {
-            let _ = writeln!(out, "        request id {rid}");
+            let _ = writeln!(out, "        request id {}", text(rid));
         }
         if let Some(reason) = &f.reason {
-            for line in wrap(&format!("planned because: {reason}"), WIDTH - 8) {
+            for line in wrap(&format!("planned because: {}", text(reason)), WIDTH - 8) {
                 let _ = writeln!(out, "        {line}");
             }
         }
-        for line in wrap(&format!("error: {}", f.error), WIDTH - 8) {
+        for line in wrap(&format!("error: {}", text(&f.error)), WIDTH - 8) {
             let _ = writeln!(out, "        {line}");
         }
     }
@@ -269,11 +275,11 @@ pub(super) fn invite_groups(r: &Report) -> [(String, Vec<&InviteItem>); 3] {
 pub(super) fn invite_line(i: &InviteItem) -> String {
     format!(
         "{} ({} invite{}, {}{})",
-        i.email,
+        text(&i.email),
         i.source,
         i.invited_by
             .as_deref()
-            .map(|b| format!(" from {b}"))
+            .map(|b| format!(" from {}", text(b)))
             .unwrap_or_default(),
         short_time(&i.created_at),
         i.age_days
@@ -285,7 +291,7 @@ pub(super) fn invite_line(i: &InviteItem) -> String {
 pub(super) fn failure_title(f: &Failure) -> String {
     let mut s = format!("run {}, {}", f.run_id, f.kind);
     if let Some(who) = &f.user_name {
-        let _ = write!(s, " {who}");
+        let _ = write!(s, " {}", text(who));
     }
     if let Some(status) = f.http_status {
         let _ = write!(s, ", HTTP {status}");
@@ -330,11 +336,11 @@ fn people(out: &mut String, items: &[PersonItem]) {
             .okta_id
             .as_deref()
             .filter(|id| *id != who)
-            .map(|id| format!(" ({id})"))
+            .map(|id| format!(" ({})", text(id)))
             .unwrap_or_default();
         let action = p.action.map(|a| format!(" [{a}]")).unwrap_or_default();
-        let _ = writeln!(out, "    {who}{id}{action}");
-        for line in wrap(&p.reason, WIDTH - 8) {
+        let _ = writeln!(out, "    {}{id}{action}", text(&who));
+        for line in wrap(&text(&p.reason), WIDTH - 8) {
             let _ = writeln!(out, "        {line}");
         }
     }

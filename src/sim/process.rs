@@ -50,7 +50,13 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 
 /// Writes a scim-sync config for the running simulators at `config_path`, with the
 /// secrets in files beside it (mode 0600) and the state database `state_db`.
+///
+/// Every path written into the config is absolute: the config resolves relative paths
+/// against its own folder, so a relative `config_path` (`dir/config.toml`) must not be
+/// written as `dir/okta-api-token` (which would then mean `dir/dir/okta-api-token`).
 pub fn write_config(world: &SimWorld, config_path: &Path, state_db: &Path) -> std::io::Result<()> {
+    let config_path = &std::path::absolute(config_path)?;
+    let state_db = &std::path::absolute(state_db)?;
     let dir = config_path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
