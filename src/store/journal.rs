@@ -187,8 +187,7 @@ impl Store {
     }
 
     fn close_runs(&self, current: Option<i64>, mode: RunMode) -> Result<usize, StoreError> {
-        Ok(self
-            .conn()
+        self.conn()
             .execute(
                 "UPDATE runs SET ended_at = ?2, result = ?3,
              error = 'the process stopped before the run ended'
@@ -200,7 +199,7 @@ impl Store {
                     mode.as_str()
                 ],
             )
-            .map_err(|e| self.sql(e))?)
+            .map_err(|e| self.sql(e))
     }
 
     /// Records what the plan of a run contained (operations, held, attention, unmanaged).
@@ -282,7 +281,7 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// The deactivations the latest run that held any held (what a human reviewed before
@@ -415,7 +414,7 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// The last `limit` runs, newest first.
@@ -482,27 +481,25 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Number of runs recorded (for tests: a read-only command must not add one).
     pub fn count_runs(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()
+        self.conn()
             .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))?)
+            .map_err(|e| self.sql(e))
     }
 
     /// Number of rows in the operations table with a given kind and state (for tests and metrics).
     pub fn count_operations(&self, kind: OpKind, state: OpState) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()
+        self.conn()
             .query_row(
                 "SELECT count(*) FROM operations WHERE kind = ?1 AND state = ?2",
                 params![kind.as_str(), state.as_str()],
                 |r| r.get(0),
             )
-            .map_err(|e| self.sql(e))?)
+            .map_err(|e| self.sql(e))
     }
 }
 

@@ -154,7 +154,7 @@ impl Store {
                 Ok((r.get::<_, String>(0)?, lookup))
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
@@ -177,7 +177,7 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn invites(&self) -> Result<Vec<PendingInvite>, StoreError> {
@@ -196,7 +196,7 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn okta_users(&self) -> Result<Vec<AssignedUser>, StoreError> {
@@ -220,7 +220,7 @@ impl Store {
                 })
             })
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Okta id -> SCIM id.
@@ -232,7 +232,7 @@ impl Store {
         let rows = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.sql(e))?;
-        Ok(rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?)
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Records that an Okta user and a member are the same person.
