@@ -155,18 +155,58 @@ pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
                         .map(|_| "the SCIM API accepts the key".to_string())
                         .map_err(|e| kafkaman_hint(&e)),
                 ));
-                out.push(line(
-                    "kafkaman",
-                    "team invites API allowed",
-                    km.list_pending_invites()
-                        .await
-                        .map(|v| format!("{} pending invites", v.len()))
-                        .map_err(|e| kafkaman_hint(&e)),
+                out.push(invites_line(
+                    km.list_pending_invites().await,
+                    cfg.sync.clear_pending_invites,
                 ));
             }
         }
     }
     out
+}
+
+/// Invite clearing is the one feature that needs kafkaman's team API (beyond RFC 7644):
+/// without it the check fails only when `clear_pending_invites` is on, and otherwise
+/// says the feature is unavailable.
+fn invites_line<T>(invites: Result<Vec<T>, KafkamanError>, clearing: bool) -> CheckLine {
+    const WHAT: &str = "invite clearing (team invites API)";
+    let absent = |e: &KafkamanError| matches!(e.status(), Some(404 | 405 | 501));
+    match invites {
+        Ok(v) => line(
+            "kafkaman",
+            WHAT,
+            Ok(format!(
+                "available: {} pending invites{}",
+                v.len(),
+                if clearing {
+                    ""
+                } else {
+                    " (off: clear_pending_invites = false)"
+                }
+            )),
+        ),
+        Err(e) if !clearing => line(
+            "kafkaman",
+            WHAT,
+            Ok(format!(
+                "unavailable ({}); not needed with clear_pending_invites = false",
+                if absent(&e) {
+                    "the target has no team API".to_string()
+                } else {
+                    kafkaman_hint(&e)
+                }
+            )),
+        ),
+        Err(e) if absent(&e) => line(
+            "kafkaman",
+            WHAT,
+            Err(format!(
+                "unavailable: the target has no team API ({e}); set \
+                 `sync.clear_pending_invites = false` to sync without it"
+            )),
+        ),
+        Err(e) => line("kafkaman", WHAT, Err(kafkaman_hint(&e))),
+    }
 }
 
 fn config_hint(e: SyncError) -> String {

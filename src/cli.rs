@@ -237,14 +237,9 @@ async fn shutdown_signal() {
 }
 
 async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
-    let store = match Store::open(&cfg.sync.state_db) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("scim-sync: {e}");
-            return ExitCode::from(Exit::Failed);
-        }
-    };
-    // A dry run writes no snapshot, so it doesn't need the lock a real run holds.
+    // A dry run writes no snapshot, so it doesn't need the lock a real run holds. A real
+    // run takes it before opening the database, so that of two runs on a database that
+    // doesn't exist yet the second is told who holds it (and doesn't race the schema).
     let _lock = if args.dry_run {
         None
     } else {
@@ -258,6 +253,13 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
                 eprintln!("scim-sync: {e}");
                 return ExitCode::from(Exit::Failed);
             }
+        }
+    };
+    let store = match Store::open(&cfg.sync.state_db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("scim-sync: {e}");
+            return ExitCode::from(Exit::Failed);
         }
     };
     let cancel = CancellationToken::new();

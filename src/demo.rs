@@ -45,8 +45,8 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     ));
     std::fs::write(&config_path, text)?;
     let cfg = config::load(&config_path)?;
-    let store = Store::open(&db)?;
     let _lock = StateLock::acquire(&db)?;
+    let store = Store::open(&db)?;
     let cancel = CancellationToken::new();
 
     let (used, seats) = world.kafkaman.seats();

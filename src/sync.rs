@@ -258,7 +258,13 @@ pub async fn read_both(
         }
     };
     let users = kafkaman.list_users(&team_progress).await?;
-    let invites = kafkaman.list_pending_invites().await?;
+    // Invites are read from kafkaman's team API, which only invite clearing needs (a
+    // plain RFC 7644 target has none).
+    let invites = if cfg.sync.clear_pending_invites {
+        kafkaman.list_pending_invites().await?
+    } else {
+        Vec::new()
+    };
 
     let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();
     let team = TeamView {

@@ -108,3 +108,29 @@ async fn kafkaman_failures_say_what_to_check() {
     let l = failed(&lines, "reach the SCIM API");
     assert!(l.detail.contains("kafkaman.base_url"), "{l:?}");
 }
+
+#[tokio::test]
+async fn a_target_without_the_team_api_reports_invite_clearing_unavailable() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    env.world
+        .kafkaman
+        .set_compat(scim_sync::sim::kafkaman::Compat {
+            patch_no_content: true,
+            team_api: false,
+        });
+    // Clearing on: the one failure names the feature and the way out.
+    let lines = checks(&env.config()).await;
+    let l = failed(&lines, "invite clearing");
+    assert!(l.detail.contains("unavailable"), "{l:?}");
+    assert!(l.detail.contains("clear_pending_invites = false"), "{l:?}");
+    assert_eq!(lines.iter().filter(|l| !l.ok).count(), 1, "{lines:#?}");
+    // Clearing off: every check passes, and invite clearing is said to be unavailable.
+    env.set("sync", "clear_pending_invites = false");
+    let lines = checks(&env.config()).await;
+    assert!(lines.iter().all(|l| l.ok), "{lines:#?}");
+    let l = lines
+        .iter()
+        .find(|l| l.what.contains("invite clearing"))
+        .unwrap();
+    assert!(l.detail.contains("unavailable"), "{l:?}");
+}

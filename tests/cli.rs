@@ -438,3 +438,145 @@ async fn a_pasted_secret_is_never_echoed_or_stored() {
     assert!(!errors.is_empty(), "the failed runs are recorded");
     assert!(errors.iter().all(|e| !e.contains(prefix)), "{errors:?}");
 }
+
+/// A config like `env`'s whose state database is `db`.
+fn config_with_db(env: &Env, db: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let text = text.replace(
+        &format!("state_db = \"{}\"", env.db.display()),
+        &format!("state_db = \"{}\"", db.display()),
+    );
+    assert!(text.contains(&db.display().to_string()));
+    let path = env.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn okta_read_latency(env: &Env, ms: u64, count: u32) {
+    env.world.okta.faults().arm(scim_sync::sim::FaultSpec {
+        route: "/api/v1/apps/*/users".into(),
+        method: None,
+        kind: scim_sync::sim::FaultKind::Latency { ms },
+        count,
+        after: 0,
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_dry_run_is_closed_as_interrupted_by_the_next_run() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    okta_read_latency(&env, 20_000, 1);
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&env.config_path)
+        .args(["--quiet", "--dry-run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.store.runs(1).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = env.store.runs(1).unwrap()[0].clone();
+    assert_eq!(killed.result, None);
+
+    let out = run(&["--dry-run", "--quiet"], &env.config_path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let closed = env.store.run(killed.id).unwrap().unwrap();
+    assert_eq!(closed.result.as_deref(), Some("interrupted"));
+    let history = run(&["history"], &env.config_path);
+    let text = String::from_utf8_lossy(&history.stdout);
+    assert!(text.contains("interrupted"), "{text}");
+    assert!(!text.contains("running"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_syncs_on_a_new_database_the_second_exits_4() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[("safety", "max_deactivations_percent = 100")],
+    )
+    .await;
+    for pair in 0..4 {
+        let db = env.dir.path().join(format!("fresh-{pair}/state.db"));
+        let config = config_with_db(&env, &db, &format!("fresh-{pair}.toml"));
+        // The first keeps the lock long enough for the second to start.
+        okta_read_latency(&env, 1_500, 1);
+        let spawn = || {
+            Command::new(BIN)
+                .arg("--config")
+                .arg(&config)
+                .arg("--quiet")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let mut codes = [a.status.code(), b.status.code()];
+        codes.sort();
+        assert_eq!(
+            codes,
+            [Some(0), Some(4)],
+            "pair {pair}: {}\n{}",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_database_file_is_refused_naming_it() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    let db = env.dir.path().join("empty.db");
+    std::fs::write(&db, b"").unwrap();
+    let config = config_with_db(&env, &db, "empty.toml");
+    let out = run(&["--quiet"], &config);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(err.contains("empty"), "{err}");
+    assert!(env.world.kafkaman.log().writes().is_empty());
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_is_named_and_recovers_once_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: root writes read-only files");
+        return;
+    }
+    let env = Env::start(&generate::builtin(), &[]).await;
+    let db = env.dir.path().join("ro.db");
+    let config = config_with_db(&env, &db, "ro.toml");
+    assert_eq!(run(&["--quiet"], &config).status.code(), Some(0));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = run(&["--quiet"], &config);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&["--quiet"], &config);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

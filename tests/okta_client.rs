@@ -490,3 +490,47 @@ async fn oauth_token_rejected_once_is_replaced_once() {
     assert_eq!(err.status(), Some(401), "{err}");
     assert_eq!(token_requests(&world), 3);
 }
+
+/// A drained bucket: `count` 429s in a row, each asking to wait for the 1 s window's
+/// reset (1–2 s); `max_retries` is 1, so only the total wait may bound them.
+async fn rate_limit_storm(
+    count: u32,
+    max_wait: Duration,
+) -> (Result<Vec<AppUser>, OktaError>, Duration, SimWorld) {
+    let mut s = scenario(12);
+    s.okta.rate_limits = OktaRateLimits {
+        apps: 100,
+        window_secs: 1,
+        ..OktaRateLimits::default()
+    };
+    let world = SimWorld::start(&s).await.unwrap();
+    arm(&world, FaultKind::Status { status: 429 }, 0, count);
+    let mut o = options(&world);
+    o.max_retries = 1;
+    o.max_rate_limit_wait = max_wait;
+    let started = Instant::now();
+    let result = OktaClient::new(o)
+        .unwrap()
+        .list_app_users(&world.okta.app_id(), &no_progress())
+        .await;
+    (result, started.elapsed(), world)
+}
+
+#[tokio::test]
+async fn a_429_storm_longer_than_the_retries_but_within_the_wait_budget_succeeds() {
+    let (result, _, world) = rate_limit_storm(4, Duration::from_secs(30)).await;
+    let users = result.unwrap();
+    assert_eq!(ids(&users), expected_ids(&world, 12));
+    let log = app_user_requests(&world);
+    assert_eq!(log.iter().filter(|r| r.status == 429).count(), 4);
+}
+
+#[tokio::test]
+async fn a_429_storm_longer_than_the_wait_budget_fails_at_about_the_budget() {
+    let budget = Duration::from_secs(5);
+    let (result, elapsed, _) = rate_limit_storm(50, budget).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.status(), Some(429), "{err}");
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
+    assert!(elapsed <= budget + Duration::from_secs(1), "{elapsed:?}");
+}

@@ -672,3 +672,55 @@ async fn oauth_service_app_auth_works() {
         .count();
     assert_eq!(token_requests, 1);
 }
+
+#[tokio::test]
+async fn syncs_a_plain_rfc_7644_target_patch_204_and_no_team_api() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[
+            ("safety", "max_deactivations_percent = 100"),
+            ("safety", "max_deactivations = 100"),
+            ("sync", "clear_pending_invites = false"),
+        ],
+    )
+    .await;
+    env.world
+        .kafkaman
+        .set_compat(scim_sync::sim::kafkaman::Compat {
+            patch_no_content: true,
+            team_api: false,
+        });
+    let first = env.sync().await;
+    // Every PATCH (deactivations, name updates) succeeded; the only failures are
+    // creates of people with a pending invite, which clearing (off) would have handled.
+    for o in &first.applied.outcomes {
+        match o.kind {
+            OpKind::Deactivate | OpKind::UpdateName => assert_eq!(o.state, OpState::Done, "{o:?}"),
+            _ if o.state == OpState::Failed => {
+                assert!(
+                    o.error.as_deref().unwrap_or("").contains("pending invite"),
+                    "{o:?}"
+                )
+            }
+            _ => {}
+        }
+    }
+    assert!(first.applied.count(OpKind::Deactivate, OpState::Done) > 0);
+    let log = env.world.kafkaman.log().all();
+    assert!(
+        log.iter().any(|r| r.method == "PATCH" && r.status == 204),
+        "{log:#?}"
+    );
+    assert!(!log.iter().any(|r| r.path.starts_with("/api/")), "{log:#?}");
+    // The PATCHes took: nothing of theirs is planned again.
+    let second = env.sync().await;
+    assert!(
+        second
+            .plan
+            .operations
+            .iter()
+            .all(|o| o.kind == OpKind::Create),
+        "{:?}",
+        second.plan
+    );
+}

@@ -124,8 +124,8 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
     }
     let schedule = schedule_of(&cfg)?;
     warn_about_permissions(&config_path, &cfg);
-    let store = Arc::new(Store::open(&cfg.sync.state_db)?);
     let _lock = StateLock::acquire(&cfg.sync.state_db)?;
+    let store = Arc::new(Store::open(&cfg.sync.state_db)?);
 
     let prometheus = match metrics::install() {
         Ok(handle) => Some(handle),

@@ -77,14 +77,16 @@ pub struct Refused {
 pub enum HttpError {
     /// No complete response, after the retries the request allowed.
     Transport(Unanswered),
-    /// Still 429 after the retries, or the server asked for a longer wait than allowed.
+    /// Still 429 when waiting as the server asks would take the request's waits past
+    /// the profile's longest total wait.
     RateLimited {
         method: String,
         path: String,
         attempts: u32,
         /// The wait the server asked for on the last 429.
         wait: Duration,
-        /// True when `wait` exceeded the profile's longest wait.
+        /// True when waiting `wait` would have exceeded the profile's longest total wait
+        /// (always, since 429s are no longer bounded by a retry count).
         too_long: bool,
         request_id: Option<String>,
     },

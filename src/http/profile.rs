@@ -30,9 +30,10 @@ pub struct Profile {
     pub window_of: fn(&Method, &str) -> &'static str,
     /// Share of each window this client may use (0 < share ≤ 1).
     pub share: f64,
-    /// Retries of one request.
+    /// Retries of one request after failures (transport errors, 5xx); 429s don't count.
     pub max_retries: u32,
-    /// The longest a 429 may make a request wait; a longer one is an error.
+    /// The longest 429s may make one request wait, in total over its retries (429s
+    /// don't count against `max_retries`); a longer wait is an error.
     pub max_rate_limit_wait: Duration,
     /// Headers that tie a retry after a 429 to it: the 429's request id and the retry
     /// count (Okta's `X-Okta-Retry-For` / `X-Okta-Retry-Count`).

@@ -22,6 +22,9 @@ use super::{
 /// The first retry waits about this long; later ones double (with jitter).
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(10);
+/// Retries after failures (transport errors, 5xx) stop once the next would start this
+/// long after the request's first attempt, whatever `max_retries` allows.
+const RETRY_DEADLINE: Duration = Duration::from_secs(60);
 /// The largest response body read; a larger one is refused, not buffered.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
@@ -180,6 +183,12 @@ impl Transport {
         let window = (p.window_of)(method, req.url.path());
         let path = log_path(req.url);
         let mut attempts: u32 = 0;
+        // Retries after failures (transport, 5xx) count against `max_retries` and the
+        // overall RETRY_DEADLINE; waits after 429s count only against
+        // `max_rate_limit_wait`, in total over the request.
+        let mut failures: u32 = 0;
+        let mut rate_limit_waited = Duration::ZERO;
+        let first_sent = tokio::time::Instant::now();
         let mut retry_for: Option<String> = None;
         let mut renewed = false;
         loop {
@@ -224,8 +233,12 @@ impl Transport {
                     // A refused connection provably sent nothing; anything else may have
                     // reached the server, so only repeatable requests go again.
                     let retryable = req.repeatable || !kind.request_may_have_arrived();
-                    if retryable && attempts <= p.max_retries {
-                        let delay = backoff(attempts, RETRY_BASE, RETRY_CAP);
+                    failures += 1;
+                    let delay = backoff(failures, RETRY_BASE, RETRY_CAP);
+                    if retryable
+                        && failures <= p.max_retries
+                        && first_sent.elapsed() + delay <= RETRY_DEADLINE
+                    {
                         tracing::info!(api = p.api, method = %method, path = %path, failure = kind.describe(), attempt = attempts, delay_ms = delay.as_millis() as u64, "request failed; retrying");
                         tokio::time::sleep(delay).await;
                         continue;
@@ -247,8 +260,11 @@ impl Transport {
             if status == StatusCode::TOO_MANY_REQUESTS {
                 // A 429 was not processed: safe to repeat for any method.
                 let wait = p.rate_limit.wait_after_429(&reply.headers);
-                let too_long = wait > p.max_rate_limit_wait;
-                if attempts > p.max_retries || too_long {
+                // Each wait counts at least a second, so that a server answering 429 with
+                // no wait can't keep the request going for ever.
+                let counted = wait.max(Duration::from_secs(1));
+                let too_long = rate_limit_waited + counted > p.max_rate_limit_wait;
+                if too_long {
                     return Err(reply.failed(A::Error::from(HttpError::RateLimited {
                         method: method.to_string(),
                         path,
@@ -260,6 +276,7 @@ impl Transport {
                 }
                 tracing::info!(api = p.api, method = %method, path = %path, request_id = rid, wait_ms = wait.as_millis() as u64, attempt = attempts, "rate limit hit; waiting as the server asks");
                 retry_for = reply.request_id.clone().or(retry_for);
+                rate_limit_waited += counted;
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -273,11 +290,14 @@ impl Transport {
                 tracing::info!(api = p.api, path = %path, request_id = rid, "credentials rejected; retrying with new ones");
                 continue;
             }
-            if status.is_server_error() && req.repeatable && attempts <= p.max_retries {
-                let delay = backoff(attempts, RETRY_BASE, RETRY_CAP);
-                tracing::info!(api = p.api, method = %method, path = %path, status = status.as_u16(), request_id = rid, attempt = attempts, delay_ms = delay.as_millis() as u64, "server error; retrying");
-                tokio::time::sleep(delay).await;
-                continue;
+            if status.is_server_error() && req.repeatable {
+                failures += 1;
+                let delay = backoff(failures, RETRY_BASE, RETRY_CAP);
+                if failures <= p.max_retries && first_sent.elapsed() + delay <= RETRY_DEADLINE {
+                    tracing::info!(api = p.api, method = %method, path = %path, status = status.as_u16(), request_id = rid, attempt = attempts, delay_ms = delay.as_millis() as u64, "server error; retrying");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
             }
             return Ok(reply);
         }

@@ -177,6 +177,17 @@ impl KafkamanClient {
             .execute(Request::new(&Method::PATCH, &url).json(&body))
             .await?;
         self.expect_success(&reply)?;
+        // RFC 7644 §3.5.2: 200 with the resource, or 204 without a body; then the
+        // resource is read back.
+        if reply.status == reqwest::StatusCode::NO_CONTENT || reply.body.is_empty() {
+            return match self.get_user(id).await? {
+                Some(user) => Ok(user),
+                None => Err(self.malformed(
+                    &reply,
+                    "the user was not found when read back after the PATCH".into(),
+                )),
+            };
+        }
         self.parse_user(&reply)
     }
 

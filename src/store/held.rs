@@ -29,6 +29,10 @@ impl Store {
     /// Replaces the held set with what an applying run's plan held; members held before
     /// keep their `held_since`.
     pub fn replace_held(&self, run_id: i64, held: &[Operation]) -> Result<(), StoreError> {
+        self.replace_held_sql(run_id, held).map_err(|e| self.sql(e))
+    }
+
+    fn replace_held_sql(&self, run_id: i64, held: &[Operation]) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let keep: HashSet<&str> = held.iter().filter_map(|o| o.scim_id.as_deref()).collect();
@@ -69,6 +73,10 @@ impl Store {
 
     /// The deactivations held now, oldest hold first.
     pub fn held_deactivations(&self) -> Result<Vec<HeldDeactivation>, StoreError> {
+        self.held_deactivations_sql().map_err(|e| self.sql(e))
+    }
+
+    fn held_deactivations_sql(&self) -> rusqlite::Result<Vec<HeldDeactivation>> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT scim_id, okta_id, user_name, reason, run_id, held_since
@@ -89,8 +97,12 @@ impl Store {
 
     /// The SCIM ids of the deactivations held now (the planner's `previously_held`).
     pub fn held_scim_ids(&self) -> Result<HashSet<String>, StoreError> {
+        self.held_scim_ids_sql().map_err(|e| self.sql(e))
+    }
+
+    fn held_scim_ids_sql(&self) -> rusqlite::Result<HashSet<String>> {
         Ok(self
-            .held_deactivations()?
+            .held_deactivations_sql()?
             .into_iter()
             .map(|h| h.scim_id)
             .collect())

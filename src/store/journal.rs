@@ -129,12 +129,33 @@ fn parsed<T: FromStr<Err = UnknownValue>>(r: &Row<'_>, idx: usize) -> rusqlite::
 
 impl Store {
     /// Starts a run; returns its id.
+    ///
+    /// Dry runs don't take the writer lock, so whether one is still alive is told by
+    /// `<db>.dry.lock`: a dry run holds it shared from before its row exists until
+    /// [`Store::finish_run`] (or its process's death). Every run starting first tries it
+    /// exclusively; when no dry run is alive, the dry runs that never ended died, and are
+    /// closed as interrupted.
     pub fn start_run(&self, trigger: &str, mode: RunMode) -> Result<i64, StoreError> {
+        let dry_lock = super::lock::sibling(&self.path, "dry.lock");
+        if let Some(_alone) = super::lock::lock_file(&dry_lock, super::lock::Mode::TryExclusive)? {
+            let closed = self.close_runs(None, RunMode::DryRun)?;
+            if closed > 0 {
+                tracing::warn!(
+                    closed,
+                    "closed dry runs whose process stopped before they ended"
+                );
+            }
+        }
+        if mode == RunMode::DryRun {
+            let guard = super::lock::lock_file(&dry_lock, super::lock::Mode::Shared)?;
+            *self.dry_run_guard.lock().unwrap_or_else(|p| p.into_inner()) = guard;
+        }
         let conn = self.conn();
         conn.execute(
             "INSERT INTO runs (started_at, trigger, mode) VALUES (?1, ?2, ?3)",
             params![now(), trigger, mode.as_str()],
-        )?;
+        )
+        .map_err(|e| self.sql(e))?;
         Ok(conn.last_insert_rowid())
     }
 
@@ -149,35 +170,47 @@ impl Store {
         self.conn().execute(
             "UPDATE runs SET ended_at = ?2, result = ?3, summary = ?4, error = ?5 WHERE id = ?1",
             params![run_id, now(), result.as_str(), summary.to_string(), error],
-        )?;
+        ).map_err(|e| self.sql(e))?;
+        self.dry_run_guard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         Ok(())
     }
 
     /// Ends, as interrupted, the runs that applied changes and never ended (their
     /// process died); `current` is the run now starting. Returns how many.
+    /// Only the holder of the writer lock may call it. (Dry runs that died are closed by
+    /// [`Store::start_run`].)
     pub fn close_abandoned_runs(&self, current: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
-            "UPDATE runs SET ended_at = ?2, result = ?3,
+        self.close_runs(Some(current), RunMode::Apply)
+    }
+
+    fn close_runs(&self, current: Option<i64>, mode: RunMode) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE runs SET ended_at = ?2, result = ?3,
              error = 'the process stopped before the run ended'
-             WHERE ended_at IS NULL AND mode = ?4 AND id <> ?1",
-            params![
-                current,
-                now(),
-                RunResult::Interrupted.as_str(),
-                RunMode::Apply.as_str()
-            ],
-        )?)
+             WHERE ended_at IS NULL AND mode = ?4 AND (?1 IS NULL OR id <> ?1)",
+                params![
+                    current,
+                    now(),
+                    RunResult::Interrupted.as_str(),
+                    mode.as_str()
+                ],
+            )
+            .map_err(|e| self.sql(e))
     }
 
     /// Records what the plan of a run contained (operations, held, attention, unmanaged).
     pub fn record_plan(&self, run_id: i64, plan: &Plan) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
         {
             let mut ins = tx.prepare(
                 "INSERT INTO plan_items (run_id, category, kind, okta_id, scim_id, user_name, reason)
                  VALUES (?1,?2,?3,?4,?5,?6,?7)",
-            )?;
+            ).map_err(|e| self.sql(e))?;
             for (category, ops) in [
                 (PlanCategory::Operation, &plan.operations),
                 (PlanCategory::Held, &plan.held),
@@ -191,7 +224,8 @@ impl Store {
                         o.scim_id,
                         o.user_name,
                         o.reason
-                    ])?;
+                    ])
+                    .map_err(|e| self.sql(e))?;
                 }
             }
             for a in &plan.attention {
@@ -203,7 +237,8 @@ impl Store {
                     a.scim_id,
                     a.user_name,
                     a.reason()
-                ])?;
+                ])
+                .map_err(|e| self.sql(e))?;
             }
             for u in &plan.unmanaged {
                 ins.execute(params![
@@ -214,34 +249,39 @@ impl Store {
                     u.scim_id,
                     u.user_name,
                     format!("not managed by scim-sync ({})", u.membership)
-                ])?;
+                ])
+                .map_err(|e| self.sql(e))?;
             }
         }
-        tx.commit()?;
+        tx.commit().map_err(|e| self.sql(e))?;
         Ok(())
     }
 
     pub fn plan_items(&self, run_id: i64) -> Result<Vec<PlanItem>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT category, kind, okta_id, scim_id, user_name, reason FROM plan_items
+        let mut st = conn
+            .prepare(
+                "SELECT category, kind, okta_id, scim_id, user_name, reason FROM plan_items
              WHERE run_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = st.query_map(params![run_id], |r| {
-            let kind: Option<String> = r.get(1)?;
-            Ok(PlanItem {
-                category: parsed(r, 0)?,
-                kind: match kind {
-                    Some(_) => Some(parsed(r, 1)?),
-                    None => None,
-                },
-                okta_id: r.get(2)?,
-                scim_id: r.get(3)?,
-                user_name: r.get(4)?,
-                reason: r.get(5)?,
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(params![run_id], |r| {
+                let kind: Option<String> = r.get(1)?;
+                Ok(PlanItem {
+                    category: parsed(r, 0)?,
+                    kind: match kind {
+                        Some(_) => Some(parsed(r, 1)?),
+                        None => None,
+                    },
+                    okta_id: r.get(2)?,
+                    scim_id: r.get(3)?,
+                    user_name: r.get(4)?,
+                    reason: r.get(5)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// The deactivations the latest run that held any held (what a human reviewed before
@@ -254,7 +294,8 @@ impl Store {
                 params![PlanCategory::Held.as_str()],
                 |r| r.get(0),
             )
-            .optional()?
+            .optional()
+            .map_err(|e| self.sql(e))?
             .flatten();
         match run {
             Some(run) => Ok(self
@@ -285,7 +326,8 @@ impl Store {
                 OpState::Intent.as_str(),
                 now()
             ],
-        )?;
+        )
+        .map_err(|e| self.sql(e))?;
         Ok(conn.last_insert_rowid())
     }
 
@@ -312,7 +354,7 @@ impl Store {
                 request_id,
                 now()
             ],
-        )?;
+        ).map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -351,26 +393,28 @@ impl Store {
             "SELECT id, run_id, kind, okta_id, scim_id, user_name, invite_id, reason, state,
              http_status, error, request_id, started_at, finished_at FROM operations {clause}"
         );
-        let mut st = conn.prepare(&sql)?;
-        let rows = st.query_map(args, |r| {
-            Ok(OpRecord {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                kind: parsed(r, 2)?,
-                okta_id: r.get(3)?,
-                scim_id: r.get(4)?,
-                user_name: r.get(5)?,
-                invite_id: r.get(6)?,
-                reason: r.get(7)?,
-                state: parsed(r, 8)?,
-                http_status: r.get(9)?,
-                error: r.get(10)?,
-                request_id: r.get(11)?,
-                started_at: r.get(12)?,
-                finished_at: r.get(13)?,
+        let mut st = conn.prepare(&sql).map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(args, |r| {
+                Ok(OpRecord {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    kind: parsed(r, 2)?,
+                    okta_id: r.get(3)?,
+                    scim_id: r.get(4)?,
+                    user_name: r.get(5)?,
+                    invite_id: r.get(6)?,
+                    reason: r.get(7)?,
+                    state: parsed(r, 8)?,
+                    http_status: r.get(9)?,
+                    error: r.get(10)?,
+                    request_id: r.get(11)?,
+                    started_at: r.get(12)?,
+                    finished_at: r.get(13)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// The last `limit` runs, newest first.
@@ -421,37 +465,41 @@ impl Store {
         let sql = format!(
             "SELECT id, started_at, ended_at, trigger, mode, result, summary, error FROM runs {clause}"
         );
-        let mut st = conn.prepare(&sql)?;
-        let rows = st.query_map(args, |r| {
-            let summary: Option<String> = r.get(6)?;
-            Ok(RunRecord {
-                id: r.get(0)?,
-                started_at: r.get(1)?,
-                ended_at: r.get(2)?,
-                trigger: r.get(3)?,
-                mode: r.get(4)?,
-                result: r.get(5)?,
-                summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
-                error: r.get(7)?,
+        let mut st = conn.prepare(&sql).map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map(args, |r| {
+                let summary: Option<String> = r.get(6)?;
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    ended_at: r.get(2)?,
+                    trigger: r.get(3)?,
+                    mode: r.get(4)?,
+                    result: r.get(5)?,
+                    summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                    error: r.get(7)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Number of runs recorded (for tests: a read-only command must not add one).
     pub fn count_runs(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))?)
+        self.conn()
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
     }
 
     /// Number of rows in the operations table with a given kind and state (for tests and metrics).
     pub fn count_operations(&self, kind: OpKind, state: OpState) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT count(*) FROM operations WHERE kind = ?1 AND state = ?2",
-            params![kind.as_str(), state.as_str()],
-            |r| r.get(0),
-        )?)
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM operations WHERE kind = ?1 AND state = ?2",
+                params![kind.as_str(), state.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
     }
 }
 
@@ -517,5 +565,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown run result \"great\""), "{err}");
+    }
+
+    #[test]
+    fn dead_dry_runs_are_closed_by_the_next_run_live_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let store = Store::open(&db).unwrap();
+        let other = Store::open(&db).unwrap();
+        // A dry run alive in another process (the other Store holds the shared lock).
+        let alive = other.start_run("manual", RunMode::DryRun).unwrap();
+        // A dry run whose process died: its row, and no lock held.
+        let dead = store.start_run("manual", RunMode::DryRun).unwrap();
+        store.dry_run_guard.lock().unwrap().take();
+        // While a dry run is alive, nothing is closed.
+        let apply = store.start_run("manual", RunMode::Apply).unwrap();
+        assert_eq!(store.run(dead).unwrap().unwrap().ended_at, None);
+        assert_eq!(store.run(alive).unwrap().unwrap().ended_at, None);
+        store
+            .finish_run(apply, RunResult::Success, &serde_json::json!({}), None)
+            .unwrap();
+        other
+            .finish_run(alive, RunResult::Planned, &serde_json::json!({}), None)
+            .unwrap();
+        // Once it has ended, the next run closes the dead one only.
+        store.start_run("manual", RunMode::DryRun).unwrap();
+        let closed = store.run(dead).unwrap().unwrap();
+        assert_eq!(closed.run_result().unwrap(), Some(RunResult::Interrupted));
+        let ended = store.run(alive).unwrap().unwrap();
+        assert_eq!(ended.run_result().unwrap(), Some(RunResult::Planned));
     }
 }

@@ -69,6 +69,48 @@ impl StateLock {
     }
 }
 
+/// `<db><suffix>` next to the database: `sibling(db, "lock")` is `<db>.lock`.
+pub(super) fn sibling(db_path: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}.{suffix}", db_path.display()))
+}
+
+/// How [`lock_file`] locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Waits for an exclusive lock.
+    Exclusive,
+    /// Waits for a shared lock.
+    Shared,
+    /// An exclusive lock if no one holds any; None otherwise.
+    TryExclusive,
+}
+
+/// Opens (creating) a helper lock file and locks it; the lock lasts as long as the file
+/// is open. None only for [`Mode::TryExclusive`] when the file is locked by someone.
+pub(super) fn lock_file(path: &Path, mode: Mode) -> Result<Option<File>, StoreError> {
+    let lock_err = |source| StoreError::Lock {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(lock_err)?;
+    match mode {
+        Mode::Exclusive => file.lock().map_err(lock_err)?,
+        Mode::Shared => file.lock_shared().map_err(lock_err)?,
+        Mode::TryExclusive => match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(e)) => return Err(lock_err(e)),
+        },
+    }
+    Ok(Some(file))
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())

@@ -36,8 +36,11 @@ pub enum StoreError {
         path: String,
         source: rusqlite_migration::Error,
     },
-    #[error("state database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    #[error("state database {path}: {source}")]
+    Sql {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot create the state directory {path}: {source}")]
     Dir {
         path: String,
@@ -55,12 +58,77 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "state database {path} is an empty file that scim-sync did not create; \
+         remove it (or point `sync.state_db` elsewhere) to start from a new database"
+    )]
+    Empty { path: String },
+    #[error(
+        "state database {path} is not writable ({source}); scim-sync needs to write it \
+         (and the `-wal` / `-shm` files next to it)"
+    )]
+    ReadOnly {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("state database {path}: {source}")]
+    Access {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The state database.
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// While a dry run is in progress: its shared lock on `<db>.dry.lock` (see
+    /// [`Store::start_run`]).
+    dry_run_guard: Mutex<Option<std::fs::File>>,
+}
+
+/// Refuses an existing database that is empty or not writable, and gives read-only
+/// `-wal` / `-shm` files the database's permissions (SQLite creates them with the
+/// database's mode, so a database once read-only leaves them read-only for good).
+fn check_existing(path: &Path) -> Result<(), StoreError> {
+    let access = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| StoreError::Access { path: p, source }
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(access(path)(e)),
+    };
+    if meta.len() == 0 {
+        return Err(StoreError::Empty {
+            path: path.display().to_string(),
+        });
+    }
+    writable(path)?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(side_meta) = std::fs::metadata(&side) else {
+            continue;
+        };
+        if side_meta.permissions().readonly() {
+            std::fs::set_permissions(&side, meta.permissions()).map_err(access(&side))?;
+        }
+        writable(&side)?;
+    }
+    Ok(())
+}
+
+/// Opens a file for writing (without changing it) to learn whether it can be written.
+fn writable(path: &Path) -> Result<(), StoreError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::ReadOnly {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 fn now() -> String {
@@ -69,6 +137,12 @@ fn now() -> String {
 
 impl Store {
     /// Opens (creating if needed) and migrates the state database.
+    ///
+    /// Opening and migrating happen under `<db>.open.lock`, so that two processes on a
+    /// database that doesn't exist yet don't both create the schema. An existing empty
+    /// file is refused (it is not a database scim-sync made), and so is a database that
+    /// can't be written; `-wal` / `-shm` files left read-only by an earlier read-only
+    /// open get the database's permissions back.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
@@ -76,6 +150,8 @@ impl Store {
                 source,
             })?;
         }
+        let _opening = lock::lock_file(&lock::sibling(path, "open.lock"), lock::Mode::Exclusive)?;
+        check_existing(path)?;
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
@@ -98,6 +174,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            dry_run_guard: Mutex::new(None),
         })
     }
 
@@ -113,7 +190,60 @@ impl Store {
         &self.path
     }
 
+    /// An SQLite error, naming this database.
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_empty_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        std::fs::write(&db, b"").unwrap();
+        let err = Store::open(&db).err().unwrap();
+        assert!(matches!(err, StoreError::Empty { .. }), "{err}");
+        assert!(err.to_string().contains(&db.display().to_string()), "{err}");
+        // A database that doesn't exist is created, and reopened.
+        let fresh = dir.path().join("fresh.db");
+        drop(Store::open(&fresh).unwrap());
+        Store::open(&fresh).unwrap();
+    }
+
+    #[test]
+    fn read_only_side_files_get_the_database_permissions_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        drop(Store::open(&db).unwrap());
+        let shm = dir.path().join("state.db-shm");
+        std::fs::write(&shm, b"").unwrap();
+        std::fs::set_permissions(&shm, std::fs::Permissions::from_mode(0o444)).unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let store = Store::open(&db).unwrap();
+        let mode = std::fs::metadata(&shm).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        store.start_run("manual", RunMode::Apply).unwrap();
+    }
+
+    #[test]
+    fn sql_errors_name_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let store = Store::open(&db).unwrap();
+        store.conn().execute_batch("DROP TABLE runs").unwrap();
+        let err = store.start_run("manual", RunMode::Apply).unwrap_err();
+        assert!(err.to_string().contains(&db.display().to_string()), "{err}");
     }
 }

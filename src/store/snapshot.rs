@@ -17,15 +17,19 @@ impl Store {
         invites: &[PendingInvite],
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let at = now();
-        tx.execute("DELETE FROM members", [])?;
-        tx.execute("DELETE FROM invites", [])?;
+        tx.execute("DELETE FROM members", [])
+            .map_err(|e| self.sql(e))?;
+        tx.execute("DELETE FROM invites", [])
+            .map_err(|e| self.sql(e))?;
         {
-            let mut ins = tx.prepare(
-                "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
                  active, membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-            )?;
+                )
+                .map_err(|e| self.sql(e))?;
             for m in members {
                 ins.execute(params![
                     m.scim_id,
@@ -37,12 +41,13 @@ impl Store {
                     m.membership.as_str(),
                     m.role,
                     at
-                ])?;
+                ])
+                .map_err(|e| self.sql(e))?;
             }
             let mut ins = tx.prepare(
                 "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at)
                  VALUES (?1,?2,?3,?4,?5,?6)",
-            )?;
+            ).map_err(|e| self.sql(e))?;
             for i in invites {
                 ins.execute(params![
                     i.id,
@@ -51,29 +56,32 @@ impl Store {
                     i.invited_by,
                     i.created_at,
                     at
-                ])?;
+                ])
+                .map_err(|e| self.sql(e))?;
             }
         }
         // Links to members that no longer exist in kafkaman are dropped.
         tx.execute(
             "DELETE FROM links WHERE scim_id NOT IN (SELECT scim_id FROM members)",
             [],
-        )?;
-        tx.commit()?;
+        )
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))?;
         Ok(())
     }
 
     /// Records the last complete Okta read.
     pub fn replace_okta_users(&self, users: &[AssignedUser]) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let at = now();
-        tx.execute("DELETE FROM okta_users", [])?;
+        tx.execute("DELETE FROM okta_users", [])
+            .map_err(|e| self.sql(e))?;
         {
             let mut ins = tx.prepare(
                 "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope, user_name,
                  given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            )?;
+            ).map_err(|e| self.sql(e))?;
             for u in users {
                 ins.execute(params![
                     u.okta_id,
@@ -84,10 +92,11 @@ impl Store {
                     u.given_name,
                     u.family_name,
                     at
-                ])?;
+                ])
+                .map_err(|e| self.sql(e))?;
             }
         }
-        tx.commit()?;
+        tx.commit().map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -97,47 +106,55 @@ impl Store {
         lookups: &HashMap<String, OktaLookup>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let at = now();
-        tx.execute("DELETE FROM okta_lookups", [])?;
+        tx.execute("DELETE FROM okta_lookups", [])
+            .map_err(|e| self.sql(e))?;
         {
-            let mut ins = tx.prepare(
-                "INSERT INTO okta_lookups (okta_id, outcome, status, reason, read_at)
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO okta_lookups (okta_id, outcome, status, reason, read_at)
                  VALUES (?1,?2,?3,?4,?5)",
-            )?;
+                )
+                .map_err(|e| self.sql(e))?;
             for (id, l) in lookups {
                 let (outcome, status, reason) = match l {
                     OktaLookup::Found { status } => ("found", Some(status.as_str()), None),
                     OktaLookup::NotFound => ("not_found", None, None),
                     OktaLookup::Failed { reason } => ("failed", None, Some(reason.as_str())),
                 };
-                ins.execute(params![id, outcome, status, reason, at])?;
+                ins.execute(params![id, outcome, status, reason, at])
+                    .map_err(|e| self.sql(e))?;
             }
         }
-        tx.commit()?;
+        tx.commit().map_err(|e| self.sql(e))?;
         Ok(())
     }
 
     /// The lookups of the last complete Okta read.
     pub fn okta_lookups(&self) -> Result<HashMap<String, OktaLookup>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT okta_id, outcome, status, reason FROM okta_lookups")?;
-        let rows = st.query_map([], |r| {
-            let outcome: String = r.get(1)?;
-            let status: Option<String> = r.get(2)?;
-            let reason: Option<String> = r.get(3)?;
-            let lookup = match outcome.as_str() {
-                "found" => OktaLookup::Found {
-                    status: status.unwrap_or_default().into(),
-                },
-                "not_found" => OktaLookup::NotFound,
-                _ => OktaLookup::Failed {
-                    reason: reason.unwrap_or_default(),
-                },
-            };
-            Ok((r.get::<_, String>(0)?, lookup))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut st = conn
+            .prepare("SELECT okta_id, outcome, status, reason FROM okta_lookups")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([], |r| {
+                let outcome: String = r.get(1)?;
+                let status: Option<String> = r.get(2)?;
+                let reason: Option<String> = r.get(3)?;
+                let lookup = match outcome.as_str() {
+                    "found" => OktaLookup::Found {
+                        status: status.unwrap_or_default().into(),
+                    },
+                    "not_found" => OktaLookup::NotFound,
+                    _ => OktaLookup::Failed {
+                        reason: reason.unwrap_or_default(),
+                    },
+                };
+                Ok((r.get::<_, String>(0)?, lookup))
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
@@ -145,65 +162,77 @@ impl Store {
         let mut st = conn.prepare(
             "SELECT scim_id, user_name, given_name, family_name, external_id, active, membership, role
              FROM members ORDER BY lower(user_name)",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(Member {
-                scim_id: r.get(0)?,
-                user_name: r.get(1)?,
-                given_name: r.get(2)?,
-                family_name: r.get(3)?,
-                external_id: r.get(4)?,
-                active: r.get(5)?,
-                membership: r.get::<_, String>(6)?.into(),
-                role: r.get(7)?,
+        ).map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Member {
+                    scim_id: r.get(0)?,
+                    user_name: r.get(1)?,
+                    given_name: r.get(2)?,
+                    family_name: r.get(3)?,
+                    external_id: r.get(4)?,
+                    active: r.get(5)?,
+                    membership: r.get::<_, String>(6)?.into(),
+                    role: r.get(7)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn invites(&self) -> Result<Vec<PendingInvite>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT id, email, source, invited_by, created_at FROM invites ORDER BY lower(email), id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(PendingInvite {
-                id: r.get(0)?,
-                email: r.get(1)?,
-                source: r.get::<_, String>(2)?.into(),
-                invited_by: r.get(3)?,
-                created_at: r.get(4)?,
+        ).map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PendingInvite {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    source: r.get::<_, String>(2)?.into(),
+                    invited_by: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn okta_users(&self) -> Result<Vec<AssignedUser>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT okta_id, okta_status, app_status, scope, user_name, given_name, family_name
+        let mut st = conn
+            .prepare(
+                "SELECT okta_id, okta_status, app_status, scope, user_name, given_name, family_name
              FROM okta_users ORDER BY okta_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(AssignedUser {
-                okta_id: r.get(0)?,
-                okta_status: r.get::<_, String>(1)?.into(),
-                app_status: r.get::<_, String>(2)?.into(),
-                scope: r.get::<_, String>(3)?.into(),
-                user_name: r.get(4)?,
-                given_name: r.get(5)?,
-                family_name: r.get(6)?,
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(AssignedUser {
+                    okta_id: r.get(0)?,
+                    okta_status: r.get::<_, String>(1)?.into(),
+                    app_status: r.get::<_, String>(2)?.into(),
+                    scope: r.get::<_, String>(3)?.into(),
+                    user_name: r.get(4)?,
+                    given_name: r.get(5)?,
+                    family_name: r.get(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Okta id -> SCIM id.
     pub fn links(&self) -> Result<HashMap<String, String>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT okta_id, scim_id FROM links")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut st = conn
+            .prepare("SELECT okta_id, scim_id FROM links")
+            .map_err(|e| self.sql(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Records that an Okta user and a member are the same person.
@@ -212,12 +241,14 @@ impl Store {
         conn.execute(
             "DELETE FROM links WHERE scim_id = ?1 AND okta_id <> ?2",
             params![scim_id, okta_id],
-        )?;
+        )
+        .map_err(|e| self.sql(e))?;
         conn.execute(
             "INSERT INTO links (okta_id, scim_id, linked_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (okta_id) DO UPDATE SET scim_id = excluded.scim_id",
             params![okta_id, scim_id, now()],
-        )?;
+        )
+        .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -242,13 +273,14 @@ impl Store {
                 m.role,
                 now()
             ],
-        )?;
+        ).map_err(|e| self.sql(e))?;
         Ok(())
     }
 
     pub fn remove_invite(&self, id: &str) -> Result<(), StoreError> {
         self.conn()
-            .execute("DELETE FROM invites WHERE id = ?1", params![id])?;
+            .execute("DELETE FROM invites WHERE id = ?1", params![id])
+            .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -257,7 +289,8 @@ impl Store {
         Ok(self
             .conn()
             .query_row("SELECT max(refreshed_at) FROM members", [], |r| r.get(0))
-            .optional()?
+            .optional()
+            .map_err(|e| self.sql(e))?
             .flatten())
     }
 
@@ -266,7 +299,8 @@ impl Store {
         Ok(self
             .conn()
             .query_row("SELECT max(read_at) FROM okta_users", [], |r| r.get(0))
-            .optional()?
+            .optional()
+            .map_err(|e| self.sql(e))?
             .flatten())
     }
 }

@@ -1,6 +1,7 @@
 //! kafkaman's own control routes under `/__sim/` (the shared ones come from
 //! `common::control_routes`): state, and the admin operations of [`super::KafkamanSim`].
 
+use super::Compat;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -141,6 +142,15 @@ pub(super) fn routes(shared: Shared) -> Router {
                         Ok(()) => no_content(),
                         Err(e) => admin_error(e),
                     }
+                },
+            ),
+        )
+        .route(
+            "/__sim/compat",
+            post(
+                |State(s): State<Shared>, Json(b): Json<Compat>| async move {
+                    lock(&s.team).compat = b;
+                    no_content()
                 },
             ),
         )

@@ -149,14 +149,19 @@ pub(super) async fn guard(State(shared): State<Shared>, req: Request, next: Next
     let public = path.trim_end_matches('/') == "/scim/v2/ServiceProviderConfig";
     let token = bearer(req.headers());
     let now = epoch_secs();
-    let (verdict, key, enabled) = {
+    let (verdict, key, enabled, team_api) = {
         let mut team = lock(&shared.team);
         let key = team.check_key(token.as_deref());
         let bucket = match (&token, key) {
             (Some(t), KeyCheck::Active) => t.as_str(),
             _ => ANONYMOUS_BUCKET,
         };
-        (team.acquire(bucket, now), key, team.scim_enabled)
+        (
+            team.acquire(bucket, now),
+            key,
+            team.scim_enabled,
+            team.compat.team_api,
+        )
     };
     let mut resp = if !verdict.allowed {
         let mut r = api_error(api, StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
@@ -166,6 +171,9 @@ pub(super) async fn guard(State(shared): State<Shared>, req: Request, next: Next
             verdict.reset_epoch.saturating_sub(now).max(1),
         );
         r
+    } else if api == Api::Team && !team_api {
+        // A plain RFC 7644 service provider has no such API.
+        StatusCode::NOT_FOUND.into_response()
     } else if public {
         next.run(req).await
     } else if key != KeyCheck::Active {

@@ -8,6 +8,7 @@ mod discovery;
 mod http;
 mod scim;
 mod team;
+pub use team::Compat;
 mod team_api;
 
 use std::net::SocketAddr;
@@ -261,6 +262,10 @@ impl KafkamanSim {
     }
     pub fn set_scim_enabled(&self, enabled: bool) {
         lock(&self.shared.team).scim_enabled = enabled;
+    }
+    /// Makes it answer like another RFC 7644 service provider (see [`Compat`]).
+    pub fn set_compat(&self, compat: Compat) {
+        lock(&self.shared.team).compat = compat;
     }
 }
 

@@ -337,6 +337,9 @@ pub(super) async fn patch_user(
             .ok_or_else(|| ScimError::not_found(&id))?;
         let changes = patch_changes(&body)?;
         team.apply_changes(idx, &changes, Utc::now())?;
+        if team.compat.patch_no_content {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         idx
     };
     Ok(user_response(&s, &headers, raw, idx, StatusCode::OK))

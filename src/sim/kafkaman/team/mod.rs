@@ -220,8 +220,30 @@ pub(super) struct Team {
     seats_used: u32,
     keys: Vec<ApiKey>,
     pub scim_enabled: bool,
+    /// How closely it is only an RFC 7644 service provider (`/__sim/compat`).
+    pub compat: Compat,
     pub rate_limit: KafkamanRateLimit,
     windows: HashMap<String, FixedWindow>,
+}
+
+/// Switches that make the simulator answer like another RFC 7644 service provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Compat {
+    /// PATCH /Users/{id} answers 204 No Content (RFC 7644 §3.5.2) instead of 200 with
+    /// the resource.
+    pub patch_no_content: bool,
+    /// The team API (`/api/v1/team/...`) exists; false answers it 404.
+    pub team_api: bool,
+}
+
+impl Default for Compat {
+    fn default() -> Self {
+        Compat {
+            patch_no_content: false,
+            team_api: true,
+        }
+    }
 }
 
 fn new_id() -> String {
@@ -251,6 +273,7 @@ impl Team {
                 })
                 .collect(),
             scim_enabled: s.scim_enabled,
+            compat: Compat::default(),
             rate_limit: s.rate_limit.clone(),
             windows: HashMap::new(),
         };
