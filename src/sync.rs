@@ -258,12 +258,13 @@ pub async fn read_both(
         }
     };
     let users = kafkaman.list_users(&team_progress).await?;
-    // Invites are read from kafkaman's team API, which only invite clearing needs (a
-    // plain RFC 7644 target has none).
-    let invites = if cfg.sync.clear_pending_invites {
-        kafkaman.list_pending_invites().await?
-    } else {
-        Vec::new()
+    // Invites come from kafkaman's team API. Clearing needs it; without clearing they
+    // still let the planner report an invite that blocks a create (instead of a 409
+    // every cycle), and a plain RFC 7644 target without the API (404) has none.
+    let invites = match kafkaman.list_pending_invites().await {
+        Ok(invites) => invites,
+        Err(e) if !cfg.sync.clear_pending_invites && e.status() == Some(404) => Vec::new(),
+        Err(e) => return Err(e.into()),
     };
 
     let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();

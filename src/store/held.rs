@@ -92,7 +92,7 @@ impl Store {
                 held_since: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The SCIM ids of the deactivations held now (the planner's `previously_held`).
