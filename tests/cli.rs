@@ -246,14 +246,7 @@ async fn sigterm_during_the_okta_read_stops_at_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while env.store.runs(1).unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_run_start(&env).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     // SAFETY: sending SIGTERM to our own child process.
@@ -474,14 +467,7 @@ async fn a_killed_dry_run_is_closed_as_interrupted_by_the_next_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while env.store.runs(1).unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_run_start(&env).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -579,4 +565,16 @@ async fn a_read_only_database_is_named_and_recovers_once_writable() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Waits (at most 10 s) until the process under test has recorded its run.
+async fn wait_for_run_start(env: &Env) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.store.runs(1).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
