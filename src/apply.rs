@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::kafkaman::{Invite, InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
-use crate::plan::{Member, Membership, OpKind, Operation, PendingInvite, Plan};
+use crate::plan::{Member, Membership, OpKind, Operation, PendingInvite, Plan, same_email};
 use crate::store::{OpState, Store, StoreError};
 
 /// One operation's outcome, as reported.
@@ -387,7 +387,7 @@ async fn create(
                 "create outcome unknown; checking with a userName lookup"
             );
             let mut o = Outcome::failed(&e);
-            match client.find_by_user_name(&op.user_name).await {
+            match member_named(client, &op.user_name).await {
                 Ok(Some(user)) => {
                     remember(store, op, &user)?;
                     o.state = OpState::Recovered;
@@ -415,6 +415,18 @@ async fn create(
     }
 }
 
+/// The member whose userName is this email (by `plan::same_email`), if any.
+async fn member_named(
+    client: &KafkamanClient,
+    user_name: &str,
+) -> Result<Option<ScimUser>, KafkamanError> {
+    Ok(client
+        .users_named(user_name)
+        .await?
+        .into_iter()
+        .find(|u| same_email(&u.user_name, user_name)))
+}
+
 fn display_name(op: &Operation) -> Option<String> {
     let parts: Vec<&str> = [op.given_name.as_deref(), op.family_name.as_deref()]
         .into_iter()
@@ -435,7 +447,7 @@ pub async fn recover_unfinished(
     let unfinished = store.unfinished_operations()?;
     for op in &unfinished {
         let (state, scim_id, note) = if op.kind == OpKind::Create {
-            match client.find_by_user_name(&op.user_name).await {
+            match member_named(client, &op.user_name).await {
                 Ok(Some(user)) => {
                     if let Some(okta_id) = &op.okta_id {
                         store.link(okta_id, &user.id)?;

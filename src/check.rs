@@ -150,7 +150,7 @@ pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
                 out.push(line(
                     "kafkaman",
                     "key valid and ACTIVE, SCIM enabled",
-                    km.find_by_user_name("scim-sync-check@invalid.example")
+                    km.users_named("scim-sync-check@invalid.example")
                         .await
                         .map(|_| "the SCIM API accepts the key".to_string())
                         .map_err(|e| kafkaman_hint(&e)),

@@ -83,24 +83,16 @@ async fn user_lifecycle() {
     assert_eq!(created.role.as_deref(), Some("developer"));
 
     // userName is case-insensitive.
-    let found = km
-        .find_by_user_name("ADA@example.com")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.id, created.id);
-    assert!(
-        km.find_by_user_name("bob@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let found = km.users_named("ADA@example.com").await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].id, created.id);
+    assert!(km.users_named("bob@example.com").await.unwrap().is_empty());
     // Quotes are escaped, not a filter error.
     assert!(
-        km.find_by_user_name("a\"b\\c@example.com")
+        km.users_named("a\"b\\c@example.com")
             .await
             .unwrap()
-            .is_none()
+            .is_empty()
     );
     let by_ext = km.find_by_external_id("00u-ada@example.com").await.unwrap();
     assert_eq!(by_ext.map(|u| u.id), Some(created.id.clone()));

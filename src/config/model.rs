@@ -147,20 +147,6 @@ pub struct SafetyConfig {
     pub protected_users: Vec<String>,
 }
 
-impl SafetyConfig {
-    /// Whether a user is protected from deactivation. Emails (entries containing `@`)
-    /// compare case-insensitively; Okta ids exactly.
-    pub fn is_protected(&self, okta_user_id: &str, email: &str) -> bool {
-        self.protected_users.iter().any(|entry| {
-            if entry.contains('@') {
-                entry.eq_ignore_ascii_case(email) || entry.to_lowercase() == email.to_lowercase()
-            } else {
-                entry == okta_user_id
-            }
-        })
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct DaemonConfig {
     /// Crontab line (5 or 6 fields, or `@hourly` etc.); parsed by the scheduler.

@@ -144,7 +144,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
                     users.into_iter().find(|u| {
                         u.user_name
                             .as_deref()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(who))
+                            .is_some_and(|n| plan::same_email(n, who))
                     })
                 }) {
                     id = u.okta_id;
@@ -203,7 +203,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
             Ok(all) => {
                 invites = all
                     .into_iter()
-                    .filter(|i| i.status == "pending" && i.email.eq_ignore_ascii_case(email))
+                    .filter(|i| i.status == "pending" && plan::same_email(&i.email, email))
                     .map(crate::apply::pending_invite_from)
                     .collect();
             }
@@ -327,7 +327,15 @@ async fn find_member(
         return Ok(Some(m));
     }
     if let Some(email) = email {
-        return k.find_by_user_name(email).await.map_err(|e| e.to_string());
+        return k
+            .users_named(email)
+            .await
+            .map(|found| {
+                found
+                    .into_iter()
+                    .find(|u| plan::same_email(&u.user_name, email))
+            })
+            .map_err(|e| e.to_string());
     }
     Ok(None)
 }
@@ -395,7 +403,7 @@ fn decide(
     email: Option<&str>,
     invites: &[PendingInvite],
 ) -> Vec<Decision> {
-    let same_email = |e: &str| email.is_some_and(|x| x.eq_ignore_ascii_case(e));
+    let same_email = |e: &str| email.is_some_and(|x| plan::same_email(x, e));
     let mut assigned = store.and_then(|s| s.okta_users().ok()).unwrap_or_default();
     assigned.retain(|u| Some(u.okta_id.as_str()) != okta_id);
     if let Some(au) = app_user {

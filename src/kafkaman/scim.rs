@@ -70,17 +70,12 @@ impl KafkamanClient {
         })
     }
 
-    /// The user with this userName (compared case-insensitively), if any.
-    pub async fn find_by_user_name(
-        &self,
-        user_name: &str,
-    ) -> Result<Option<ScimUser>, KafkamanError> {
-        let found = self
-            .find_by(&format!("userName eq {}", scim_string_literal(user_name)))
-            .await?;
-        Ok(found
-            .into_iter()
-            .find(|u| u.user_name.eq_ignore_ascii_case(user_name)))
+    /// The users kafkaman's `userName eq` filter returns for this name (it compares
+    /// case-insensitively). Which of them is the same email is the caller's call, by
+    /// `plan::same_email` (Unicode case, spaces, NFC), not this client's.
+    pub async fn users_named(&self, user_name: &str) -> Result<Vec<ScimUser>, KafkamanError> {
+        self.find_by(&format!("userName eq {}", scim_string_literal(user_name)))
+            .await
     }
 
     /// The user with this externalId (the Okta user id), if any.

@@ -2,14 +2,24 @@
 //! update the name, deactivate, or leave to a human), then every member no assignment
 //! matched (deactivate ours, report the rest). Safety rules come after, in `safety`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::matching::TeamIndex;
+use super::email::{clean_user_name, email_key, same_email};
+use super::matching::{Match, TeamIndex, shared_email_groups};
 use super::model::{
     AssignedUser, AssignmentScope, Attention, AttentionKind, DeactivationReason, FeatureOff,
     Member, NewLink, OktaLookup, OktaUserStatus, OktaView, OpKind, Operation, Policy,
-    SuspendedPolicy, TeamView, Unmanaged,
+    SharedEmail, SuspendedPolicy, TeamView, Unmanaged,
 };
+
+/// The userName an assigned user's member has or gets: the profile value, trimmed and
+/// composed (NFC); None when missing or blank.
+fn sent_user_name(u: &AssignedUser) -> Option<String> {
+    u.user_name
+        .as_deref()
+        .map(clean_user_name)
+        .filter(|s| !s.is_empty())
+}
 
 /// What the planner makes of one assigned user's statuses.
 enum Entitlement {
@@ -57,22 +67,39 @@ pub(super) struct Decisions<'a> {
     /// Creates, each preceded by the invite clearings it needs.
     pub creates: Vec<Operation>,
     pub updates: Vec<Operation>,
+    pub shared_emails: Vec<SharedEmail>,
     /// Members an assigned user accounts for (theirs, or claimed by a conflict).
     matched: HashSet<&'a str>,
 }
 
 impl<'a> Decisions<'a> {
-    /// Decides for every assigned user, in Okta id order.
+    /// Decides for every assigned user, in Okta id order. Users that share an email
+    /// are decided together, where the first of them comes.
     pub fn assigned_users(&mut self, okta: &'a OktaView, index: &TeamIndex<'a>, policy: &Policy) {
         let mut assigned: Vec<&AssignedUser> = okta.assigned.iter().collect();
         assigned.sort_by(|a, b| a.okta_id.cmp(&b.okta_id));
+        let mut sharing: HashMap<String, Vec<&AssignedUser>> = HashMap::new();
+        for group in shared_email_groups(&okta.assigned) {
+            if let Some(first) = group.first() {
+                sharing.insert(first.okta_id.clone(), group);
+            }
+        }
+        let in_a_group: HashSet<&str> = sharing
+            .values()
+            .flatten()
+            .map(|u| u.okta_id.as_str())
+            .collect();
         for u in assigned {
-            self.assigned_user(u, index, policy);
+            if let Some(group) = sharing.remove(&u.okta_id) {
+                self.shared_email(&group, index, policy);
+            } else if !in_a_group.contains(u.okta_id.as_str()) {
+                self.assigned_user(u, index, policy);
+            }
         }
     }
 
     fn assigned_user(&mut self, u: &AssignedUser, index: &TeamIndex<'a>, policy: &Policy) {
-        let Some(user_name) = u.user_name.clone().filter(|s| !s.trim().is_empty()) else {
+        let Some(user_name) = sent_user_name(u) else {
             self.missing_user_name(u, index);
             return;
         };
@@ -94,6 +121,92 @@ impl<'a> Decisions<'a> {
                 None => self.not_a_member(u, user_name, ent, index, policy),
             },
         }
+    }
+
+    /// Okta users sharing one email (in id order): kafkaman has one account for the
+    /// address, so they share one member, decided once for all of them. It follows an
+    /// entitled owner (the one it is linked to first), is kept while one is still
+    /// waiting for activation, and goes only when every one of them is revoked. Only one
+    /// create is ever planned, so the others' creates can't fail with 409 every cycle.
+    fn shared_email(&mut self, group: &[&AssignedUser], index: &TeamIndex<'a>, policy: &Policy) {
+        let found: Vec<(&AssignedUser, String, Match<'a>)> = group
+            .iter()
+            .filter_map(|u| {
+                let name = sent_user_name(u)?;
+                let m = index.find(u, &name);
+                Some((*u, name, m))
+            })
+            .collect();
+        let mut members: Vec<&Member> = found.iter().filter_map(|(_, _, m)| m.member).collect();
+        members.sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
+        members.dedup_by(|a, b| a.scim_id == b.scim_id);
+        let okta_ids: Vec<String> = group.iter().map(|u| u.okta_id.clone()).collect();
+        let user_name = found
+            .first()
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_default();
+        let foreign = found.iter().any(|(_, _, m)| m.member.is_none() && m.via_name.is_some());
+        if members.len() > 1 || (members.is_empty() && foreign) {
+            // Each already has an account of their own (from before), or the address
+            // belongs to someone else's member: decided one by one, as ever.
+            for (u, _, _) in &found {
+                self.assigned_user(u, index, policy);
+            }
+            self.shared_emails.push(SharedEmail {
+                user_name,
+                okta_ids,
+                owner: None,
+                scim_id: None,
+            });
+            return;
+        }
+        let member = members.first().copied();
+        let linked_to = |u: &AssignedUser| {
+            member.is_some_and(|m| {
+                index.linked_okta(m) == Some(u.okta_id.as_str())
+                    || (index.linked_okta(m).is_none()
+                        && m.external_id.as_deref() == Some(u.okta_id.as_str()))
+            })
+        };
+        let decided: Vec<(&AssignedUser, &String, Entitlement)> = found
+            .iter()
+            .map(|(u, n, _)| (*u, n, entitlement(u, policy)))
+            .collect();
+        // The owner: entitled first, then waiting, then anyone; the current owner
+        // (linked) before the others, then Okta id order.
+        let rank = |e: &Entitlement| match e {
+            Entitlement::Entitled => 0,
+            Entitlement::Waiting => 1,
+            Entitlement::Revoked(_) => 2,
+        };
+        let Some(owner_at) = (0..decided.len()).min_by_key(|&i| {
+            let (u, _, e) = &decided[i];
+            (rank(e), !linked_to(u), i)
+        }) else {
+            return;
+        };
+        let (owner, owner_name, _) = &decided[owner_at];
+        let (owner, owner_name) = (*owner, (*owner_name).clone());
+        let ent = entitlement(owner, policy);
+        match member {
+            Some(m) => {
+                self.matched.insert(m.scim_id.as_str());
+                if index.linked_okta(m) != Some(owner.okta_id.as_str()) {
+                    self.new_links.push(NewLink {
+                        okta_id: owner.okta_id.clone(),
+                        scim_id: m.scim_id.clone(),
+                    });
+                }
+                self.member_of(owner, &owner_name, m, ent, policy);
+            }
+            None => self.not_a_member(owner, owner_name.clone(), ent, index, policy),
+        }
+        self.shared_emails.push(SharedEmail {
+            user_name: member.map(|m| m.user_name.clone()).unwrap_or(owner_name),
+            okta_ids,
+            owner: Some(owner.okta_id.clone()),
+            scim_id: member.map(|m| m.scim_id.clone()),
+        });
     }
 
     /// Still assigned: a member this user already has is theirs and stays as it is.
@@ -251,7 +364,7 @@ impl<'a> Decisions<'a> {
                 }
             }
             Entitlement::Entitled => {
-                let renamed = !member.user_name.eq_ignore_ascii_case(user_name);
+                let renamed = !same_email(&member.user_name, user_name);
                 if renamed {
                     self.attention.push(attention(AttentionKind::EmailChanged {
                         okta_user_name: user_name.to_string(),
@@ -308,7 +421,7 @@ impl<'a> Decisions<'a> {
         index: &TeamIndex<'a>,
     ) {
         let mut members: Vec<&Member> = team.members.iter().collect();
-        members.sort_by_key(|m| m.user_name.to_lowercase());
+        members.sort_by_key(|m| email_key(&m.user_name));
         for m in members {
             let linked_okta = index.linked_okta(m);
             let okta_id = linked_okta.or(m.external_id.as_deref());

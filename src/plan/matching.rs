@@ -1,9 +1,11 @@
 //! Who is who: an Okta user's member is found by the link an earlier cycle recorded,
-//! then by `externalId`, then by `userName` (case-insensitive) — and a `userName` match
-//! is only adopted when the member isn't someone else's.
+//! then by `externalId`, then by `userName` (compared by [`email_key`]: trimmed, Unicode
+//! lowercase, NFC) — and a `userName` match is only adopted when the member isn't
+//! someone else's.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::email::email_key;
 use super::model::{AssignedUser, InviteSource, Member, PendingInvite, TeamView};
 
 /// The team, indexed for matching.
@@ -15,6 +17,8 @@ pub(super) struct TeamIndex<'a> {
     /// SCIM id -> the Okta id an earlier cycle linked it to.
     linked_okta_for_scim: HashMap<&'a str, &'a str>,
     invites_by_email: BTreeMap<String, Vec<&'a PendingInvite>>,
+    /// Okta ids in this cycle's assignment list.
+    assigned: HashSet<&'a str>,
 }
 
 /// How an assigned user's member was found.
@@ -28,7 +32,7 @@ pub(super) struct Match<'a> {
 }
 
 impl<'a> TeamIndex<'a> {
-    pub fn new(team: &'a TeamView) -> TeamIndex<'a> {
+    pub fn new(team: &'a TeamView, assigned: &'a [AssignedUser]) -> TeamIndex<'a> {
         let by_scim = team
             .members
             .iter()
@@ -43,12 +47,12 @@ impl<'a> TeamIndex<'a> {
         let by_user_name = team
             .members
             .iter()
-            .map(|m| (m.user_name.to_lowercase(), m))
+            .map(|m| (email_key(&m.user_name), m))
             .collect();
         let mut invites_by_email: BTreeMap<String, Vec<&PendingInvite>> = BTreeMap::new();
         for inv in &team.invites {
             invites_by_email
-                .entry(inv.email.to_lowercase())
+                .entry(email_key(&inv.email))
                 .or_default()
                 .push(inv);
         }
@@ -59,6 +63,7 @@ impl<'a> TeamIndex<'a> {
             by_user_name,
             linked_okta_for_scim: linked_okta_for_scim(team),
             invites_by_email,
+            assigned: assigned.iter().map(|u| u.okta_id.as_str()).collect(),
         }
     }
 
@@ -83,13 +88,19 @@ impl<'a> TeamIndex<'a> {
     pub fn find(&self, u: &AssignedUser, user_name: &str) -> Match<'a> {
         let via_link = self.via_link(u);
         let via_external = self.via_external(u);
-        let via_name = self.by_user_name.get(&user_name.to_lowercase()).copied();
+        let via_name = self.by_user_name.get(&email_key(user_name)).copied();
+        // A userName match is adopted unless the member is someone else's: linked to
+        // another Okta user who is still assigned (that user decides about it), or,
+        // never linked, carrying another user's externalId. A member linked to someone
+        // no longer assigned follows the user who has the address now (a rehire under a
+        // new Okta account, or the remaining one of users sharing an email).
         let member = via_link.or(via_external).or_else(|| {
             via_name.filter(|m| {
-                let owner = self.linked_okta(m);
-                let foreign_link = owner.is_some_and(|o| o != u.okta_id);
-                let foreign_ext = m.external_id.as_deref().is_some_and(|x| x != u.okta_id);
-                !(foreign_link || foreign_ext)
+                let foreign = match self.linked_okta(m) {
+                    Some(owner) => owner != u.okta_id && self.assigned.contains(owner),
+                    None => m.external_id.as_deref().is_some_and(|x| x != u.okta_id),
+                };
+                !foreign
             })
         });
         Match {
@@ -107,7 +118,7 @@ impl<'a> TeamIndex<'a> {
     /// Pending invites for this email not created by SCIM: they make a create fail.
     pub fn conflicting_invites(&self, email: &str) -> Vec<&'a PendingInvite> {
         self.invites_by_email
-            .get(&email.to_lowercase())
+            .get(&email_key(email))
             .map(|v| {
                 v.iter()
                     .filter(|i| i.source != InviteSource::Scim)
@@ -123,6 +134,27 @@ fn linked_okta_for_scim(team: &TeamView) -> HashMap<&str, &str> {
         .iter()
         .map(|(okta, scim)| (scim.as_str(), okta.as_str()))
         .collect()
+}
+
+/// Assigned users whose emails (userName values) name one mailbox, two or more to a
+/// group; groups and their users in Okta id order. Users without a userName are in none.
+pub fn shared_email_groups(assigned: &[AssignedUser]) -> Vec<Vec<&AssignedUser>> {
+    let mut by_key: BTreeMap<String, Vec<&AssignedUser>> = BTreeMap::new();
+    for u in assigned {
+        if let Some(name) = u.user_name.as_deref().filter(|n| !n.trim().is_empty()) {
+            by_key.entry(email_key(name)).or_default().push(u);
+        }
+    }
+    let mut groups: Vec<Vec<&AssignedUser>> = by_key
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            g.sort_by(|a, b| a.okta_id.cmp(&b.okta_id));
+            g
+        })
+        .collect();
+    groups.sort_by(|a, b| a[0].okta_id.cmp(&b[0].okta_id));
+    groups
 }
 
 /// The Okta ids the caller must look up before planning: active members that refer to

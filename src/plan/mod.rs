@@ -12,6 +12,7 @@
 //! - [`safety`]: protected users, the deactivate switch, the cap.
 
 mod decisions;
+mod email;
 mod matching;
 pub mod model;
 mod safety;
@@ -19,7 +20,8 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
-pub use matching::ids_to_look_up;
+pub use email::{clean_user_name, email_key, same_email};
+pub use matching::{ids_to_look_up, shared_email_groups};
 pub use model::*;
 
 use decisions::Decisions;
@@ -27,7 +29,7 @@ use matching::TeamIndex;
 
 /// Computes the plan. Pure: same inputs, same plan.
 pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
-    let index = TeamIndex::new(team);
+    let index = TeamIndex::new(team, &okta.assigned);
     let mut d = Decisions::default();
     d.assigned_users(okta, &index, policy);
     d.unmatched_members(okta, team, &index);
@@ -49,5 +51,6 @@ pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
         in_sync: d.in_sync,
         managed: d.managed,
         deactivation_cap: screened.cap,
+        shared_emails: d.shared_emails,
     }
 }

@@ -468,6 +468,24 @@ pub struct Plan {
     pub managed: usize,
     /// The cap that applied this cycle.
     pub deactivation_cap: u32,
+    /// Assigned Okta users that share one email (one named conflict each).
+    pub shared_emails: Vec<SharedEmail>,
+}
+
+/// Assigned Okta users whose emails name one mailbox (they differ only in case, spaces
+/// or Unicode spelling). kafkaman has one account per email, so they share one member:
+/// it follows whichever of them is entitled, and goes only when none is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedEmail {
+    /// The member's userName, or the email a create uses.
+    pub user_name: String,
+    /// Every assigned Okta user with this email, in id order.
+    pub okta_ids: Vec<String>,
+    /// The Okta user the member follows this cycle (None when each keeps an account of
+    /// their own from before, or the member belongs to someone else).
+    pub owner: Option<String>,
+    /// The shared member, when there is one.
+    pub scim_id: Option<String>,
 }
 
 impl Plan {

@@ -3,6 +3,7 @@
 //! of a cycle that wants too many.
 
 use super::decisions::Deactivation;
+use super::email::same_email;
 use super::model::{Attention, AttentionKind, FeatureOff, Operation, Policy};
 
 /// What the safety rules let through.
@@ -21,7 +22,7 @@ pub(super) fn is_protected(policy: &Policy, okta_id: Option<&str>, user_name: &s
     policy
         .protected
         .iter()
-        .any(|p| p.eq_ignore_ascii_case(user_name) || okta_id.is_some_and(|id| id == p))
+        .any(|p| same_email(p, user_name) || okta_id.is_some_and(|id| id == p))
 }
 
 /// Applies protection, the switch and the cap to the cycle's deactivations; `managed`

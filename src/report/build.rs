@@ -220,12 +220,12 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         .operations
         .iter()
         .filter(|o| o.kind == OpKind::Create)
-        .map(|o| o.user_name.to_lowercase())
+        .map(|o| plan::email_key(&o.user_name))
         .chain(
             plan.attention
                 .iter()
                 .filter(|at| matches!(at.kind, AttentionKind::InviteBlocksCreate { .. }))
-                .map(|at| at.user_name.to_lowercase()),
+                .map(|at| plan::email_key(&at.user_name)),
         )
         .collect();
     let clearing: HashSet<&str> = plan
@@ -240,7 +240,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         .iter()
         .map(|i| invite_item(i, &creating, &clearing, stale_days, a.now))
         .collect();
-    invites.sort_by(|x, y| (x.email.to_lowercase(), &x.id).cmp(&(y.email.to_lowercase(), &y.id)));
+    invites.sort_by(|x, y| (plan::email_key(&x.email), &x.id).cmp(&(plan::email_key(&y.email), &y.id)));
 
     let unmanaged: Vec<UnmanagedItem> = plan.unmanaged.iter().map(unmanaged_item).collect();
     let people = people(a.okta, a.team, plan, &invites);
@@ -333,7 +333,7 @@ fn invite_item(
         created_at: i.created_at.clone(),
         age_days,
         conflicting: i.source != InviteSource::Scim
-            && (clearing.contains(i.id.as_str()) || creating.contains(&i.email.to_lowercase())),
+            && (clearing.contains(i.id.as_str()) || creating.contains(&plan::email_key(&i.email))),
         awaiting_acceptance: i.source == InviteSource::Scim,
         stale: age_days.is_some_and(|d| d >= i64::from(stale_days)),
     }
@@ -422,7 +422,7 @@ fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem])
     let mut invite_of: BTreeMap<String, InviteSource> = BTreeMap::new();
     for i in invites {
         invite_of
-            .entry(i.email.to_lowercase())
+            .entry(plan::email_key(&i.email))
             .or_insert_with(|| i.source.clone());
     }
     // What the plan says, by Okta id and by SCIM id; the first entry wins, in the order
@@ -494,7 +494,7 @@ fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem])
             .unwrap_or_default();
         let v = verdict(Some(&u.okta_id), member.map(|m| m.scim_id.as_str()));
         rows.push(PersonRow {
-            pending_invite: invite_of.get(&email.to_lowercase()).cloned(),
+            pending_invite: invite_of.get(&plan::email_key(&email)).cloned(),
             email,
             okta_id: Some(u.okta_id.clone()),
             okta_status: Some(u.okta_status.clone()),
@@ -532,7 +532,7 @@ fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem])
             )
         };
         rows.push(PersonRow {
-            pending_invite: invite_of.get(&m.user_name.to_lowercase()).cloned(),
+            pending_invite: invite_of.get(&plan::email_key(&m.user_name)).cloned(),
             email: m.user_name.clone(),
             okta_id: okta_id.map(str::to_string),
             okta_status: None,
@@ -547,7 +547,7 @@ fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem])
         });
     }
     rows.sort_by(|a, b| {
-        (a.email.to_lowercase(), &a.okta_id).cmp(&(b.email.to_lowercase(), &b.okta_id))
+        (plan::email_key(&a.email), &a.okta_id).cmp(&(plan::email_key(&b.email), &b.okta_id))
     });
     rows
 }

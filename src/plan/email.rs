@@ -1,0 +1,42 @@
+//! One definition of "the same email". Okta and kafkaman data are typed by people and
+//! tools: surrounding spaces, Unicode case (`É`/`é`) and composed or decomposed
+//! spellings (NFC `é` / NFD `e` + U+0301) all name one mailbox, so every comparison goes
+//! through [`email_key`], and every value sent goes through [`clean_user_name`].
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The comparison key of an email or userName: trimmed, full Unicode lowercase, NFC.
+/// (Lowercasing can decompose, e.g. `İ` → `i̇`, so NFC comes last.)
+pub fn email_key(s: &str) -> String {
+    s.trim().to_lowercase().nfc().collect()
+}
+
+/// The value to send: trimmed and NFC, case kept as Okta has it.
+pub fn clean_user_name(s: &str) -> String {
+    s.trim().nfc().collect()
+}
+
+/// Whether two emails name the same mailbox.
+pub fn same_email(a: &str, b: &str) -> bool {
+    a == b || email_key(a) == email_key(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_mailbox_share_a_key() {
+        let nfc = "Jos\u{e9}@X.com";
+        let nfd = "jose\u{301}@x.com";
+        assert_eq!(email_key(nfc), email_key(nfd));
+        assert!(same_email("  \u{c9}LODIE@x.com\t", "\u{e9}lodie@X.COM"));
+        assert!(same_email("STRASSE@x.com", "strasse@x.com"));
+        assert!(!same_email("a@x.com", "b@x.com"));
+    }
+
+    #[test]
+    fn the_value_sent_is_trimmed_and_composed_but_keeps_its_case() {
+        assert_eq!(clean_user_name(" Jose\u{301}@X.com \r\n"), "Jos\u{e9}@X.com");
+    }
+}
