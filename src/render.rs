@@ -51,6 +51,14 @@ fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
             .collect();
         out.push(("Needs attention", rows));
     }
+    if !plan.shared_emails.is_empty() {
+        let rows = plan
+            .shared_emails
+            .iter()
+            .map(|s| (s.user_name.clone(), s.describe()))
+            .collect();
+        out.push(("Okta users sharing an email", rows));
+    }
     if !plan.unmanaged.is_empty() {
         let rows = plan
             .unmanaged
@@ -141,6 +149,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "held": plan.held,
         "attention": plan.attention,
         "unmanaged": plan.unmanaged,
+        "shared_emails": plan.shared_emails,
         "in_sync": plan.in_sync,
         "managed": plan.managed,
         "deactivation_cap": plan.deactivation_cap,

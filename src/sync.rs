@@ -401,6 +401,17 @@ async fn cycle(
     if !plan.held.is_empty() {
         warn_held(store, &plan, opts.dry_run)?;
     }
+    for shared in &plan.shared_emails {
+        // Every cycle, like a hold: it needs a person until Okta is fixed.
+        tracing::warn!(
+            user = %shared.user_name,
+            okta_ids = %shared.okta_ids.join(","),
+            owner = shared.owner.as_deref().unwrap_or(""),
+            dry_run = opts.dry_run,
+            "Okta users share one email: {}",
+            shared.describe()
+        );
+    }
 
     let mut applied = ApplyReport::default();
     if !opts.dry_run {

@@ -185,7 +185,10 @@ async fn unicode_case_nfd_and_spaces_name_the_same_mailbox() {
     assert_eq!(creates, ["spaced@acme.com"]);
     assert_eq!(email_changes(&first), Vec::<String>::new());
     let links = env.store.links().unwrap();
-    assert_eq!(links.get("00uelodie"), Some(&env.member("élodie.müller@acme.com").id));
+    assert_eq!(
+        links.get("00uelodie"),
+        Some(&env.member("élodie.müller@acme.com").id)
+    );
     assert_eq!(links.get("00ujose"), Some(&env.member("josé@acme.com").id));
     assert_eq!(env.world.kafkaman.members().len(), 3);
 
@@ -195,4 +198,86 @@ async fn unicode_case_nfd_and_spaces_name_the_same_mailbox() {
     assert!(second.plan.is_empty(), "{:?}", second.plan.operations);
     assert_eq!(email_changes(&second), Vec::<String>::new());
     assert_eq!(second.plan.in_sync, 3);
+}
+
+#[tokio::test]
+async fn a_shared_email_is_named_in_check_the_report_and_a_warn_line() {
+    let env = Env::start(&scenario(SHARED), &[]).await;
+
+    // The binary, as cron or the daemon runs it: one WARN naming both Okta users.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .arg("--config")
+        .arg(&env.config_path)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let warn = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("share one email"))
+        .unwrap_or_else(|| panic!("no WARN line:\n{stderr}"));
+    assert!(
+        warn.contains("00udup1") && warn.contains("00udup2"),
+        "{warn}"
+    );
+
+    // `check`: a WARN line from the last Okta read, and still exit 0.
+    let lines = scim_sync::check::checks(&env.config()).await;
+    let shared = lines
+        .iter()
+        .find(|l| l.warning)
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(shared.ok);
+    assert!(
+        shared.detail.contains("dup.person@acme.com") && shared.detail.contains("00udup1, 00udup2"),
+        "{shared:?}"
+    );
+
+    // The report: its own section, in every format.
+    let now = chrono::Utc::now();
+    let report = scim_sync::report::build(
+        &env.config(),
+        &env.store,
+        &scim_sync::report::ReportOptions {
+            since: scim_sync::report::parse_since("24h", now).unwrap(),
+            refresh: false,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.summary.shared_emails, 1);
+    use scim_sync::report::{Format, render};
+    let text = render(&report, Format::Text, false);
+    assert!(
+        text.contains("Okta users sharing an email (1)") && text.contains("00udup1, 00udup2"),
+        "{text}"
+    );
+    let markdown = render(&report, Format::Markdown, false);
+    assert!(
+        markdown.contains("## Okta users sharing an email (1)"),
+        "{markdown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&report, Format::Json, false)).unwrap();
+    assert_eq!(
+        json["shared_emails"][0]["okta_ids"],
+        serde_json::json!(["00udup1", "00udup2"])
+    );
+    assert!(render(&report, Format::Html, false).contains("Okta users sharing an email (1)"));
+}
+
+#[tokio::test]
+async fn check_has_no_warning_when_every_email_is_its_own() {
+    let env = Env::start(&scenario(SPELLINGS), &[]).await;
+    env.sync().await;
+    let lines = scim_sync::check::checks(&env.config()).await;
+    assert!(lines.iter().all(|l| l.ok && !l.warning), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.what.contains("email of their own")),
+        "{lines:#?}"
+    );
 }

@@ -8,8 +8,8 @@ use super::email::{clean_user_name, email_key, same_email};
 use super::matching::{Match, TeamIndex, shared_email_groups};
 use super::model::{
     AssignedUser, AssignmentScope, Attention, AttentionKind, DeactivationReason, FeatureOff,
-    Member, NewLink, OktaLookup, OktaUserStatus, OktaView, OpKind, Operation, Policy,
-    SharedEmail, SuspendedPolicy, TeamView, Unmanaged,
+    Member, NewLink, OktaLookup, OktaUserStatus, OktaView, OpKind, Operation, Policy, SharedEmail,
+    SuspendedPolicy, TeamView, Unmanaged,
 };
 
 /// The userName an assigned user's member has or gets: the profile value, trimmed and
@@ -141,11 +141,10 @@ impl<'a> Decisions<'a> {
         members.sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
         members.dedup_by(|a, b| a.scim_id == b.scim_id);
         let okta_ids: Vec<String> = group.iter().map(|u| u.okta_id.clone()).collect();
-        let user_name = found
-            .first()
-            .map(|(_, n, _)| n.clone())
-            .unwrap_or_default();
-        let foreign = found.iter().any(|(_, _, m)| m.member.is_none() && m.via_name.is_some());
+        let user_name = found.first().map(|(_, n, _)| n.clone()).unwrap_or_default();
+        let foreign = found
+            .iter()
+            .any(|(_, _, m)| m.member.is_none() && m.via_name.is_some());
         if members.len() > 1 || (members.is_empty() && foreign) {
             // Each already has an account of their own (from before), or the address
             // belongs to someone else's member: decided one by one, as ever.

@@ -37,6 +37,9 @@ mod tests {
 
     #[test]
     fn the_value_sent_is_trimmed_and_composed_but_keeps_its_case() {
-        assert_eq!(clean_user_name(" Jose\u{301}@X.com \r\n"), "Jos\u{e9}@X.com");
+        assert_eq!(
+            clean_user_name(" Jose\u{301}@X.com \r\n"),
+            "Jos\u{e9}@X.com"
+        );
     }
 }

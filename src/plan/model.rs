@@ -488,6 +488,24 @@ pub struct SharedEmail {
     pub scim_id: Option<String>,
 }
 
+impl SharedEmail {
+    /// What scim-sync does about it and what a person should do, in words.
+    pub fn describe(&self) -> String {
+        let ids = self.okta_ids.join(", ");
+        match &self.owner {
+            Some(owner) => format!(
+                "Okta users {ids} share one kafkaman member, which follows {owner}; give \
+                 each person their own email in Okta"
+            ),
+            None => format!(
+                "Okta users {ids} share this email; each is decided on their own (accounts \
+                 from before, or the member is someone else's); give each person their own \
+                 email in Okta"
+            ),
+        }
+    }
+}
+
 impl Plan {
     /// True when the plan asks for no write at all.
     pub fn is_empty(&self) -> bool {

@@ -240,7 +240,9 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         .iter()
         .map(|i| invite_item(i, &creating, &clearing, stale_days, a.now))
         .collect();
-    invites.sort_by(|x, y| (plan::email_key(&x.email), &x.id).cmp(&(plan::email_key(&y.email), &y.id)));
+    invites.sort_by(|x, y| {
+        (plan::email_key(&x.email), &x.id).cmp(&(plan::email_key(&y.email), &y.id))
+    });
 
     let unmanaged: Vec<UnmanagedItem> = plan.unmanaged.iter().map(unmanaged_item).collect();
     let people = people(a.okta, a.team, plan, &invites);
@@ -262,6 +264,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         held: held.items.len(),
         attention: attention.len(),
         unmanaged: unmanaged.len(),
+        shared_emails: plan.shared_emails.len(),
         pending_invites: invites.len(),
         failures: a.failures.len(),
         runs: a.runs.len(),
@@ -300,6 +303,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
             pending: invites,
         },
         unmanaged,
+        shared_emails: plan.shared_emails.clone(),
         held,
         failures: a.failures,
         runs: a.runs,

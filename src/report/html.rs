@@ -212,6 +212,22 @@ pub(super) fn render(r: &Report) -> String {
 
     let _ = writeln!(
         out,
+        "<h2 style=\"{H2}\">Okta users sharing an email ({})</h2>",
+        r.shared_emails.len()
+    );
+    if r.shared_emails.is_empty() {
+        none(&mut out, "None.");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .shared_emails
+            .iter()
+            .map(|s| vec![s.user_name.clone(), s.describe()])
+            .collect();
+        table(&mut out, &["Email", "Okta users"], &rows);
+    }
+
+    let _ = writeln!(
+        out,
         "<h2 style=\"{H2}\">Failures since {} ({})</h2>",
         esc(&short_time(&r.period.since)),
         r.failures.len()

@@ -95,6 +95,18 @@ pub(super) fn render(r: &Report) -> String {
 
     let _ = writeln!(
         out,
+        "\n## Okta users sharing an email ({})\n",
+        r.shared_emails.len()
+    );
+    if r.shared_emails.is_empty() {
+        out.push_str("None.\n");
+    }
+    for s in &r.shared_emails {
+        let _ = writeln!(out, "- {}: {}", md(&s.user_name), md(&s.describe()));
+    }
+
+    let _ = writeln!(
+        out,
         "\n## Failures since {} ({})\n",
         short_time(&r.period.since),
         r.failures.len()

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::model::string_enum;
 use crate::plan::{
-    AppUserStatus, AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind,
+    AppUserStatus, AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind, SharedEmail,
 };
 use crate::store::{RunMode, RunResult};
 
@@ -28,6 +28,8 @@ pub struct Report {
     pub attention: Vec<PersonItem>,
     pub invites: Invites,
     pub unmanaged: Vec<UnmanagedItem>,
+    /// Assigned Okta users that share one email (and so one member).
+    pub shared_emails: Vec<SharedEmail>,
     pub held: Held,
     pub failures: Vec<Failure>,
     pub runs: Vec<RunRow>,
@@ -66,6 +68,7 @@ pub struct Summary {
     pub held: usize,
     pub attention: usize,
     pub unmanaged: usize,
+    pub shared_emails: usize,
     pub pending_invites: usize,
     pub failures: usize,
     pub runs: usize,

@@ -113,6 +113,17 @@ pub(super) fn render(r: &Report, color: bool) -> String {
 
     h(
         &mut out,
+        &format!("Okta users sharing an email ({})", r.shared_emails.len()),
+    );
+    if r.shared_emails.is_empty() {
+        out.push_str("  none\n");
+    }
+    for s in &r.shared_emails {
+        let _ = writeln!(out, "    {}: {}", text(&s.user_name), text(&s.describe()));
+    }
+
+    h(
+        &mut out,
         &format!(
             "Failures since {} ({})",
             short_time(&r.period.since),
