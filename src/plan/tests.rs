@@ -562,3 +562,120 @@ fn holds_are_sticky_until_released_or_no_longer_planned() {
         "{back:?}"
     );
 }
+
+#[test]
+fn unicode_case_nfd_and_spaces_are_the_same_person() {
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u1", " \u{c9}LODIE@x.com ", "ACTIVE"),
+            assigned("00u2", "jose\u{301}@x.com", "ACTIVE"),
+        ],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![
+            member("s1", "\u{e9}lodie@x.com", Some("00u1"), true),
+            member("s2", "jos\u{e9}@x.com", Some("00u2"), true),
+        ],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty(), "{p:?}");
+    assert!(p.attention.is_empty(), "{p:?}");
+    assert_eq!(p.in_sync, 2);
+}
+
+#[test]
+fn protected_emails_compare_as_one_mailbox() {
+    let okta = OktaView {
+        assigned: vec![assigned("00u1", "ADMIN@x.com", "DEPROVISIONED")],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "admin@x.com", Some("00u1"), true)],
+        ..Default::default()
+    };
+    let policy = Policy {
+        protected: vec![" Admin@X.com".into()],
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &policy);
+    assert!(p.operations.is_empty(), "{p:?}");
+    assert!(
+        matches!(p.attention[0].kind, AttentionKind::Protected(_)),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn users_sharing_an_email_get_one_create() {
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u2", "Dup@x.com", "ACTIVE"),
+            assigned("00u1", "dup@x.com", "STAGED"),
+        ],
+        ..Default::default()
+    };
+    let p = plan(&okta, &TeamView::default(), &Policy::default());
+    assert_eq!(kinds(&p), vec![OpKind::Create]);
+    // The entitled one owns it, though the other comes first in id order.
+    assert_eq!(p.operations[0].okta_id.as_deref(), Some("00u2"));
+    assert_eq!(p.shared_emails.len(), 1);
+    assert_eq!(p.shared_emails[0].okta_ids, ["00u1", "00u2"]);
+    assert_eq!(p.shared_emails[0].owner.as_deref(), Some("00u2"));
+}
+
+#[test]
+fn a_shared_member_is_kept_while_one_owner_awaits_activation() {
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u1", "dup@x.com", "SUSPENDED"),
+            assigned("00u2", "Dup@x.com", "STAGED"),
+        ],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "dup@x.com", Some("00u1"), true)],
+        links: HashMap::from([("00u1".to_string(), "s1".to_string())]),
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty(), "{p:?}");
+    assert!(p.held.is_empty());
+    assert!(
+        matches!(
+            p.attention[0].kind,
+            AttentionKind::AwaitingActivation { .. }
+        ),
+        "{p:?}"
+    );
+    assert_eq!(p.shared_emails[0].owner.as_deref(), Some("00u2"));
+}
+
+#[test]
+fn users_with_accounts_of_their_own_keep_them_when_their_emails_collide() {
+    // Two accounts from before (NFC and NFD spellings created twice): neither is
+    // deactivated; the collision is named.
+    let okta = OktaView {
+        assigned: vec![
+            assigned("00u1", "jos\u{e9}@x.com", "ACTIVE"),
+            assigned("00u2", "jose\u{301}@x.com", "ACTIVE"),
+        ],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![
+            member("s1", "jos\u{e9}@x.com", Some("00u1"), true),
+            member("s2", "jose\u{301}@x.com", Some("00u2"), true),
+        ],
+        links: HashMap::from([
+            ("00u1".to_string(), "s1".to_string()),
+            ("00u2".to_string(), "s2".to_string()),
+        ]),
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert!(p.operations.is_empty(), "{p:?}");
+    assert_eq!(p.shared_emails.len(), 1);
+    assert_eq!(p.shared_emails[0].owner, None);
+}
