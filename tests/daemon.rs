@@ -51,7 +51,13 @@ impl Daemon {
     }
 
     fn spawn_with(env: &Env, vars: &[(&str, &str)]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        Self::spawn_command(Self::command(env, vars))
+    }
+
+    /// `scim-sync daemon` on `env`'s config with JSON logs, plus `vars`.
+    fn command(env: &Env, vars: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scim-sync"));
+        command
             .arg("daemon")
             .arg("--config")
             .arg(&env.config_path)
@@ -62,9 +68,12 @@ impl Daemon {
             .env_remove("WATCHDOG_USEC")
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("daemon starts");
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn spawn_command(mut command: Command) -> Daemon {
+        let mut child = command.spawn().expect("daemon starts");
         let stderr = child.stderr.take().expect("stderr piped");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let sink = logs.clone();
@@ -452,6 +461,175 @@ async fn healthz_turns_503_while_okta_is_unreachable_and_200_after() {
         }
         assert!(back.elapsed() < Duration::from_secs(6), "{body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(daemon.stop().await.success());
+}
+
+/// The daemon's descriptor limit in the starvation test: far below the idle connections
+/// opened against it, as systemd's default 1,024 was below the 1,100 of the report.
+const LOW_NOFILE: libc::rlim_t = 256;
+/// Idle connections opened against the listener: many more than [`LOW_NOFILE`].
+const IDLE_CONNECTIONS: usize = 400;
+
+/// Reads until the server closes the connection: the bytes it sent, or the error.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).await?;
+    Ok(received)
+}
+
+#[tokio::test]
+async fn idle_connections_past_the_descriptor_limit_starve_neither_cycles_nor_healthz() {
+    use std::os::unix::process::CommandExt;
+
+    let env = env_with(EVERY_SECOND, &[]).await;
+    let mut command = Daemon::command(&env, &[]);
+    // SAFETY: runs in the forked child before exec; setrlimit is async-signal-safe and
+    // the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: LOW_NOFILE,
+                rlim_max: LOW_NOFILE,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut daemon = Daemon::spawn_command(command);
+    let base = daemon.base_url().await;
+    wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
+
+    // Connections that never send a byte, kept open on this side for the whole test.
+    // A listener that stops accepting leaves connects hanging once its backlog (128) is
+    // full: stop there, the cycles are what this test is about (counted at the end).
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
+    while idle.len() < IDLE_CONNECTIONS {
+        let connect = tokio::net::TcpStream::connect(&addr);
+        match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(stream) => idle.push(stream.expect("connect")),
+            Err(_) => break,
+        }
+    }
+
+    // (a) The cycles after the flood still succeed (the one running during it too).
+    let before = finished_runs(&env).len();
+    let runs = wait_runs(&env, &daemon, before + 3, Duration::from_secs(20)).await;
+    let since_flood = &runs[before..];
+    assert!(
+        since_flood
+            .iter()
+            .all(|r| r.result.as_deref() == Some("success")),
+        "cycles failed while idle connections were open: {since_flood:#?}"
+    );
+
+    // (b) A fresh client gets its answer. While the cap is taken by idle connections a
+    // new one is closed at once, so it retries; slots free within the header timeout.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let asked = Instant::now();
+    loop {
+        match client.get(format!("{base}/healthz")).send().await {
+            Ok(resp) => {
+                assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+                break;
+            }
+            Err(e) => {
+                assert!(
+                    asked.elapsed() < Duration::from_secs(15),
+                    "no /healthz answer within 15 s: {e}; logs: {:#?}",
+                    daemon.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    // The cap was what turned the flood away, and the server closed every idle
+    // connection: past the cap at once, within the cap after the header timeout.
+    let capped = daemon
+        .wait_log("at its connection cap", Duration::from_secs(1))
+        .await;
+    assert_eq!(capped["level"], "WARN", "{capped}");
+    assert_eq!(
+        idle.len(),
+        IDLE_CONNECTIONS,
+        "the listener stopped accepting"
+    );
+    tokio::time::timeout(Duration::from_secs(15), async {
+        for stream in &mut idle {
+            if let Ok(bytes) = read_until_closed(stream).await {
+                assert!(bytes.is_empty(), "{}", String::from_utf8_lossy(&bytes));
+            }
+        }
+    })
+    .await
+    .expect("the server closes idle connections");
+
+    assert!(daemon.stop().await.success());
+}
+
+#[tokio::test]
+async fn the_listener_closes_connections_without_a_request_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+
+    let env = env_with(YEARLY, &[]).await;
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+    let addr = base.trim_start_matches("http://").to_string();
+
+    // Each connection's bytes before the server closes it, and how long that took.
+    let closed_after = |sent: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let opened = Instant::now();
+            stream.write_all(sent.as_bytes()).await.unwrap();
+            let received =
+                tokio::time::timeout(Duration::from_secs(15), read_until_closed(&mut stream))
+                    .await
+                    .unwrap_or_else(|_| panic!("{sent:?}: not closed within 15 s"))
+                    .unwrap_or_else(|e| panic!("{sent:?}: {e}"));
+            (
+                String::from_utf8_lossy(&received).into_owned(),
+                opened.elapsed(),
+            )
+        }
+    };
+    let (silent, partial, kept_alive) = tokio::join!(
+        // Nothing at all.
+        closed_after(""),
+        // Headers begun, never finished.
+        closed_after("GET /healthz HTTP/1.1\r\nHost: scim-sync\r\n"),
+        // One request answered, then nothing on the kept-alive connection: the header
+        // timeout is the idle timeout too.
+        closed_after("GET /healthz HTTP/1.1\r\nHost: scim-sync\r\n\r\n"),
+    );
+    assert_eq!(silent.0, "", "closed without an answer");
+    assert_eq!(partial.0, "", "closed without an answer");
+    assert!(kept_alive.0.starts_with("HTTP/1.1 "), "{}", kept_alive.0);
+    assert!(
+        !kept_alive
+            .0
+            .to_ascii_lowercase()
+            .contains("connection: close"),
+        "{}",
+        kept_alive.0
+    );
+    // Closed by the 5 s timeout (a timer never fires early), not refused at accept.
+    for (what, elapsed) in [
+        ("silent", silent.1),
+        ("partial", partial.1),
+        ("kept alive", kept_alive.1),
+    ] {
+        assert!(elapsed >= Duration::from_secs(4), "{what}: {elapsed:?}");
     }
     assert!(daemon.stop().await.success());
 }
