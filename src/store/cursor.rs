@@ -95,86 +95,7 @@ impl Store {
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let at = now();
         if let Some(c) = changes {
-            for u in &c.okta_upserts {
-                tx.execute(
-                    "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope,
-                     user_name, given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                    params![
-                        u.okta_id,
-                        u.okta_status.as_str(),
-                        u.app_status.as_str(),
-                        u.scope.as_str(),
-                        u.user_name,
-                        u.given_name,
-                        u.family_name,
-                        at
-                    ],
-                )
-                .map_err(|e| self.sql(e))?;
-            }
-            for id in &c.okta_removals {
-                tx.execute("DELETE FROM okta_users WHERE okta_id = ?1", params![id])
-                    .map_err(|e| self.sql(e))?;
-            }
-            for m in &c.members {
-                tx.execute(
-                    "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
-                     active, membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
-                     ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
-                     given_name = excluded.given_name, family_name = excluded.family_name,
-                     external_id = excluded.external_id, active = excluded.active,
-                     membership = excluded.membership, role = excluded.role,
-                     refreshed_at = excluded.refreshed_at",
-                    params![
-                        m.scim_id,
-                        m.user_name,
-                        m.given_name,
-                        m.family_name,
-                        m.external_id,
-                        m.active,
-                        m.membership.as_str(),
-                        m.role,
-                        at
-                    ],
-                )
-                .map_err(|e| self.sql(e))?;
-            }
-            if !c.invites.is_empty() {
-                // Emails compare as one mailbox (plan::email_key), which SQL can't do.
-                let stored: Vec<(String, String)> = {
-                    let mut st = tx
-                        .prepare("SELECT id, email FROM invites")
-                        .map_err(|e| self.sql(e))?;
-                    let rows = st
-                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(|e| self.sql(e))?;
-                    rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
-                };
-                for (email, invites) in &c.invites {
-                    let key = email_key(email);
-                    for (id, stored_email) in &stored {
-                        if email_key(stored_email) == key {
-                            tx.execute("DELETE FROM invites WHERE id = ?1", params![id])
-                                .map_err(|e| self.sql(e))?;
-                        }
-                    }
-                    for i in invites {
-                        tx.execute(
-                            "INSERT OR REPLACE INTO invites (id, email, source, invited_by,
-                             created_at, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6)",
-                            params![
-                                i.id,
-                                i.email,
-                                i.source.as_str(),
-                                i.invited_by,
-                                i.created_at,
-                                at
-                            ],
-                        )
-                        .map_err(|e| self.sql(e))?;
-                    }
-                }
-            }
+            self.write_changes(&tx, c, &at)?;
         }
         if let Some(c) = cursor {
             let values = [
@@ -199,11 +120,115 @@ impl Store {
         tx.execute(
             "UPDATE runs SET ended_at = ?2, result = ?3, summary = ?4, error = NULL, kind = ?5
              WHERE id = ?1",
-            params![run_id, at, result.as_str(), summary.to_string(), kind.as_str()],
+            params![
+                run_id,
+                at,
+                result.as_str(),
+                summary.to_string(),
+                kind.as_str()
+            ],
         )
         .map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
         self.release_dry_run_guard();
+        Ok(())
+    }
+
+    /// Applies what an incremental read found changed (before the plan is applied, so
+    /// that the apply's own results, written as it goes, come after it).
+    pub fn apply_snapshot_changes(&self, changes: &SnapshotChanges) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        self.write_changes(&tx, changes, &now())?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    fn write_changes(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        c: &SnapshotChanges,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        for u in &c.okta_upserts {
+            tx.execute(
+                "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope,
+                 user_name, given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![
+                    u.okta_id,
+                    u.okta_status.as_str(),
+                    u.app_status.as_str(),
+                    u.scope.as_str(),
+                    u.user_name,
+                    u.given_name,
+                    u.family_name,
+                    at
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        for id in &c.okta_removals {
+            tx.execute("DELETE FROM okta_users WHERE okta_id = ?1", params![id])
+                .map_err(|e| self.sql(e))?;
+        }
+        for m in &c.members {
+            tx.execute(
+                "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
+                 active, membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
+                 ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
+                 given_name = excluded.given_name, family_name = excluded.family_name,
+                 external_id = excluded.external_id, active = excluded.active,
+                 membership = excluded.membership, role = excluded.role,
+                 refreshed_at = excluded.refreshed_at",
+                params![
+                    m.scim_id,
+                    m.user_name,
+                    m.given_name,
+                    m.family_name,
+                    m.external_id,
+                    m.active,
+                    m.membership.as_str(),
+                    m.role,
+                    at
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        if !c.invites.is_empty() {
+            // Emails compare as one mailbox (plan::email_key), which SQL can't do.
+            let stored: Vec<(String, String)> = {
+                let mut st = tx
+                    .prepare("SELECT id, email FROM invites")
+                    .map_err(|e| self.sql(e))?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(|e| self.sql(e))?;
+                rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
+            };
+            for (email, invites) in &c.invites {
+                let key = email_key(email);
+                for (id, stored_email) in &stored {
+                    if email_key(stored_email) == key {
+                        tx.execute("DELETE FROM invites WHERE id = ?1", params![id])
+                            .map_err(|e| self.sql(e))?;
+                    }
+                }
+                for i in invites {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO invites (id, email, source, invited_by,
+                         created_at, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6)",
+                        params![
+                            i.id,
+                            i.email,
+                            i.source.as_str(),
+                            i.invited_by,
+                            i.created_at,
+                            at
+                        ],
+                    )
+                    .map_err(|e| self.sql(e))?;
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -22,7 +22,9 @@ use rusqlite::Connection;
 use crate::plan::model::UnknownValue;
 pub use cursor::{SnapshotChanges, SyncCursor};
 pub use held::HeldDeactivation;
-pub use journal::{CycleKind, OpRecord, OpState, PlanCategory, PlanItem, RunMode, RunRecord, RunResult};
+pub use journal::{
+    CycleKind, OpRecord, OpState, PlanCategory, PlanItem, RunMode, RunRecord, RunResult,
+};
 pub use lock::StateLock;
 use migrations::MIGRATIONS;
 
