@@ -19,7 +19,8 @@ pub const DEFAULT_OKTA_SCOPES: [&str; 3] =
     ["okta.users.read", "okta.apps.read", "okta.groups.read"];
 pub const DEFAULT_KAFKAMAN_BASE_URL: &str = "https://api.kafkaman.co";
 pub const DEFAULT_STATE_DB: &str = "/var/lib/scim-sync/state.db";
-pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+/// Full cycles: daily. Incremental cycles run in between (`incremental_interval_secs`).
+pub const DEFAULT_SCHEDULE: &str = "0 3 * * *";
 /// Okta's maximum page size for the users and app-users endpoints.
 pub const MAX_OKTA_PAGE_SIZE: u32 = 500;
 pub const MAX_KAFKAMAN_CONCURRENCY: u32 = 16;
@@ -114,6 +115,9 @@ pub struct SyncConfig {
     /// Per-user failures above this percentage of planned operations make the run
     /// "failed" rather than "partial". In [0, 100].
     pub error_budget_percent: f64,
+    /// A cycle is full (every assignment and member read) when the last full one ended
+    /// longer ago than this; in between cycles are incremental. In [1, 8760].
+    pub full_cycle_max_age_hours: u32,
 }
 
 /// What to do with kafkaman members whose Okta user is SUSPENDED.
@@ -161,6 +165,8 @@ pub struct DaemonConfig {
     /// `/healthz` fails when the last successful run is older than this many intervals.
     pub healthy_within_intervals: u32,
     pub allow_root: bool,
+    /// Seconds between incremental cycles (beside the full `schedule`); 0 turns them off.
+    pub incremental_interval_secs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -59,6 +59,8 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 pub struct Status {
     pub schedule: Schedule,
     pub healthy_within_intervals: u32,
+    /// Incremental cycles' interval (None when off): then the interval health counts in.
+    pub incremental_interval: Option<Duration>,
     pub random_delay: Duration,
     pub started_at: DateTime<Utc>,
     pub last_run: Option<RunInfo>,
@@ -131,6 +133,17 @@ impl Status {
             .map(|r| r.started_at)
             .unwrap_or(self.started_at);
         let n = self.healthy_within_intervals.max(1);
+        let last_duration_of = |r: Option<&RunInfo>| {
+            r.and_then(|r| r.duration_ms)
+                .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
+                .unwrap_or_default()
+        };
+        if let Some(interval) = self.incremental_interval {
+            // Incremental cycles run every interval: health counts in those.
+            let interval = chrono::Duration::from_std(interval).unwrap_or_default();
+            let grace = last_duration_of(self.last_run.as_ref()).max(chrono::Duration::seconds(60));
+            return Some(since + interval * n as i32 + grace);
+        }
         let due = self.schedule.nth_after(since, n)?;
         let after = self.schedule.next_after(due).unwrap_or(due);
         let last_duration = self
@@ -264,6 +277,7 @@ mod tests {
         Status {
             schedule: Schedule::parse("*/15 * * * *", Zone::Named(chrono_tz::UTC)).unwrap(),
             healthy_within_intervals: 3,
+            incremental_interval: None,
             random_delay: Duration::ZERO,
             started_at: at("2026-01-01T10:00:00Z"),
             last_run: None,

@@ -44,6 +44,8 @@ pub struct SnapshotChanges {
     pub members: Vec<Member>,
     /// Pending invites re-read for these emails: (email, the invites it has now).
     pub invites: Vec<(String, Vec<PendingInvite>)>,
+    /// The whole pending list, re-read (replaces every stored invite).
+    pub all_invites: Option<Vec<PendingInvite>>,
 }
 
 impl Store {
@@ -192,6 +194,25 @@ impl Store {
                 ],
             )
             .map_err(|e| self.sql(e))?;
+        }
+        if let Some(all) = &c.all_invites {
+            tx.execute("DELETE FROM invites", [])
+                .map_err(|e| self.sql(e))?;
+            for i in all {
+                tx.execute(
+                    "INSERT OR REPLACE INTO invites (id, email, source, invited_by,
+                     created_at, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6)",
+                    params![
+                        i.id,
+                        i.email,
+                        i.source.as_str(),
+                        i.invited_by,
+                        i.created_at,
+                        at
+                    ],
+                )
+                .map_err(|e| self.sql(e))?;
+            }
         }
         if !c.invites.is_empty() {
             // Emails compare as one mailbox (plan::email_key), which SQL can't do.
