@@ -378,7 +378,8 @@ impl OktaSim {
     pub fn group_id(&self, name_or_id: &str) -> Option<String> {
         lock(&self.shared.org).resolve_group(name_or_id)
     }
-    /// The System Log events so far, oldest first (as `GET /api/v1/logs` renders them).
+    /// Every System Log event persisted so far, in persistence order (the polling
+    /// order), as `GET /api/v1/logs` renders them: also those not visible yet.
     pub fn log_events(&self) -> Vec<serde_json::Value> {
         lock(&self.shared.org)
             .log
