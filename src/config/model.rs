@@ -15,8 +15,14 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/scim-sync/config.toml";
 /// Environment variable naming the config file (the `--config` flag takes precedence).
 pub const CONFIG_PATH_ENV: &str = "SCIM_SYNC_CONFIG";
 
-pub const DEFAULT_OKTA_SCOPES: [&str; 3] =
-    ["okta.users.read", "okta.apps.read", "okta.groups.read"];
+/// The scopes requested when `okta.oauth.scopes` is not set (`okta.logs.read`: the
+/// System Log that incremental cycles poll).
+pub const DEFAULT_OKTA_SCOPES: [&str; 4] = [
+    "okta.users.read",
+    "okta.apps.read",
+    "okta.groups.read",
+    "okta.logs.read",
+];
 pub const DEFAULT_KAFKAMAN_BASE_URL: &str = "https://api.kafkaman.co";
 pub const DEFAULT_STATE_DB: &str = "/var/lib/scim-sync/state.db";
 /// Full cycles: daily. Incremental cycles run in between (`incremental_interval_secs`).
