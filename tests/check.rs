@@ -146,6 +146,7 @@ async fn a_target_without_the_team_api_reports_invite_clearing_unavailable() {
         .set_compat(scim_sync::sim::kafkaman::Compat {
             patch_no_content: true,
             team_api: false,
+            ..Default::default()
         });
     // Clearing on: the one failure names the feature and the way out.
     let lines = checks(&env.config()).await;
