@@ -15,11 +15,11 @@ impl KafkamanClient {
         self.pending_invites(None).await
     }
 
-    /// The pending invites for one address (`email=`, which kafkaman compares
-    /// case-insensitively), all pages. Which of them is the same mailbox is the
-    /// caller's call (`plan::same_email`), as for `users_named`; invites for an
-    /// address that isn't this one under that comparison are dropped here, so a
-    /// target that ignores `email=` can't hand the caller other people's invites.
+    /// The pending invites for one address (`GET /api/v1/team/invites?status=pending&
+    /// email=<address>`, form-encoded; kafkaman compares case-insensitively), all pages.
+    /// Invites for another mailbox (`plan::same_email`, looser than kafkaman's match, so
+    /// nothing kafkaman matched is lost) are dropped with a warning: a target that
+    /// ignores `email=` can't hand the caller other people's invites to delete.
     pub async fn pending_invites_for(&self, email: &str) -> Result<Vec<Invite>, KafkamanError> {
         let mut invites = self.pending_invites(Some(email)).await?;
         let returned = invites.len();
