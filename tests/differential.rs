@@ -111,6 +111,11 @@ fn random_change(
 async fn one_seed(seed: u64, changes: u64) {
     let mut scenario = generate::generate(60, seed);
     scenario.kafkaman.seats = 100_000;
+    // Correctness, not budgets: two System Log polls a step would wait on Okta's
+    // 120/min logs bucket (the rate-limit tests cover that).
+    scenario.okta.rate_limits.logs = 1_000_000;
+    scenario.okta.rate_limits.apps = 1_000_000;
+    scenario.kafkaman.rate_limit.requests = 1_000_000;
     let env = Env::start(
         &scenario,
         &[
