@@ -12,9 +12,9 @@ mod common;
 use std::time::Duration;
 
 use common::Env;
+use scim_sync::sim::generate;
 use scim_sync::sim::kafkaman::MemberUpdate;
 use scim_sync::sim::scenario::OktaUserSpec;
-use scim_sync::sim::generate;
 use scim_sync::store::CycleKind;
 use scim_sync::sync::CycleOptions;
 
@@ -147,7 +147,10 @@ async fn one_seed(seed: u64, changes: u64) {
     let mut attempts = 0;
     while (done.len() as u64) < changes {
         attempts += 1;
-        assert!(attempts < changes * 50, "seed {seed}: the simulator refuses every change");
+        assert!(
+            attempts < changes * 50,
+            "seed {seed}: the simulator refuses every change"
+        );
         let Ok(what) = random_change(&env, &mut rng, &mut users, &groups, &mut hires) else {
             continue;
         };
