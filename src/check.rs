@@ -123,6 +123,11 @@ pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
                         "okta.groups.read",
                         "read groups",
                     ),
+                    (
+                        "/api/v1/logs".to_string(),
+                        "okta.logs.read",
+                        "read the System Log",
+                    ),
                 ];
                 for (path, scope, what) in probes {
                     let r = okta.probe_scope(&path).await;

@@ -56,6 +56,10 @@ pub struct SyncArgs {
     /// any that appeared since stay held.
     #[arg(long)]
     pub release_held: bool,
+    /// A full cycle: read every assignment and every member, and count what incremental
+    /// cycles missed (otherwise a cycle is incremental once a full one has run).
+    #[arg(long)]
+    pub full: bool,
     /// Output format of the plan / result.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -68,6 +72,7 @@ impl SyncArgs {
             dry_run: self.dry_run || other.dry_run,
             detailed_exitcode: self.detailed_exitcode || other.detailed_exitcode,
             release_held: self.release_held || other.release_held,
+            full: self.full || other.full,
             output: if self.output == OutputFormat::Text {
                 other.output
             } else {
@@ -137,6 +142,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let top_level_sync_flags = cli.sync.dry_run
         || cli.sync.release_held
+        || cli.sync.full
         || cli.sync.detailed_exitcode
         || cli.sync.output != OutputFormat::Text;
     if top_level_sync_flags && !matches!(cli.command, None | Some(Command::Sync(_))) {
@@ -279,6 +285,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         release_held: args.release_held,
         trigger: Trigger::Manual,
         progress: progress_reporter(quiet),
+        full: args.full,
     };
     let report = match sync::run_cycle(cfg, &store, &opts, &cancel).await {
         Ok(r) => r,

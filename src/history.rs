@@ -10,7 +10,9 @@ use crate::config::Config;
 use crate::escape::text as esc;
 use crate::exit::Exit;
 use crate::report::{self, RunRow, human_duration, short_time};
-use crate::store::{OpRecord, PlanCategory, PlanItem, RunMode, RunResult, Store, StoreError};
+use crate::store::{
+    CycleKind, OpRecord, PlanCategory, PlanItem, RunMode, RunResult, Store, StoreError,
+};
 
 /// The JSON shapes' names (version 1; see `docs/report-json.md`).
 pub const SCHEMA_RUNS: &str = "scim-sync/history";
@@ -98,13 +100,13 @@ pub fn list_text(list: &RunList) -> String {
     }
     let _ = writeln!(
         out,
-        "{:>5}  {:<16}  {:<8}  {:<7}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
-        "Run", "Started (UTC)", "Trigger", "Mode", "Took", "Plan", "Done", "Fail", "Held"
+        "{:>5}  {:<16}  {:<8}  {:<7}  {:<11}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
+        "Run", "Started (UTC)", "Trigger", "Mode", "Kind", "Took", "Plan", "Done", "Fail", "Held"
     );
     for r in &list.runs {
         let _ = writeln!(
             out,
-            "{:>5}  {:<16}  {:<8}  {:<7}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
+            "{:>5}  {:<16}  {:<8}  {:<7}  {:<11}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
             r.id,
             short_time(&r.started_at).trim_end_matches(" UTC"),
             r.trigger,
@@ -113,6 +115,7 @@ pub fn list_text(list: &RunList) -> String {
             } else {
                 "apply"
             },
+            r.kind.map_or("-", CycleKind::as_str),
             r.duration_ms
                 .map(human_duration)
                 .unwrap_or_else(|| "-".into()),
@@ -125,6 +128,12 @@ pub fn list_text(list: &RunList) -> String {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "       error: {}", esc(e));
         }
+        if let Some(n) = r.missed_drift.filter(|n| *n > 0) {
+            let _ = writeln!(
+                out,
+                "       the full cycle found {n} change(s) incremental cycles had missed"
+            );
+        }
     }
     out.push_str("\n`scim-sync history RUN` lists the operations of one run.\n");
     out
@@ -133,9 +142,12 @@ pub fn list_text(list: &RunList) -> String {
 pub fn detail_text(d: &RunDetail) -> String {
     let r = &d.run;
     let mut out = format!(
-        "Run {}: {} {} started {} ({}), took {}, result {}\n",
+        "Run {}: {} {}{} started {} ({}), took {}, result {}\n",
         r.id,
         r.trigger,
+        r.kind
+            .map(|k| format!("{} ", k.as_str()))
+            .unwrap_or_default(),
         if r.mode == RunMode::DryRun {
             "dry run"
         } else {

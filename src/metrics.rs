@@ -25,6 +25,8 @@ pub const HELD_DEACTIVATIONS: &str = "scim_sync_held_deactivations";
 pub const MEMBERS: &str = "scim_sync_members";
 pub const TICKS_SKIPPED: &str = "scim_sync_ticks_skipped_total";
 pub const RELOADS: &str = "scim_sync_config_reloads_total";
+pub const CYCLES_BY_KIND: &str = "scim_sync_cycles_by_kind_total";
+pub const FULL_CYCLE_DRIFT: &str = "scim_sync_full_cycle_missed_drift";
 
 /// Cycle results that mean "the sync ran through" (it read both sides and applied what
 /// it may): the last such run keeps `/healthz` fresh and sets [`LAST_SUCCESS`]. Only
@@ -100,6 +102,14 @@ fn describe() {
         "Scheduled times skipped because the previous cycle was still running."
     );
     describe_counter!(RELOADS, "Configuration reloads (SIGHUP), by outcome.");
+    describe_counter!(
+        CYCLES_BY_KIND,
+        "Cycles that planned, by kind (full, incremental) and mode (apply, dry_run)."
+    );
+    describe_gauge!(
+        FULL_CYCLE_DRIFT,
+        "Okta users and members the last full cycle found changed that incremental cycles had not seen (should be 0)."
+    );
 }
 
 /// One HTTP exchange with `api` ("okta" or "kafkaman"); `status` is `None` when no
@@ -131,6 +141,17 @@ pub struct CycleCounts<'a> {
     pub unmanaged: usize,
     /// Applied operations per `kind.outcome` (the run summary's `outcomes`).
     pub outcomes: &'a BTreeMap<String, usize>,
+}
+
+/// A cycle of this kind (`full`, `incremental`) planned, in this mode.
+pub fn cycle_kind(kind: &str, mode: &str) {
+    ::metrics::counter!(CYCLES_BY_KIND, "kind" => kind.to_string(), "mode" => mode.to_string())
+        .increment(1);
+}
+
+/// What the last full cycle found that incremental cycles had missed.
+pub fn full_cycle_drift(missed: usize) {
+    ::metrics::gauge!(FULL_CYCLE_DRIFT).set(missed as f64);
 }
 
 /// A cycle that ran (any mode). `counts` is absent when the cycle failed before planning.

@@ -65,12 +65,12 @@ async fn missing_oauth_scope_is_named() {
     common::with_service_app(
         &mut scenario,
         "0oacheck000000000001",
-        &["okta.users.read", "okta.apps.read"],
+        &["okta.users.read", "okta.apps.read", "okta.logs.read"],
     );
     let env = Env::start(&scenario, &[]).await;
     env.use_oauth(
         "0oacheck000000000001",
-        Some(&["okta.users.read", "okta.apps.read"]),
+        Some(&["okta.users.read", "okta.apps.read", "okta.logs.read"]),
     );
     let lines = checks(&env.config()).await;
     let l = failed(&lines, "okta.groups.read");
@@ -79,6 +79,35 @@ async fn missing_oauth_scope_is_named() {
         lines.iter().filter(|l| l.side == "okta" && !l.ok).count() == 1,
         "{lines:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_service_app_without_the_logs_scope_fails_the_system_log_line() {
+    let scopes = ["okta.users.read", "okta.apps.read", "okta.groups.read"];
+    let mut scenario = generate::builtin();
+    common::with_service_app(&mut scenario, "0oacheck000000000002", &scopes);
+    let env = Env::start(&scenario, &[]).await;
+    env.use_oauth("0oacheck000000000002", Some(&scopes));
+    let lines = checks(&env.config()).await;
+    let l = failed(&lines, "read the System Log");
+    assert!(l.what.contains("okta.logs.read"), "{l:?}");
+    assert!(l.detail.contains("okta.logs.read"), "{l:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.side == "okta" && !l.ok).count(),
+        1,
+        "{lines:#?}"
+    );
+    // With the scope granted and requested (the default scopes include it): all pass.
+    let mut scenario = generate::builtin();
+    common::with_service_app(
+        &mut scenario,
+        "0oacheck000000000003",
+        &scim_sync::config::DEFAULT_OKTA_SCOPES,
+    );
+    let env = Env::start(&scenario, &[]).await;
+    env.use_oauth("0oacheck000000000003", None);
+    let lines = checks(&env.config()).await;
+    assert!(lines.iter().all(|l| l.ok), "{lines:#?}");
 }
 
 #[tokio::test]
@@ -117,6 +146,7 @@ async fn a_target_without_the_team_api_reports_invite_clearing_unavailable() {
         .set_compat(scim_sync::sim::kafkaman::Compat {
             patch_no_content: true,
             team_api: false,
+            ..Default::default()
         });
     // Clearing on: the one failure names the feature and the way out.
     let lines = checks(&env.config()).await;

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::Env;
 use scim_sync::plan::OpKind;
-use scim_sync::sim::generate;
+use scim_sync::sim::generate::{self, builtin_ids as b};
 use scim_sync::sim::{FaultKind, FaultSpec};
-use scim_sync::store::{OpState, RunRecord};
+use scim_sync::store::{CycleKind, OpState, RunRecord};
 use serde_json::Value;
 
 /// A cap that lets the builtin org's expected deactivations through.
@@ -1003,5 +1003,45 @@ async fn held_deactivations_are_degraded_warned_and_counted_every_cycle() {
             .any(|l| l.starts_with("scim_sync_held_deactivations ") && l.ends_with(" 2")),
         "{metrics}"
     );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn incremental_cycles_run_on_their_interval_beside_the_full_schedule() {
+    // Full cycles daily (not during the test); incremental ones every 10 s.
+    let env = Env::start(
+        &generate::builtin(),
+        &[
+            ("daemon", "allow_root = true"),
+            ("daemon", "incremental_interval_secs = 10"),
+            ("daemon", "listen = \"127.0.0.1:0\""),
+        ],
+    )
+    .await;
+    env.set("daemon", "schedule = \"0 3 * * *\"");
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+    let first = wait_runs(&env, &daemon, 1, Duration::from_secs(20)).await;
+    assert_eq!(first[0].cycle_kind().unwrap(), Some(CycleKind::Full));
+    assert_eq!(first[0].trigger, "startup");
+
+    // An Okta change reaches kafkaman through the next incremental cycle.
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    let runs = wait_runs(&env, &daemon, 2, Duration::from_secs(25)).await;
+    let second = &runs[runs.len() - 1];
+    assert_eq!(second.trigger, "interval");
+    assert_eq!(second.cycle_kind().unwrap(), Some(CycleKind::Incremental));
+    assert!(!env.member(b::ADA_EMAIL).active);
+
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("scim_sync_cycles_by_kind_total")
+                && l.contains("kind=\"incremental\"")),
+        "{metrics}"
+    );
+    let (code, body) = healthz(&base).await;
+    assert_eq!(code, 200, "{body}");
     daemon.stop().await;
 }

@@ -398,3 +398,292 @@ async fn refused_connection_is_retried_and_reported_as_not_written() {
     assert_eq!(km.requests_made(), 3);
     assert!(err.to_string().contains("kafkaman.base_url"), "{err}");
 }
+
+// ---- incremental reads ----------------------------------------------------------------
+
+fn lm(u: &scim_sync::kafkaman::ScimUser) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(u.last_modified.as_deref().expect("lastModified"))
+        .expect("RFC 3339")
+}
+
+/// The latest `last_modified` of `users`, as kafkaman sent it.
+fn high_water(users: &[scim_sync::kafkaman::ScimUser]) -> String {
+    users
+        .iter()
+        .max_by_key(|u| lm(u))
+        .and_then(|u| u.last_modified.clone())
+        .expect("a member")
+}
+
+/// Waits until kafkaman's clock is past `t`, so later changes are strictly after it.
+async fn past(world: &SimWorld, t: &str) {
+    let t = chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    while world.kafkaman.now() <= t {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn filtered_reads(world: &SimWorld) -> Vec<LoggedRequest> {
+    requests(world, "GET", "/scim/v2/Users")
+        .into_iter()
+        .filter(|r| r.query.contains("lastModified"))
+        .collect()
+}
+
+#[tokio::test]
+async fn users_modified_since_returns_exactly_the_later_changes() {
+    let world = SimWorld::start(&scenario(250)).await.unwrap();
+    let km = client(&world);
+    let all = km.list_users(&|_| {}).await.unwrap();
+    assert_eq!(all.len(), 250);
+    assert!(
+        all.iter().all(|u| u.last_modified.is_some()),
+        "list_users fills last_modified"
+    );
+    let since = high_water(&all);
+    past(&world, &since).await;
+
+    // 130 members change: renamed over SCIM, or deactivated by an admin by hand.
+    let mut changed = BTreeSet::new();
+    for u in all.iter().step_by(2).take(100) {
+        km.set_name(&u.id, "Renamed", "Member").await.unwrap();
+        changed.insert(u.id.clone());
+    }
+    for u in all.iter().skip(1).step_by(2).take(30) {
+        world
+            .kafkaman
+            .update_member(
+                &u.user_name,
+                scim_sync::sim::kafkaman::MemberUpdate {
+                    active: Some(false),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        changed.insert(u.id.clone());
+    }
+
+    let got = km.users_modified_since(&since).await.unwrap();
+    let ids: BTreeSet<String> = got.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(got.len(), 130, "each member once");
+    assert_eq!(ids, changed);
+    assert!(
+        got.windows(2).all(|w| lm(&w[0]) <= lm(&w[1])),
+        "oldest change first"
+    );
+    assert!(
+        got.iter()
+            .all(|u| lm(u) > chrono::DateTime::parse_from_rfc3339(&since).unwrap())
+    );
+    // The versions after the change.
+    assert_eq!(
+        got.iter()
+            .filter(|u| u.given_name.as_deref() == Some("Renamed"))
+            .count(),
+        100
+    );
+    assert_eq!(got.iter().filter(|u| !u.active).count(), 30);
+    let reads = filtered_reads(&world);
+    assert_eq!(reads.len(), 2, "two pages of 100: {reads:?}");
+    assert!(reads[1].query.contains("startIndex=101"), "{:?}", reads[1]);
+
+    // From the latest of those: nothing since.
+    let latest = high_water(&got);
+    assert!(km.users_modified_since(&latest).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_member_changed_between_pages_is_not_missed() {
+    let world = SimWorld::start(&scenario(150)).await.unwrap();
+    let km = client(&world);
+    let all = km.list_users(&|_| {}).await.unwrap();
+    let since = high_water(&all);
+    past(&world, &since).await;
+    // 150 changes, each in its own millisecond, in creation order.
+    for u in &all {
+        world
+            .kafkaman
+            .update_member(
+                &u.user_name,
+                scim_sync::sim::kafkaman::MemberUpdate {
+                    role: Some("admin".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let at = world.kafkaman.member(&u.user_name).unwrap().last_modified;
+        past(&world, &at).await;
+    }
+    // The second page waits; meanwhile a member of the first page changes again. It
+    // moves to the end and the member that was 101st becomes 100th: on no page.
+    world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users".to_string(),
+        method: Some("GET".to_string()),
+        kind: FaultKind::Latency { ms: 400 },
+        count: 1,
+        after: 1,
+    });
+    let reading = tokio::spawn({
+        let km = km.clone();
+        let since = since.clone();
+        async move { km.users_modified_since(&since).await }
+    });
+    while filtered_reads(&world).is_empty() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    world
+        .kafkaman
+        .update_member(
+            &all[10].user_name,
+            scim_sync::sim::kafkaman::MemberUpdate {
+                given_name: Some("Again".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let got = reading.await.unwrap().unwrap();
+    let ids: BTreeSet<String> = got.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids.len(), 150, "every changed member");
+    assert_eq!(got.len(), 150, "each once");
+    assert_eq!(got.last().unwrap().id, all[10].id, "the latest change last");
+    assert_eq!(got.last().unwrap().given_name.as_deref(), Some("Again"));
+    assert!(got.windows(2).all(|w| lm(&w[0]) <= lm(&w[1])));
+    // Read again from where the moved member first was.
+    let reads = filtered_reads(&world);
+    assert!(reads.len() > 2, "{reads:?}");
+    assert!(reads[2].query.contains("+ge+"), "{:?}", reads[2]);
+}
+
+#[tokio::test]
+async fn a_target_without_the_filter_is_told_apart() {
+    let world = SimWorld::start(&scenario(3)).await.unwrap();
+    let km = client(&world);
+    let since = high_water(&km.list_users(&|_| {}).await.unwrap());
+    world.kafkaman.set_compat(scim_sync::sim::kafkaman::Compat {
+        last_modified_filter: false,
+        ..Default::default()
+    });
+    let err = km.users_modified_since(&since).await.unwrap_err();
+    assert!(err.is_unsupported_filter(), "{err}");
+    assert_eq!(err.status(), Some(400));
+    let rid = err.request_id().expect("request id").to_string();
+    assert!(err.to_string().contains(&rid), "{err}");
+    assert_eq!(filtered_reads(&world).len(), 1, "a 400 is not retried");
+
+    // A `since` that isn't a time is never sent, so it can't pass for that.
+    let before = km.requests_made();
+    for bad in ["", "yesterday", "2024-05-01", "2024-05-01T10:00:00"] {
+        let err = km.users_modified_since(bad).await.unwrap_err();
+        assert!(
+            matches!(err, KafkamanError::InvalidRequest(_)),
+            "{bad}: {err}"
+        );
+        assert!(!err.is_unsupported_filter());
+    }
+    assert_eq!(km.requests_made(), before);
+
+    // Other failures are not "unsupported".
+    world.kafkaman.set_compat(Default::default());
+    world.kafkaman.set_scim_enabled(false);
+    let err = km.users_modified_since(&since).await.unwrap_err();
+    assert!(!err.is_unsupported_filter(), "{err}");
+}
+
+#[tokio::test]
+async fn a_bad_page_fails_users_modified_since() {
+    let world = SimWorld::start(&scenario(230)).await.unwrap();
+    let km = client(&world);
+    let all = km.list_users(&|_| {}).await.unwrap();
+    let since = high_water(&all);
+    past(&world, &since).await;
+    for u in &all {
+        world
+            .kafkaman
+            .update_member(
+                &u.user_name,
+                scim_sync::sim::kafkaman::MemberUpdate {
+                    active: Some(false),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users".to_string(),
+        method: Some("GET".to_string()),
+        kind: FaultKind::Malformed,
+        count: 1,
+        after: 1,
+    });
+    let err = km.users_modified_since(&since).await.unwrap_err();
+    assert!(matches!(err, KafkamanError::Malformed { .. }), "{err}");
+    assert!(err.request_id().is_some(), "{err}");
+    assert!(!err.is_unsupported_filter());
+    // A page that fails for good fails the call too (reads are retried first).
+    world.kafkaman.faults().arm(FaultSpec {
+        route: "/scim/v2/Users".to_string(),
+        method: Some("GET".to_string()),
+        kind: FaultKind::Status { status: 503 },
+        count: 10,
+        after: 2,
+    });
+    let err = km.users_modified_since(&since).await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    world.kafkaman.faults().clear();
+    assert_eq!(km.users_modified_since(&since).await.unwrap().len(), 230);
+}
+
+#[tokio::test]
+async fn pending_invites_for_one_address() {
+    let mut s = scenario(0);
+    for email in [
+        "dev+ops@example.com",
+        "dev ops@example.com",
+        "devops@example.com",
+        "r&d@example.com",
+        "jörg@example.com",
+    ] {
+        s.kafkaman.invites.push(InviteSpec {
+            email: email.to_string(),
+            source: "admin".to_string(),
+            invited_by: Some("owner@example.com".to_string()),
+            age_days: 0,
+        });
+    }
+    let world = SimWorld::start(&s).await.unwrap();
+    let km = client(&world);
+    for (asked, expected) in [
+        ("Dev+Ops@Example.com", "dev+ops@example.com"),
+        ("dev ops@example.com", "dev ops@example.com"),
+        ("R&D@example.com", "r&d@example.com"),
+        ("JÖRG@example.com", "jörg@example.com"),
+    ] {
+        let got = km.pending_invites_for(asked).await.unwrap();
+        let emails: Vec<&str> = got.iter().map(|i| i.email.as_str()).collect();
+        assert_eq!(emails, [expected], "{asked}");
+        assert_eq!(got[0].source, "admin");
+    }
+    let sent: Vec<String> = requests(&world, "GET", "/api/v1/team/invites")
+        .into_iter()
+        .map(|r| r.query)
+        .collect();
+    assert!(
+        sent[0].contains("email=Dev%2BOps%40Example.com"),
+        "{sent:?}"
+    );
+    assert!(sent[2].contains("email=R%26D%40example.com"), "{sent:?}");
+    assert!(
+        km.pending_invites_for("nobody@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Accepted invites are not pending.
+    world.kafkaman.accept_invite("devops@example.com").unwrap();
+    assert!(
+        km.pending_invites_for("devops@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scim_sync::okta::{AppUser, Bucket, OktaAuth, OktaClient, OktaClientOptions, OktaError};
+use scim_sync::okta::{
+    AppUser, Bucket, ENTITLEMENT_EVENT_TYPES, LogEvent, LogRead, LogStart, OktaAuth, OktaClient,
+    OktaClientOptions, OktaError,
+};
 use scim_sync::sim::scenario::{OktaGroupSpec, OktaRateLimits, OktaUserSpec, ServiceAppSpec};
 use scim_sync::sim::{FaultKind, FaultSpec, Scenario, SimWorld};
 
@@ -533,4 +536,437 @@ async fn a_429_storm_longer_than_the_wait_budget_fails_at_about_the_budget() {
     assert_eq!(err.status(), Some(429), "{err}");
     assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
     assert!(elapsed <= budget + Duration::from_secs(1), "{elapsed:?}");
+}
+
+// ---- System Log polling ----
+
+/// A `Since` start `ago` before now.
+fn since(ago: chrono::Duration) -> LogStart {
+    LogStart::Since(
+        (chrono::Utc::now() - ago)
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+    )
+}
+
+fn types(events: &[LogEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event_type.as_str()).collect()
+}
+
+fn log_requests(world: &SimWorld) -> Vec<scim_sync::sim::LoggedRequest> {
+    world
+        .okta
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/logs")
+        .collect()
+}
+
+fn arm_logs(world: &SimWorld, kind: FaultKind, after: u32, count: u32) {
+    world.okta.faults().arm(FaultSpec {
+        route: "/api/v1/logs".to_string(),
+        method: Some("GET".to_string()),
+        kind,
+        count,
+        after,
+    });
+}
+
+/// Reads the log from `start` to the end (every page, then the read that comes back
+/// short), `limit` events a page.
+async fn read_all(okta: &OktaClient, start: LogStart, limit: u32) -> LogRead {
+    okta.poll_log_with_limit(&start, 1000, limit).await.unwrap()
+}
+
+#[tokio::test]
+async fn poll_log_reads_admin_changes_in_order_with_their_targets() {
+    let world = SimWorld::start(&scenario(6)).await.unwrap();
+    let okta = client(&world);
+    assert_eq!(okta.server_time(), None, "no response yet");
+    let first = okta
+        .poll_log(&since(chrono::Duration::seconds(2)), 5)
+        .await
+        .unwrap();
+    assert!(first.events.is_empty(), "{first:?}");
+    assert_eq!((first.pages, first.truncated), (1, false));
+    let server = okta.server_time().expect("a Date header was seen");
+    assert!(
+        (chrono::Utc::now() - server).num_seconds().abs() <= 2,
+        "{server}"
+    );
+
+    let sim = &world.okta;
+    let (u5, u2, u1, u4) = (
+        sim.user_id(&user(5).login).unwrap(),
+        sim.user_id(&user(2).login).unwrap(),
+        sim.user_id(&user(1).login).unwrap(),
+        sim.user_id(&user(4).login).unwrap(),
+    );
+    let group = sim.group_id("Engineering").unwrap();
+    sim.assign_user(&u5).unwrap();
+    let mut change = serde_json::Map::new();
+    change.insert("lastName".into(), serde_json::json!("Renamed"));
+    sim.update_profile(&u2, change).unwrap();
+    sim.deactivate_user(&u1).unwrap();
+    sim.add_group_member("Engineering", &u4).unwrap();
+    sim.create_user(user(50)).unwrap();
+    let mut outside = Vec::new();
+    // Not an entitlement change: filtered out by the server.
+    sim.deactivate_user(&sim.user_id(&user(50).login).unwrap())
+        .unwrap();
+    sim.delete_user(&user(50).login).unwrap();
+    outside.push("user.lifecycle.delete.initiated");
+
+    let read = okta
+        .poll_log(&LogStart::Next(first.next.clone()), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        types(&read.events),
+        [
+            "application.user_membership.add",
+            "user.account.update_profile",
+            "user.lifecycle.deactivate",
+            "application.user_membership.remove",
+            "group.user_membership.add",
+            "application.user_membership.add",
+            "user.lifecycle.create",
+            "user.lifecycle.activate",
+            "user.lifecycle.deactivate",
+            "user.lifecycle.delete.completed",
+        ]
+    );
+    assert!(
+        read.events
+            .iter()
+            .all(|e| !outside.contains(&e.event_type.as_str()))
+    );
+    assert!(
+        read.events
+            .iter()
+            .all(|e| ENTITLEMENT_EVENT_TYPES.contains(&e.event_type.as_str()))
+    );
+    let users: Vec<Vec<&str>> = read.events[..6]
+        .iter()
+        .map(|e| e.user_ids().collect())
+        .collect();
+    assert_eq!(
+        users,
+        [
+            vec![&*u5],
+            vec![&*u2],
+            vec![&*u1],
+            vec![&*u1],
+            vec![&*u4],
+            vec![&*u4]
+        ]
+    );
+    assert_eq!(
+        read.events[4].group_ids().collect::<Vec<_>>(),
+        [group.as_str()]
+    );
+    let add = &read.events[0];
+    assert_eq!(
+        add.target_ids("AppInstance").collect::<Vec<_>>(),
+        [sim.app_id().as_str()]
+    );
+    let user_target = add.targets.iter().find(|t| t.kind == "User").unwrap();
+    assert_eq!(
+        user_target.alternate_id.as_deref(),
+        Some("user005@example.com")
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(&add.published).is_ok());
+    assert_eq!((read.pages, read.truncated), (1, false));
+
+    // Nothing new: an empty read, and a next to keep polling from.
+    let again = okta
+        .poll_log(&LogStart::Next(read.next.clone()), 5)
+        .await
+        .unwrap();
+    assert!(again.events.is_empty());
+    assert!(again.next.starts_with(&world.okta.url()));
+
+    // The requests: a polling query (ASCENDING, no until, 1000 a page, every
+    // entitlement type), `since` only on the first.
+    let log = log_requests(&world);
+    assert_eq!(log.len(), 3);
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(log[0].query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("sortOrder"), Some("ASCENDING"));
+    assert_eq!(get("limit"), Some("1000"));
+    assert_eq!(get("until"), None);
+    assert!(get("since").is_some());
+    let filter = get("filter").unwrap();
+    for t in ENTITLEMENT_EVENT_TYPES {
+        assert!(
+            filter.contains(&format!("eventType eq \"{t}\"")),
+            "{filter}"
+        );
+    }
+    assert!(!log[1].query.contains("since="), "{}", log[1].query);
+}
+
+#[tokio::test]
+async fn resuming_from_next_loses_and_repeats_nothing_across_a_log_delay() {
+    let world = SimWorld::start(&scenario(6)).await.unwrap();
+    let okta = client(&world);
+    let sim = &world.okta;
+    let start = okta
+        .poll_log(&since(chrono::Duration::seconds(2)), 5)
+        .await
+        .unwrap();
+    sim.suspend_user(&user(0).login).unwrap();
+    sim.set_log_delay(Duration::from_millis(1500));
+    let changed = Instant::now();
+    sim.assign_user(&user(5).login).unwrap(); // not visible for 1.5 s
+    sim.set_log_delay(Duration::ZERO);
+    sim.suspend_user(&user(1).login).unwrap(); // visible, but persisted after
+
+    let first = okta.poll_log(&LogStart::Next(start.next), 5).await.unwrap();
+    assert!(
+        changed.elapsed() < Duration::from_millis(1500),
+        "too slow to test"
+    );
+    assert_eq!(types(&first.events), ["user.lifecycle.suspend"]);
+    assert_eq!(
+        first.events[0].user_ids().collect::<Vec<_>>(),
+        [sim.user_id(&user(0).login).unwrap().as_str()]
+    );
+    tokio::time::sleep(Duration::from_millis(1600).saturating_sub(changed.elapsed())).await;
+    let second = okta
+        .poll_log(&LogStart::Next(first.next.clone()), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        types(&second.events),
+        ["application.user_membership.add", "user.lifecycle.suspend"]
+    );
+    let third = okta
+        .poll_log(&LogStart::Next(second.next), 5)
+        .await
+        .unwrap();
+    assert!(third.events.is_empty());
+    // Every event exactly once over the three reads.
+    let mut seen: Vec<String> = [first.events, second.events]
+        .concat()
+        .into_iter()
+        .map(|e| e.uuid)
+        .collect();
+    assert_eq!(seen.len(), 3);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "no event twice");
+}
+
+#[tokio::test]
+async fn poll_log_follows_full_pages_and_stops_at_max_pages() {
+    let world = SimWorld::start(&scenario(6)).await.unwrap();
+    let okta = client(&world);
+    // Pages of 2 from the start: the next links keep the limit.
+    let start = okta
+        .poll_log_with_limit(&since(chrono::Duration::seconds(2)), 5, 2)
+        .await
+        .unwrap();
+    assert!(start.next.contains("limit=2"), "{}", start.next);
+    for i in 0..5 {
+        world.okta.suspend_user(&user(i).login).unwrap();
+    }
+    // Pages of 2: two full pages, then max_pages stops the read with more to come.
+    let cut = okta
+        .poll_log_with_limit(&LogStart::Next(start.next.clone()), 2, 2)
+        .await
+        .unwrap();
+    assert_eq!((cut.events.len(), cut.pages, cut.truncated), (4, 2, true));
+    let rest = okta
+        .poll_log_with_limit(&LogStart::Next(cut.next), 2, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (rest.events.len(), rest.pages, rest.truncated),
+        (1, 1, false)
+    );
+    // Without the cap: every page until the short one (here an empty third page).
+    world.okta.unsuspend_user(&user(0).login).unwrap();
+    let all = read_all(&okta, LogStart::Next(start.next), 2).await;
+    assert_eq!((all.events.len(), all.pages, all.truncated), (6, 4, false));
+    for bad in [0, 1001] {
+        let err = okta
+            .poll_log_with_limit(&since(chrono::Duration::seconds(2)), 1, bad)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OktaError::Config(_)), "{err}");
+    }
+    let err = okta
+        .poll_log(&since(chrono::Duration::seconds(2)), 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OktaError::Config(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_or_malformed_page_fails_the_whole_poll() {
+    let world = SimWorld::start(&scenario(6)).await.unwrap();
+    let okta = client(&world);
+    // Pages of 2 from the start: the next links keep the limit.
+    let start = okta
+        .poll_log_with_limit(&since(chrono::Duration::seconds(2)), 5, 2)
+        .await
+        .unwrap();
+    assert!(start.next.contains("limit=2"), "{}", start.next);
+    for i in 0..5 {
+        world.okta.suspend_user(&user(i).login).unwrap();
+    }
+    let from = LogStart::Next(start.next);
+    // Page 2 answers 500 past the retries.
+    arm_logs(&world, FaultKind::Status { status: 500 }, 1, 10);
+    let err = okta.poll_log_with_limit(&from, 10, 2).await.unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err}");
+    assert!(err.request_id().is_some(), "{err}");
+    world.okta.faults().clear();
+    // Page 2 is not JSON.
+    arm_logs(&world, FaultKind::Malformed, 1, 1);
+    let err = okta.poll_log_with_limit(&from, 10, 2).await.unwrap_err();
+    assert!(matches!(err, OktaError::Malformed { .. }), "{err}");
+    assert!(err.request_id().is_some(), "{err}");
+    // Page 3 is cut short.
+    arm_logs(&world, FaultKind::Truncate, 2, 1);
+    let err = okta.poll_log_with_limit(&from, 10, 2).await.unwrap_err();
+    assert!(matches!(err, OktaError::Malformed { .. }), "{err}");
+    // The same start then reads everything: a failed read consumed nothing.
+    let all = read_all(&okta, from, 2).await;
+    assert_eq!(all.events.len(), 5);
+}
+
+#[tokio::test]
+async fn a_next_url_off_the_org_is_refused_before_any_request() {
+    let world = SimWorld::start(&scenario(4)).await.unwrap();
+    let okta = client(&world);
+    let org = world.okta.url();
+    let port: u16 = org.rsplit(':').next().unwrap().parse().unwrap();
+    for bad in [
+        "https://evil.example/api/v1/logs?after=x".to_string(),
+        format!(
+            "http://127.0.0.1:{}/api/v1/logs?after=x",
+            port.wrapping_add(1)
+        ),
+        format!("https://127.0.0.1:{port}/api/v1/logs?after=x"),
+        format!("http://localhost:{port}/api/v1/logs?after=x"),
+        format!("{org}/api/v1/users?after=x"),
+        format!("{org}/api/v1/logs?limit=5000&after=x"),
+        "not a url".to_string(),
+    ] {
+        let err = okta
+            .poll_log(&LogStart::Next(bad.clone()), 5)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OktaError::Config(_)), "{bad}: {err}");
+        assert!(err.to_string().contains("System Log"), "{err}");
+    }
+    let err = okta
+        .poll_log(&LogStart::Since("yesterday".into()), 5)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OktaError::Config(_)), "{err}");
+    assert!(world.okta.requests().is_empty(), "the token went nowhere");
+}
+
+#[tokio::test]
+async fn poll_log_paces_within_the_logs_bucket() {
+    let mut s = scenario(6);
+    s.okta.rate_limits = OktaRateLimits {
+        logs: 4,
+        window_secs: 1,
+        ..OktaRateLimits::default()
+    };
+    let world = SimWorld::start(&s).await.unwrap();
+    for i in 0..4 {
+        world.okta.suspend_user(&user(i).login).unwrap();
+    }
+    let okta = client(&world);
+    let started = Instant::now();
+    // One event a page: five requests, at most two (half of 4) a 1 s window.
+    let all = read_all(&okta, since(chrono::Duration::minutes(1)), 1).await;
+    assert_eq!((all.events.len(), all.pages), (4, 5));
+    assert!(
+        log_requests(&world).iter().all(|r| r.status == 200),
+        "never rate limited"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        okta.rate_limit_status()
+            .iter()
+            .any(|b| b.bucket == Bucket::Logs && b.limit == 4)
+    );
+}
+
+#[tokio::test]
+async fn get_app_user_asks_for_the_user_and_404_is_none() {
+    let world = SimWorld::start(&scenario(6)).await.unwrap();
+    let okta = client(&world);
+    let app_id = world.okta.app_id();
+    let id = world.okta.user_id(&user(3).login).unwrap();
+    let row = okta.get_app_user(&app_id, &id).await.unwrap().unwrap();
+    assert_eq!(row.user.status, "ACTIVE");
+    let req = world.okta.requests().pop().unwrap();
+    assert!(req.query.contains("expand=user"), "{req:?}");
+    // Unassigned, then deactivated and deleted: not an app user.
+    world.okta.unassign_user(&id).unwrap();
+    assert!(okta.get_app_user(&app_id, &id).await.unwrap().is_none());
+    world.okta.deactivate_user(&id).unwrap();
+    world.okta.delete_user(&id).unwrap();
+    assert!(okta.get_app_user(&app_id, &id).await.unwrap().is_none());
+    // A body that isn't an AppUser fails the call.
+    let other = world.okta.user_id(&user(2).login).unwrap();
+    world.okta.faults().arm(FaultSpec {
+        route: "/api/v1/apps/*/users/*".to_string(),
+        method: None,
+        kind: FaultKind::Malformed,
+        count: 1,
+        after: 0,
+    });
+    let err = okta.get_app_user(&app_id, &other).await.unwrap_err();
+    assert!(matches!(err, OktaError::Malformed { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn group_member_ids_across_pages() {
+    let mut s = Scenario::default();
+    s.okta.users = (0..450).map(user).collect();
+    s.okta.users[7].status = "DEPROVISIONED".to_string();
+    s.okta.groups.push(OktaGroupSpec {
+        id: Some("00gbig00000000000001".to_string()),
+        name: "Big".to_string(),
+        description: None,
+        members: (0..430).map(|i| user(i).login).collect(),
+    });
+    let world = SimWorld::start(&s).await.unwrap();
+    let okta = client(&world);
+    let ids = okta
+        .list_group_member_ids("00gbig00000000000001")
+        .await
+        .unwrap();
+    let want: BTreeSet<String> = (0..430)
+        .map(|i| world.okta.user_id(&user(i).login).unwrap())
+        .collect();
+    assert_eq!(ids.len(), 430, "each member once");
+    assert_eq!(ids.iter().cloned().collect::<BTreeSet<_>>(), want);
+    let pages: Vec<_> = world
+        .okta
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/groups/00gbig00000000000001/users")
+        .collect();
+    assert_eq!(pages.len(), 3, "pages of 200");
+    assert!(pages[0].query.contains("limit=200"));
+    let err = okta
+        .list_group_member_ids("00gnosuchgroup000001")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
 }

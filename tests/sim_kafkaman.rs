@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
 use scim_sync::sim::KafkamanSim;
+use scim_sync::sim::kafkaman::{Compat, MemberUpdate};
 use scim_sync::sim::scenario::{InviteSpec, KafkamanScenario, KeySpec, MemberSpec};
 use serde_json::{Value, json};
 
@@ -997,8 +998,23 @@ async fn large_team_stays_fast() {
     assert_eq!(r.body["itemsPerPage"], 51);
     let r = c.create("new@x.com", "00unew").await;
     assert_eq!(r.status, StatusCode::CREATED);
+    let created = r.body["meta"]["lastModified"].as_str().unwrap().to_string();
+    let r = c
+        .get(&users_path(&modified_filter("ge", &created), ""))
+        .await;
+    assert_eq!(r.body["Resources"][0]["userName"], "new@x.com");
+    let r = c
+        .get(&users_path(
+            &modified_filter("gt", "2000-01-01T00:00:00Z"),
+            "&startIndex=99950&count=100",
+        ))
+        .await;
+    assert_eq!(r.body["totalResults"], 100_001);
+    assert_eq!(r.body["itemsPerPage"], 52);
     let lookups = t.elapsed();
-    eprintln!("100k members: start {boot:?}, 20 filtered lookups + page + create {lookups:?}");
+    eprintln!(
+        "100k members: start {boot:?}, 20 filtered lookups + page + create + 2 lastModified reads {lookups:?}"
+    );
     assert!(lookups < std::time::Duration::from_secs(2), "{lookups:?}");
 }
 
@@ -1055,4 +1071,546 @@ async fn unsupported_methods_are_405_in_each_format() {
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.body["error"]["name"], "methodNotAllowed");
+}
+
+// ---- meta.lastModified filter ---------------------------------------------------------
+
+/// `GET /scim/v2/Users?filter=<filter>` (encoded) with extra query pairs.
+fn users_path(filter: &str, extra: &str) -> String {
+    let f: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    format!("/scim/v2/Users?filter={f}{extra}")
+}
+
+fn modified_filter(op: &str, since: &str) -> String {
+    format!("meta.lastModified {op} \"{since}\"")
+}
+
+/// Every page of a filtered listing (`count` per page): `(userName, lastModified)`.
+async fn read_filtered(c: &Client, filter: &str, count: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut start = 1;
+    loop {
+        let r = c
+            .get(&users_path(
+                filter,
+                &format!("&startIndex={start}&count={count}"),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let page = r.body["Resources"].as_array().unwrap().clone();
+        out.extend(page.iter().map(|u| {
+            (
+                u["userName"].as_str().unwrap().to_string(),
+                u["meta"]["lastModified"].as_str().unwrap().to_string(),
+            )
+        }));
+        start += page.len();
+        if page.is_empty() || start > r.body["totalResults"].as_u64().unwrap() as usize {
+            return out;
+        }
+    }
+}
+
+fn parse_time(s: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap()
+}
+
+fn roomy(members: usize) -> KafkamanScenario {
+    let mut sc = KafkamanScenario {
+        seats: 1000,
+        ..Default::default()
+    };
+    sc.rate_limit.requests = 100_000;
+    sc.members = (0..members)
+        .map(|i| member(&format!("user{i:03}@x.com")))
+        .collect();
+    sc
+}
+
+/// Waits until kafkaman's clock is past `t` (changes after this are strictly later).
+async fn after(sim: &KafkamanSim, t: &str) {
+    while sim.now() <= parse_time(t) {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn last_modified_filter_lists_changes_oldest_first_across_pages() {
+    let c = Client::start(roomy(150)).await;
+    let seeded = c.sim.members().last().unwrap().last_modified.clone();
+    after(&c.sim, &seeded).await;
+    // 120 members changed newest-created first, each in its own millisecond: the
+    // change order is the reverse of the creation order.
+    let mut changed = Vec::new();
+    for i in (30..150).rev() {
+        let email = format!("user{i:03}@x.com");
+        if i % 2 == 0 {
+            let id = c.sim.member(&email).unwrap().id;
+            let r = c
+                .patch(
+                    &id,
+                    json!([{"op": "replace", "path": "name.givenName", "value": "New"}]),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+        } else {
+            c.sim
+                .update_member(
+                    &email,
+                    MemberUpdate {
+                        family_name: Some("Renamed".into()),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        }
+        let lm = c.sim.member(&email).unwrap().last_modified;
+        after(&c.sim, &lm).await;
+        changed.push((email, lm));
+    }
+
+    let listed = read_filtered(&c, &modified_filter("gt", &seeded), 100).await;
+    assert_eq!(
+        listed, changed,
+        "exactly the changed members, oldest change first"
+    );
+    // The attribute name in any case, `count` clamped, the same order.
+    let listed = read_filtered(
+        &c,
+        &modified_filter("GT", &seeded).replace("meta.lastModified", "META.lastmodified"),
+        1000,
+    )
+    .await;
+    assert_eq!(listed, changed);
+    let r = c
+        .get(&users_path(&modified_filter("gt", &seeded), "&count=0"))
+        .await;
+    assert_eq!(r.body["totalResults"], 120);
+    assert_eq!(r.body["Resources"], json!([]));
+
+    // `gt` a member's own lastModified leaves it out; `ge` keeps it.
+    let (pivot, at) = changed[49].clone();
+    let gt = read_filtered(&c, &modified_filter("gt", &at), 100).await;
+    assert_eq!(gt, changed[50..]);
+    assert!(gt.iter().all(|(u, lm)| *u != pivot && *lm != at));
+    let ge = read_filtered(&c, &modified_filter("ge", &at), 100).await;
+    assert_eq!(ge, changed[49..]);
+    // Nothing changed after the last change.
+    let last = &changed.last().unwrap().1;
+    assert!(
+        read_filtered(&c, &modified_filter("gt", last), 100)
+            .await
+            .is_empty()
+    );
+    // Other offsets mean the same instant.
+    let shifted = parse_time(&at)
+        .with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    assert!(shifted.ends_with("+02:00"), "{shifted}");
+    assert_eq!(
+        read_filtered(&c, &modified_filter("gt", &shifted), 100).await,
+        gt
+    );
+}
+
+#[tokio::test]
+async fn changes_in_one_millisecond_all_show_for_ge_and_none_for_gt() {
+    let c = Client::start(roomy(4)).await;
+    let seeded = c.sim.members()[3].last_modified.clone();
+    after(&c.sim, &seeded).await;
+    let rename = |email: &str, name: &str| {
+        c.sim
+            .update_member(
+                email,
+                MemberUpdate {
+                    given_name: Some(name.into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        c.sim.member(email).unwrap().last_modified
+    };
+    // Two changes back to back nearly always share a millisecond; try until they do.
+    let mut shared = None;
+    for attempt in 0..200 {
+        let a = rename("user002@x.com", &format!("a{attempt}"));
+        let b = rename("user001@x.com", &format!("b{attempt}"));
+        if a == b {
+            shared = Some(a);
+            break;
+        }
+    }
+    let t = shared.expect("two changes in one millisecond");
+    let ge = read_filtered(&c, &modified_filter("ge", &t), 1).await;
+    assert_eq!(
+        ge,
+        [
+            ("user001@x.com".to_string(), t.clone()),
+            ("user002@x.com".to_string(), t.clone())
+        ],
+        "both, one page each, members changed in one millisecond in creation order"
+    );
+    assert!(
+        read_filtered(&c, &modified_filter("gt", &t), 100)
+            .await
+            .is_empty()
+    );
+    // A time inside that millisecond: the changes are stamped before it.
+    let inside = t.replace('Z', "500Z");
+    assert!(
+        inside.contains(".") && inside.len() == t.len() + 3,
+        "{inside}"
+    );
+    assert!(
+        read_filtered(&c, &modified_filter("ge", &inside), 100)
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn admin_and_invite_changes_move_last_modified() {
+    let mut sc = roomy(3);
+    sc.outside_accounts.push("guest@x.com".into());
+    let c = Client::start(sc).await;
+    let invited = c.create("guest@x.com", "00ug").await;
+    assert_eq!(invited.body[EXT]["membership"], "invited");
+    let seeded = invited.body["meta"]["lastModified"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    after(&c.sim, &seeded).await;
+    let since = modified_filter("gt", &seeded);
+    assert!(read_filtered(&c, &since, 100).await.is_empty());
+
+    let url = c.sim.url();
+    let control = |path: &str, body: Value| {
+        c.http
+            .post(format!("{url}/__sim/{path}"))
+            .json(&body)
+            .send()
+    };
+    // An admin deactivates a member by hand, changes another's role; the invited
+    // person accepts.
+    let r = control(
+        "members/update",
+        json!({"email": "USER001@x.com", "active": false}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = control(
+        "members/update",
+        json!({"email": "user002@x.com", "role": "admin"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Setting what is already there is no change.
+    let r = control(
+        "members/update",
+        json!({"email": "user000@x.com", "given_name": "Given", "active": true, "role": "developer"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    c.sim.accept_invite("guest@x.com").unwrap();
+
+    let r = c.get(&users_path(&since, "")).await;
+    let got: Vec<(String, Value, Value, Value)> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["userName"].as_str().unwrap().to_string(),
+                u["active"].clone(),
+                u[EXT]["membership"].clone(),
+                u[EXT]["role"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "user001@x.com".into(),
+                json!(false),
+                json!("deactivated"),
+                json!("developer")
+            ),
+            (
+                "user002@x.com".into(),
+                json!(true),
+                json!("active"),
+                json!("admin")
+            ),
+            (
+                "guest@x.com".into(),
+                json!(true),
+                json!("active"),
+                json!("developer")
+            ),
+        ]
+    );
+    assert_eq!(c.sim.seats().0, 3, "the deactivated member's seat is free");
+
+    // Bad admin updates are refused and change nothing.
+    for body in [
+        json!({"email": "nobody@x.com", "role": "admin"}),
+        json!({"email": "user000@x.com", "role": ""}),
+    ] {
+        let r = control("members/update", body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+    }
+    let r = control(
+        "members/update",
+        json!({"email": "user000@x.com", "colour": "red"}),
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_client_error());
+    assert_eq!(read_filtered(&c, &since, 100).await.len(), 3);
+}
+
+#[tokio::test]
+async fn last_modified_filter_refuses_what_it_does_not_support() {
+    let c = Client::start(roomy(2)).await;
+    let now = c
+        .sim
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for bad in [
+        modified_filter("gt", "yesterday"),
+        modified_filter("gt", "2024-05-01"),
+        modified_filter("gt", "2024-05-01 10:00"),
+        format!("meta.lastModified gt {now}"),
+        modified_filter("lt", &now),
+        modified_filter("eq", &now),
+        format!("meta.created gt \"{now}\""),
+        format!(
+            "{} and userName eq \"user000@x.com\"",
+            modified_filter("gt", &now)
+        ),
+        format!(
+            "userName eq \"user000@x.com\" or {}",
+            modified_filter("gt", &now)
+        ),
+    ] {
+        let r = c.get(&users_path(&bad, "")).await;
+        assert_scim_error(&r, 400, Some("invalidFilter"), None);
+    }
+    let r = c
+        .get(&users_path(&modified_filter("gt", "not a time"), ""))
+        .await;
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("RFC 3339"),
+        "{:?}",
+        r.body
+    );
+
+    // A target without the filter: 400 invalidFilter; the eq filters still work.
+    c.sim.set_compat(Compat {
+        last_modified_filter: false,
+        ..Default::default()
+    });
+    let r = c.get(&users_path(&modified_filter("gt", &now), "")).await;
+    assert_scim_error(&r, 400, Some("invalidFilter"), None);
+    // It names the filters such a target has.
+    assert!(
+        !r.body["detail"].as_str().unwrap().contains("gt|ge"),
+        "{:?}",
+        r.body
+    );
+    let r = c
+        .get(&users_path("userName eq \"USER001@x.com\"", ""))
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    // Over HTTP too, and back.
+    let compat = |body: Value| {
+        c.http
+            .post(format!("{}/__sim/compat", c.sim.url()))
+            .json(&body)
+            .send()
+    };
+    assert!(compat(json!({})).await.unwrap().status().is_success());
+    let r = c.get(&users_path(&modified_filter("ge", &now), "")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        compat(json!({"last_modified_filter": false}))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let r = c.get(&users_path(&modified_filter("ge", &now), "")).await;
+    assert_scim_error(&r, 400, Some("invalidFilter"), None);
+}
+
+#[tokio::test]
+async fn new_queries_count_against_the_rate_limit() {
+    let mut sc = roomy(1);
+    sc.rate_limit.requests = 2;
+    sc.rate_limit.window_secs = 30;
+    let c = Client::start(sc).await;
+    let now = c
+        .sim
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let r = c.get(&users_path(&modified_filter("gt", &now), "")).await;
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("1"));
+    let r = c
+        .get("/api/v1/team/invites?status=pending&email=a%40x.com")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = c.get(&users_path(&modified_filter("gt", &now), "")).await;
+    assert_scim_error(&r, 429, None, None);
+    let r = c
+        .get("/api/v1/team/invites?status=pending&email=a%40x.com")
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn kafkamans_clock_dates_changes_and_responses() {
+    let c = Client::start(roomy(1)).await;
+    let r = c
+        .http
+        .post(format!("{}/__sim/clock", c.sim.url()))
+        .json(&json!({"offset_ms": -3_600_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = c.create("late@x.com", "00ul").await;
+    let local = chrono::Utc::now();
+    let lm = parse_time(r.body["meta"]["lastModified"].as_str().unwrap());
+    let behind = local.signed_duration_since(lm);
+    assert!(
+        (59..=61).contains(&behind.num_minutes()),
+        "lastModified is on kafkaman's clock, an hour behind: {behind}"
+    );
+    let date = httpdate::parse_http_date(r.header("date").unwrap()).unwrap();
+    let date: chrono::DateTime<chrono::Utc> = date.into();
+    assert!((59..=61).contains(&local.signed_duration_since(date).num_minutes()));
+    // The earlier member, changed before the clock moved, is now "in the future".
+    let r = c
+        .get(&users_path(&modified_filter("gt", &lm.to_rfc3339()), ""))
+        .await;
+    assert_eq!(r.body["Resources"][0]["userName"], "user000@x.com");
+    let r = c
+        .http
+        .post(format!("{}/__sim/clock", c.sim.url()))
+        .json(&json!({"offset_ms": i64::MAX}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+// ---- invites by address ---------------------------------------------------------------
+
+#[tokio::test]
+async fn invites_narrow_to_one_address_case_insensitively() {
+    let mut sc = KafkamanScenario::default();
+    for email in [
+        "dev+ops@x.com",
+        "dev ops@x.com",
+        "devops@x.com",
+        "a&b@x.com",
+        "Jörg@x.com",
+    ] {
+        sc.invites.push(InviteSpec {
+            email: email.into(),
+            source: "admin".into(),
+            invited_by: None,
+            age_days: 1,
+        });
+    }
+    let c = Client::start(sc).await;
+    // Three more invites for one address: accepted, revoked, then pending again.
+    c.sim.accept_invite("devops@x.com").unwrap();
+    c.sim
+        .update_member(
+            "devops@x.com",
+            MemberUpdate {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let again = c.sim.add_invite("DEVOPS@x.com", "link").unwrap();
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/team/invites/{again}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    c.sim.add_invite("DevOps@X.com", "request").unwrap();
+
+    let emails = |r: &Reply| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let q = |email: &str| -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", "pending")
+            .append_pair("email", email)
+            .finish()
+    };
+    for (asked, expected) in [
+        ("DEV+OPS@x.com", "dev+ops@x.com"),
+        ("dev ops@X.COM", "dev ops@x.com"),
+        ("A&B@x.com", "a&b@x.com"),
+        ("jÖrg@x.com", "Jörg@x.com"),
+        ("devops@x.com", "DevOps@X.com"),
+    ] {
+        let r = c.get(&format!("/api/v1/team/invites?{}", q(asked))).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(emails(&r), [expected], "{asked}");
+        assert_eq!(r.body["meta"]["nextCursor"], Value::Null);
+    }
+    assert!(
+        emails(
+            &c.get(&format!("/api/v1/team/invites?{}", q("nobody@x.com")))
+                .await
+        )
+        .is_empty()
+    );
+    // A `+` sent unescaped is a space in a query string.
+    let r = c
+        .get("/api/v1/team/invites?status=pending&email=dev+ops@x.com")
+        .await;
+    assert_eq!(emails(&r), ["dev ops@x.com"]);
+
+    // Every invite for the address, one a page, in the order they were sent.
+    let mut statuses = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/v1/team/invites?email=DEVOPS%40x.com&limit=1".to_string();
+        if let Some(cur) = &cursor {
+            path.push_str(&format!("&cursor={cur}"));
+        }
+        let r = c.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK);
+        statuses.extend(
+            r.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["status"].as_str().unwrap().to_string()),
+        );
+        match r.body["meta"]["nextCursor"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(statuses, ["accepted", "revoked", "pending"]);
 }

@@ -100,6 +100,20 @@ impl Api {
         format!("/api/v1/apps/{}/users", self.sim.app_id())
     }
 
+    /// Follows `next` links to the end; returns every page's items.
+    async fn walk_values(&self, first: &str) -> Vec<Vec<Value>> {
+        let mut pages = Vec::new();
+        let mut url = first.to_string();
+        loop {
+            let (body, l) = self.json(&url).await;
+            pages.push(body.as_array().expect("array").clone());
+            match rel(&l, "next") {
+                Some(n) => url = n,
+                None => return pages,
+            }
+        }
+    }
+
     /// Follows `next` links to the end; returns the ids of every page.
     async fn walk(&self, first: &str) -> Vec<Vec<String>> {
         let mut pages = Vec::new();
@@ -1110,4 +1124,373 @@ async fn users_filter_by_ids_includes_deprovisioned_and_pages() {
         got, wanted,
         "every existing id once, DEPROVISIONED included"
     );
+}
+
+// ---- System Log fidelity: event types and targets, eventual consistency, order ----
+
+/// `since` for a first poll: `ago` before now, in Okta's format.
+fn since_param(ago: chrono::Duration) -> String {
+    (chrono::Utc::now() - ago)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A polling request's first page from `ago` before now (optionally filtered): the
+/// events and the next link.
+async fn poll_from(api: &Api, ago: chrono::Duration, extra: &str) -> (Vec<Value>, String) {
+    let (body, l) = api
+        .json(&format!(
+            "/api/v1/logs?since={}{extra}",
+            enc(&since_param(ago))
+        ))
+        .await;
+    let next = rel(&l, "next").expect("polling always has next");
+    (body.as_array().unwrap().clone(), next)
+}
+
+async fn poll_next(api: &Api, next: &str) -> (Vec<Value>, String) {
+    let (body, l) = api.json(next).await;
+    let next = rel(&l, "next").expect("polling always has next");
+    (body.as_array().unwrap().clone(), next)
+}
+
+fn event_types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn uuids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn target<'a>(e: &'a Value, kind: &str) -> &'a Value {
+    e["target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} target in {e}"))
+}
+
+#[tokio::test]
+async fn every_admin_change_logs_okta_event_types_and_targets() {
+    let api = Api::new(&group_org()).await;
+    let (_, next) = poll_from(&api, chrono::Duration::seconds(1), "").await;
+    let sim = &api.sim;
+    let new_id = sim.create_user(user("new@x.com")).unwrap();
+    sim.assign_user("new@x.com").unwrap();
+    let mut rename = serde_json::Map::new();
+    rename.insert("login".into(), json!("renamed@x.com"));
+    rename.insert("email".into(), json!("renamed@x.com"));
+    sim.update_profile("new@x.com", rename).unwrap();
+    sim.suspend_user("renamed@x.com").unwrap();
+    sim.unsuspend_user("renamed@x.com").unwrap();
+    sim.add_group_member("Engineering", "outside@x.com")
+        .unwrap();
+    sim.remove_group_member("Engineering", "outside@x.com")
+        .unwrap();
+    sim.unassign_group("Engineering").unwrap();
+    sim.assign_group("Engineering").unwrap();
+    sim.unassign_user("renamed@x.com").unwrap();
+    sim.deactivate_user("renamed@x.com").unwrap();
+    sim.activate_user("renamed@x.com").unwrap();
+    sim.deactivate_user("renamed@x.com").unwrap();
+    sim.delete_user("renamed@x.com").unwrap();
+    sim.create_user(with_status("prov@x.com", "PROVISIONED"))
+        .unwrap();
+    sim.reactivate_user("prov@x.com").unwrap();
+
+    let (events, _) = poll_next(&api, &next).await;
+    let got: Vec<(String, Vec<String>)> = events
+        .iter()
+        .map(|e| {
+            let kinds = e["target"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["type"].as_str().unwrap().to_string())
+                .collect();
+            (e["eventType"].as_str().unwrap().to_string(), kinds)
+        })
+        .collect();
+    let membership = ["AppUser", "AppInstance", "User"];
+    let expected: Vec<(&str, &[&str])> = vec![
+        ("user.lifecycle.create", &["User"]),
+        ("user.lifecycle.activate", &["User"]),
+        ("application.user_membership.add", &membership),
+        ("user.account.update_profile", &["User"]),
+        ("application.user_membership.change_username", &membership),
+        ("user.lifecycle.suspend", &["User"]),
+        ("user.lifecycle.unsuspend", &["User"]),
+        ("group.user_membership.add", &["User", "UserGroup"]),
+        ("application.user_membership.add", &membership),
+        ("group.user_membership.remove", &["User", "UserGroup"]),
+        ("application.user_membership.remove", &membership),
+        // grp@x.com has the app only through the group; both@x.com also directly.
+        (
+            "group.application_assignment.remove",
+            &["AppInstance", "UserGroup"],
+        ),
+        ("application.user_membership.remove", &membership),
+        (
+            "group.application_assignment.add",
+            &["AppInstance", "UserGroup"],
+        ),
+        ("application.user_membership.add", &membership),
+        ("application.user_membership.remove", &membership),
+        ("user.lifecycle.deactivate", &["User"]),
+        ("user.lifecycle.activate", &["User"]),
+        ("user.lifecycle.deactivate", &["User"]),
+        ("user.lifecycle.delete.initiated", &["User"]),
+        ("user.lifecycle.delete.completed", &["User"]),
+        ("user.lifecycle.create", &["User"]),
+        ("user.lifecycle.reactivate", &["User"]),
+    ];
+    let expected: Vec<(String, Vec<String>)> = expected
+        .into_iter()
+        .map(|(t, k)| (t.to_string(), k.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    assert_eq!(got, expected);
+
+    // Targets name the objects: the user (id, login at the time), the assignment (its
+    // own 0ua id, not the user's), the app, the group.
+    let user_t = target(&events[0], "User");
+    assert_eq!(user_t["id"], new_id.as_str());
+    assert_eq!(user_t["alternateId"], "new@x.com");
+    let add = &events[2];
+    let app_user = target(add, "AppUser");
+    let app_user_id = app_user["id"].as_str().unwrap();
+    assert!(app_user_id.starts_with("0ua") && app_user_id != new_id);
+    assert_eq!(target(add, "AppInstance")["id"], sim.app_id().as_str());
+    assert_eq!(target(add, "User")["id"], new_id.as_str());
+    let profile = &events[3];
+    assert_eq!(target(profile, "User")["alternateId"], "renamed@x.com");
+    assert_eq!(
+        target(profile, "User")["changeDetails"]["from"]["login"],
+        "new@x.com"
+    );
+    assert_eq!(
+        target(&events[7], "UserGroup")["id"],
+        "00gengineering000001"
+    );
+    assert_eq!(
+        target(&events[7], "User")["id"],
+        sim.user_id("outside@x.com").unwrap().as_str()
+    );
+    assert_eq!(
+        target(&events[12], "User")["alternateId"],
+        "grp@x.com",
+        "group unassignment removes the group-only user"
+    );
+    let deleted = &events[20];
+    assert_eq!(target(deleted, "User")["id"], new_id.as_str());
+    // The deleted user is gone from every API.
+    assert_eq!(
+        api.get(&format!("/api/v1/users/{new_id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get(&format!("{}/{new_id}", api.app_users_path()))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(sim.user_id("renamed@x.com").is_none());
+
+    // The client's filter (every entitlement type, or-ed) selects exactly those types,
+    // and the simulator emits each of them.
+    let types = scim_sync::okta::ENTITLEMENT_EVENT_TYPES;
+    let filter = types
+        .iter()
+        .map(|t| format!("eventType eq \"{t}\""))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let (filtered, _) = poll_from(
+        &api,
+        chrono::Duration::minutes(1),
+        &format!("&filter={}", enc(&filter)),
+    )
+    .await;
+    let all: Vec<String> = expected.iter().map(|(t, _)| t.clone()).collect();
+    let wanted: Vec<String> = all
+        .iter()
+        .filter(|t| types.contains(&t.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(event_types(&filtered), wanted);
+    assert_eq!(
+        wanted.len(),
+        all.len() - 1,
+        "only delete.initiated is left out"
+    );
+    for t in types {
+        assert!(all.iter().any(|a| a == t), "the sim never emits {t}");
+    }
+}
+
+#[tokio::test]
+async fn a_log_delay_hides_events_and_polling_waits_behind_them() {
+    let api = Api::new(&group_org()).await;
+    let (_, next0) = poll_from(&api, chrono::Duration::seconds(1), "").await;
+    let r = api
+        .http
+        .post(api.url("/__sim/log_delay"))
+        .json(&json!({"ms": 2000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let changed = Instant::now();
+    api.sim.assign_user("outside@x.com").unwrap(); // A: visible in 2 s
+    api.sim.set_log_delay(Duration::ZERO);
+    api.sim.suspend_user("direct@x.com").unwrap(); // B: visible now, persisted after A
+
+    let (events, next1) = poll_next(&api, &next0).await;
+    assert!(
+        changed.elapsed() < Duration::from_secs(2),
+        "too slow to test"
+    );
+    assert!(events.is_empty(), "B waits behind A: {events:?}");
+    // A bounded query just leaves A out.
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(5))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let (bounded, _) = api
+        .json(&format!(
+            "/api/v1/logs?since={}&until={}",
+            enc(&since_param(chrono::Duration::minutes(1))),
+            enc(&until)
+        ))
+        .await;
+    assert_eq!(
+        event_types(bounded.as_array().unwrap()),
+        ["user.lifecycle.suspend"]
+    );
+    // Both are in the state (persisted), in persistence order.
+    let state = api.sim.state_json();
+    let log = state["system_log"].as_array().unwrap();
+    assert_eq!(
+        event_types(&log[log.len() - 2..]),
+        ["application.user_membership.add", "user.lifecycle.suspend"]
+    );
+
+    tokio::time::sleep(Duration::from_millis(2100).saturating_sub(changed.elapsed())).await;
+    let (events, next2) = poll_next(&api, &next1).await;
+    assert_eq!(
+        event_types(&events),
+        ["application.user_membership.add", "user.lifecycle.suspend"]
+    );
+    let (events, _) = poll_next(&api, &next2).await;
+    assert!(events.is_empty(), "nothing twice");
+    // An old cursor still reads from where it was.
+    let (again, _) = poll_next(&api, &next1).await;
+    assert_eq!(again.len(), 2);
+}
+
+#[tokio::test]
+async fn published_can_run_backwards_but_polling_loses_nothing() {
+    let mut sc = group_org();
+    sc.log_jitter_ms = 30_000;
+    let api = Api::new(&sc).await;
+    for i in 0..20 {
+        api.sim.create_user(user(&format!("j{i}@x.com"))).unwrap();
+    }
+    let persisted: Vec<Value> = api.sim.log_events();
+    assert_eq!(persisted.len(), 40);
+    let published = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["published"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let p = published(&persisted);
+    assert!(
+        p.windows(2).any(|w| w[1] < w[0]),
+        "some event was published before one persisted earlier: {p:?}"
+    );
+    assert!(persisted.iter().all(|e| is_okta_ts(&e["published"])));
+
+    // Polling, 7 at a time: persistence order, every event once.
+    let (mut events, mut next) = poll_from(&api, chrono::Duration::minutes(2), "&limit=7").await;
+    loop {
+        let (page, n) = poll_next(&api, &next).await;
+        next = n;
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
+    }
+    assert_eq!(uuids(&events), uuids(&persisted));
+
+    // A bounded query orders by published (and pages keep its since).
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(5))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    for (order, sorted) in [("ASCENDING", true), ("DESCENDING", false)] {
+        let first = format!(
+            "/api/v1/logs?since={}&until={}&limit=7&sortOrder={order}",
+            enc(&since_param(chrono::Duration::minutes(2))),
+            enc(&until)
+        );
+        let mut bounded = Vec::new();
+        for page in api.walk_values(&first).await {
+            bounded.extend(page);
+        }
+        let mut p = published(&bounded);
+        if !sorted {
+            p.reverse();
+        }
+        assert!(p.windows(2).all(|w| w[0] <= w[1]), "{order}: {p:?}");
+        let mut got = uuids(&bounded);
+        let mut want = uuids(&persisted);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{order}");
+    }
+
+    // Jitter is a runtime setting too.
+    let r = api
+        .http
+        .post(api.url("/__sim/log_jitter"))
+        .json(&json!({"ms": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(api.sim.state_json()["log_jitter_ms"], 0);
+    let before = chrono::Utc::now() - chrono::Duration::milliseconds(1);
+    api.sim.suspend_user("j0@x.com").unwrap();
+    let last = api.sim.log_events().pop().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(last["published"].as_str().unwrap()).unwrap();
+    assert!(at >= before, "no jitter: published is the change's time");
+}
+
+#[tokio::test]
+async fn the_system_log_has_its_own_rate_limit_bucket() {
+    let mut sc = group_org();
+    sc.rate_limits = OktaRateLimits {
+        logs: 2,
+        ..Default::default()
+    };
+    let api = Api::new(&sc).await;
+    for _ in 0..2 {
+        let r = api.get("/api/v1/logs").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["x-rate-limit-limit"], "2");
+    }
+    let (st, code, _) = error_code(api.get("/api/v1/logs").await).await;
+    assert_eq!(
+        (st, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "E0000047")
+    );
+    assert_eq!(api.get("/api/v1/users").await.status(), StatusCode::OK);
 }

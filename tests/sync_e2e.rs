@@ -689,6 +689,7 @@ async fn syncs_a_plain_rfc_7644_target_patch_204_and_no_team_api() {
         .set_compat(scim_sync::sim::kafkaman::Compat {
             patch_no_content: true,
             team_api: false,
+            ..Default::default()
         });
     let first = env.sync().await;
     // Every PATCH (deactivations, name updates) succeeded; the only failures are

@@ -15,11 +15,18 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/scim-sync/config.toml";
 /// Environment variable naming the config file (the `--config` flag takes precedence).
 pub const CONFIG_PATH_ENV: &str = "SCIM_SYNC_CONFIG";
 
-pub const DEFAULT_OKTA_SCOPES: [&str; 3] =
-    ["okta.users.read", "okta.apps.read", "okta.groups.read"];
+/// The scopes requested when `okta.oauth.scopes` is not set (`okta.logs.read`: the
+/// System Log that incremental cycles poll).
+pub const DEFAULT_OKTA_SCOPES: [&str; 4] = [
+    "okta.users.read",
+    "okta.apps.read",
+    "okta.groups.read",
+    "okta.logs.read",
+];
 pub const DEFAULT_KAFKAMAN_BASE_URL: &str = "https://api.kafkaman.co";
 pub const DEFAULT_STATE_DB: &str = "/var/lib/scim-sync/state.db";
-pub const DEFAULT_SCHEDULE: &str = "*/15 * * * *";
+/// Full cycles: daily. Incremental cycles run in between (`incremental_interval_secs`).
+pub const DEFAULT_SCHEDULE: &str = "0 3 * * *";
 /// Okta's maximum page size for the users and app-users endpoints.
 pub const MAX_OKTA_PAGE_SIZE: u32 = 500;
 pub const MAX_KAFKAMAN_CONCURRENCY: u32 = 16;
@@ -114,6 +121,9 @@ pub struct SyncConfig {
     /// Per-user failures above this percentage of planned operations make the run
     /// "failed" rather than "partial". In [0, 100].
     pub error_budget_percent: f64,
+    /// A cycle is full (every assignment and member read) when the last full one ended
+    /// longer ago than this; in between cycles are incremental. In [1, 8760].
+    pub full_cycle_max_age_hours: u32,
 }
 
 /// What to do with kafkaman members whose Okta user is SUSPENDED.
@@ -161,6 +171,8 @@ pub struct DaemonConfig {
     /// `/healthz` fails when the last successful run is older than this many intervals.
     pub healthy_within_intervals: u32,
     pub allow_root: bool,
+    /// Seconds between incremental cycles (beside the full `schedule`); 0 turns them off.
+    pub incremental_interval_secs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

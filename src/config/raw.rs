@@ -70,6 +70,7 @@ pub(super) struct RawSync {
     pub given_name_attribute: Option<Spanned<String>>,
     pub family_name_attribute: Option<Spanned<String>>,
     pub error_budget_percent: Option<Spanned<f64>>,
+    pub full_cycle_max_age_hours: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -92,6 +93,7 @@ pub(super) struct RawDaemon {
     pub shutdown_timeout_secs: Option<u64>,
     pub healthy_within_intervals: Option<Spanned<u32>>,
     pub allow_root: Option<bool>,
+    pub incremental_interval_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -267,6 +267,21 @@ impl Validator<'_> {
                 "sync.error_budget_percent",
                 10.0,
             )?,
+            full_cycle_max_age_hours: match &raw.full_cycle_max_age_hours {
+                Some(h) if !(1..=8760).contains(h.get_ref()) => {
+                    return Err(self.loc.at(
+                        h.span(),
+                        "sync.full_cycle_max_age_hours",
+                        format!(
+                            "{} is out of range: give the hours between full cycles, 1 to 8760 \
+                             (a year)",
+                            h.get_ref()
+                        ),
+                    ));
+                }
+                Some(h) => *h.get_ref(),
+                None => 24,
+            },
         })
     }
 
@@ -313,6 +328,21 @@ impl Validator<'_> {
             time_zone: self.time_zone(raw.time_zone.as_ref())?,
             random_delay_secs: raw.random_delay_secs.unwrap_or(0),
             run_at_start: raw.run_at_start.unwrap_or(true),
+            incremental_interval_secs: match &raw.incremental_interval_secs {
+                Some(s) if *s.get_ref() != 0 && !(10..=86_400).contains(s.get_ref()) => {
+                    return Err(self.loc.at(
+                        s.span(),
+                        "daemon.incremental_interval_secs",
+                        format!(
+                            "{} is out of range: give 10 to 86400 seconds between incremental \
+                             cycles, or 0 to run only the full schedule",
+                            s.get_ref()
+                        ),
+                    ));
+                }
+                Some(s) => *s.get_ref(),
+                None => 60,
+            },
             listen: self.listen(raw.listen.as_ref())?,
             shutdown_timeout_secs: raw.shutdown_timeout_secs.unwrap_or(30),
             healthy_within_intervals: self.int_in_range(

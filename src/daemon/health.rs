@@ -59,6 +59,8 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 pub struct Status {
     pub schedule: Schedule,
     pub healthy_within_intervals: u32,
+    /// Incremental cycles' interval (None when off): then the interval health counts in.
+    pub incremental_interval: Option<Duration>,
     pub random_delay: Duration,
     pub started_at: DateTime<Utc>,
     pub last_run: Option<RunInfo>,
@@ -121,7 +123,7 @@ impl Status {
     }
 
     /// When the daemon turns unhealthy without a new success: `healthy_within_intervals`
-    /// scheduled runs after the last success (or after start, when there was none), plus
+    /// incremental intervals or scheduled runs (whichever comes first) after the last success (or after start, when there was none), plus
     /// the random delay and time for that run to finish: twice the last run's duration,
     /// at least a minute, at most one interval.
     pub fn deadline(&self) -> Option<DateTime<Utc>> {
@@ -131,19 +133,40 @@ impl Status {
             .map(|r| r.started_at)
             .unwrap_or(self.started_at);
         let n = self.healthy_within_intervals.max(1);
+        // Incremental cycles run every interval: health counts in those, or in scheduled
+        // runs when they come more often.
+        let incremental = self.incremental_interval.map(|interval| {
+            let interval = chrono::Duration::from_std(interval).unwrap_or_default();
+            let grace = self
+                .twice_last_duration()
+                .max(chrono::Duration::seconds(60));
+            since + interval * n as i32 + grace
+        });
+        let scheduled = self.scheduled_deadline(since, n);
+        match (incremental, scheduled) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The deadline counted in scheduled runs.
+    fn scheduled_deadline(&self, since: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
         let due = self.schedule.nth_after(since, n)?;
         let after = self.schedule.next_after(due).unwrap_or(due);
-        let last_duration = self
-            .last_run
-            .as_ref()
-            .and_then(|r| r.duration_ms)
-            .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
-            .unwrap_or_default();
-        let grace = last_duration
+        let grace = self
+            .twice_last_duration()
             .max(chrono::Duration::seconds(60))
             .min(after - due);
         let delay = chrono::Duration::from_std(self.random_delay).unwrap_or_default();
         Some(due + grace + delay)
+    }
+
+    fn twice_last_duration(&self) -> chrono::Duration {
+        self.last_run
+            .as_ref()
+            .and_then(|r| r.duration_ms)
+            .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
+            .unwrap_or_default()
     }
 
     /// The verdict at `now`.
@@ -264,6 +287,7 @@ mod tests {
         Status {
             schedule: Schedule::parse("*/15 * * * *", Zone::Named(chrono_tz::UTC)).unwrap(),
             healthy_within_intervals: 3,
+            incremental_interval: None,
             random_delay: Duration::ZERO,
             started_at: at("2026-01-01T10:00:00Z"),
             last_run: None,
@@ -292,6 +316,21 @@ mod tests {
                 .contains("2 deactivation(s) held since 2026-01-01T09:45:00")
         );
         assert!(!h.reason.contains("succeeded"), "{}", h.reason);
+    }
+
+    #[test]
+    fn incremental_cycles_make_health_count_in_their_interval() {
+        let mut s = status();
+        s.schedule = Schedule::parse("0 3 * * *", Zone::Named(chrono_tz::UTC)).unwrap();
+        s.incremental_interval = Some(Duration::from_secs(60));
+        s.last_success = Some(run("success", "2026-01-01T10:00:00Z"));
+        s.last_run = Some(run("failed", "2026-01-01T10:01:00Z"));
+        // Three one-minute intervals plus a minute, not three days of the full schedule.
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:04:00Z")));
+        assert!(!s.health(at("2026-01-01T10:04:01Z")).healthy);
+        // A schedule more frequent than the interval still counts.
+        s.schedule = Schedule::parse("* * * * * *", Zone::Named(chrono_tz::UTC)).unwrap();
+        assert!(s.deadline() < Some(at("2026-01-01T10:04:00Z")));
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
     let status = Arc::new(Mutex::new(Status {
         schedule: schedule.clone(),
         healthy_within_intervals: cfg.daemon.healthy_within_intervals,
+        incremental_interval: incremental_interval(&cfg),
         random_delay: Duration::from_secs(cfg.daemon.random_delay_secs),
         started_at: Utc::now(),
         last_run: None,
@@ -207,6 +208,7 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         notifier: Notifier::from_env(),
         cancel: CancellationToken::new(),
         cycle: None,
+        full_pending: false,
     };
     let result = daemon.run(signals).await;
     stop_tasks.cancel();
@@ -244,6 +246,22 @@ struct Daemon {
     /// Fired at shutdown: the running cycle starts no new operations.
     cancel: CancellationToken,
     cycle: Option<CycleTask>,
+    /// A full cycle fell due while another cycle ran: it starts when that one ends.
+    full_pending: bool,
+}
+
+/// The incremental cycles' interval, when they are on.
+fn incremental_interval(cfg: &Config) -> Option<Duration> {
+    let secs = cfg.daemon.incremental_interval_secs;
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+/// Sleeps until `at` (forever when None).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for the running cycle, if any (never resolves when none runs).
@@ -267,8 +285,9 @@ impl Daemon {
     async fn run(mut self, mut signals: Signals) -> Result<(), DaemonError> {
         let mut tick = self.next_tick(Utc::now());
         if self.cfg.daemon.run_at_start {
-            self.start_cycle(Trigger::Startup);
+            self.start_cycle(Trigger::Startup, false);
         }
+        let mut next_incremental = self.next_incremental();
         self.publish_next(tick);
         self.notifier.ready(&self.status_line());
         let mut watchdog =
@@ -283,6 +302,13 @@ impl Daemon {
                 None => MAX_SLEEP,
             };
             tokio::select! {
+                // Incremental cycles between the scheduled full ones; never two at once.
+                _ = sleep_until(next_incremental) => {
+                    if self.cycle.is_none() {
+                        self.start_cycle(Trigger::Interval, false);
+                    }
+                    next_incremental = self.next_incremental();
+                }
                 _ = tokio::time::sleep(sleep) => {
                     let Some(t) = tick else { continue };
                     if Utc::now() < t.fire_at {
@@ -295,6 +321,9 @@ impl Daemon {
                 joined = join(&mut self.cycle) => {
                     self.cycle = None;
                     self.cycle_ended(joined);
+                    if std::mem::take(&mut self.full_pending) {
+                        self.start_cycle(Trigger::Schedule, true);
+                    }
                     self.publish_next(tick);
                 }
                 _ = signals.hup.recv() => {
@@ -328,7 +357,24 @@ impl Daemon {
         })
     }
 
+    /// When the next incremental cycle is due (None when they are off).
+    fn next_incremental(&self) -> Option<tokio::time::Instant> {
+        let secs = self.cfg.daemon.incremental_interval_secs;
+        (secs > 0).then(|| tokio::time::Instant::now() + Duration::from_secs(secs))
+    }
+
     fn on_tick(&mut self, tick: Tick) {
+        if self.cycle.as_ref().is_some() && !self.full_pending {
+            // An incremental cycle is short: the full one waits for it, not a day.
+            let running_since = lock(&self.status).running_since;
+            tracing::info!(
+                scheduled = %tick.scheduled.to_rfc3339(),
+                running_since = running_since.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                "the full cycle starts when the running cycle ends"
+            );
+            self.full_pending = true;
+            return;
+        }
         if self.cycle.is_some() {
             let running_since = lock(&self.status).running_since;
             tracing::warn!(
@@ -340,10 +386,10 @@ impl Daemon {
             lock(&self.status).skipped_ticks += 1;
             return;
         }
-        self.start_cycle(Trigger::Schedule);
+        self.start_cycle(Trigger::Schedule, true);
     }
 
-    fn start_cycle(&mut self, trigger: Trigger) {
+    fn start_cycle(&mut self, trigger: Trigger, full: bool) {
         let (cfg, store, cancel) = (self.cfg.clone(), self.store.clone(), self.cancel.clone());
         lock(&self.status).running_since = Some(Utc::now());
         tracing::debug!(trigger = trigger.as_str(), "starting a cycle");
@@ -353,6 +399,7 @@ impl Daemon {
                 release_held: false,
                 trigger,
                 progress: None,
+                full,
             };
             sync::run_cycle(&cfg, &store, &opts, &cancel).await
         }));
@@ -445,6 +492,7 @@ impl Daemon {
             let mut status = lock(&self.status);
             status.schedule = new_schedule.clone();
             status.healthy_within_intervals = new_cfg.daemon.healthy_within_intervals;
+            status.incremental_interval = incremental_interval(&new_cfg);
             status.random_delay = Duration::from_secs(new_cfg.daemon.random_delay_secs);
         }
         tracing::info!(

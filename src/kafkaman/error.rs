@@ -68,6 +68,15 @@ pub enum KafkamanError {
         request_id: Option<String>,
         reason: String,
     },
+    /// A call that was not sent because its arguments can't make a valid request.
+    #[error("not asking kafkaman: {0}")]
+    InvalidRequest(String),
+    /// Members kept changing while a `meta.lastModified` listing was read, so one read
+    /// to the end never settled; reading again later, or the full listing, will do.
+    #[error(
+        "the kafkaman team kept changing while GET {path} was read ({passes} passes): read it again"
+    )]
+    Unsettled { path: String, passes: usize },
 }
 
 impl KafkamanError {
@@ -81,7 +90,10 @@ impl KafkamanError {
             | KafkamanError::RateLimited { request_id, .. }
             | KafkamanError::Malformed { request_id, .. } => request_id.as_deref(),
             KafkamanError::Api(refused) => refused.request_id.as_deref(),
-            KafkamanError::Config(_) | KafkamanError::Transport(_) => None,
+            KafkamanError::Config(_)
+            | KafkamanError::Transport(_)
+            | KafkamanError::InvalidRequest(_)
+            | KafkamanError::Unsettled { .. } => None,
         }
     }
 
@@ -93,8 +105,22 @@ impl KafkamanError {
             KafkamanError::RateLimited { .. } => Some(429),
             KafkamanError::Api(refused) => Some(refused.status),
             KafkamanError::Malformed { status, .. } => Some(*status),
-            KafkamanError::Config(_) | KafkamanError::Transport(_) => None,
+            KafkamanError::Config(_)
+            | KafkamanError::Transport(_)
+            | KafkamanError::InvalidRequest(_)
+            | KafkamanError::Unsettled { .. } => None,
         }
+    }
+
+    /// True for a 400 `invalidFilter`: the target doesn't support the filter asked for
+    /// (e.g. `meta.lastModified gt`), so the caller reads the full listing instead.
+    pub fn is_unsupported_filter(&self) -> bool {
+        matches!(self, KafkamanError::Api(refused)
+            if refused.status == 400
+                && refused
+                    .code
+                    .as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case("invalidFilter")))
     }
 
     /// True when a write may have reached the server and taken effect (timeouts, 5xx,
@@ -179,5 +205,29 @@ mod tests {
             c("User already exists in this team").conflict_reason(),
             Some(ConflictReason::AlreadyMember)
         );
+    }
+
+    #[test]
+    fn only_a_400_invalid_filter_is_an_unsupported_filter() {
+        let refused = |status: u16, code: Option<&str>| {
+            KafkamanError::Api(Box::new(Refused {
+                method: "GET".into(),
+                path: "/scim/v2/Users".into(),
+                status,
+                code: code.map(str::to_string),
+                detail: None,
+                request_id: Some("req_1".into()),
+            }))
+        };
+        assert!(refused(400, Some("invalidFilter")).is_unsupported_filter());
+        assert!(!refused(400, Some("invalidValue")).is_unsupported_filter());
+        assert!(!refused(400, None).is_unsupported_filter());
+        assert!(!refused(500, Some("invalidFilter")).is_unsupported_filter());
+        let conflict = KafkamanError::Conflict {
+            detail: "x".into(),
+            scim_type: Some("invalidFilter".into()),
+            request_id: None,
+        };
+        assert!(!conflict.is_unsupported_filter());
     }
 }

@@ -17,6 +17,12 @@ pub struct ScimUser {
     /// `active`, `invited` or `deactivated` (kafkaman extension).
     pub membership: Option<String>,
     pub role: Option<String>,
+    /// `meta.lastModified` as kafkaman sent it (RFC 3339, milliseconds, kafkaman's
+    /// clock): what a later [`KafkamanClient::users_modified_since`] starts from.
+    ///
+    /// [`KafkamanClient::users_modified_since`]: super::KafkamanClient::users_modified_since
+    #[serde(default)]
+    pub last_modified: Option<String>,
 }
 
 /// A user to create.
@@ -66,6 +72,20 @@ pub(super) struct RawScimUser {
         default
     )]
     extension: Option<RawExtension>,
+    #[serde(default)]
+    meta: Option<RawMeta>,
+}
+
+impl RawScimUser {
+    pub(super) fn last_modified(&self) -> Option<&str> {
+        self.meta.as_ref()?.last_modified.as_deref()
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawMeta {
+    #[serde(rename = "lastModified", default)]
+    last_modified: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +123,7 @@ impl From<RawScimUser> for ScimUser {
             active: u.active,
             membership,
             role,
+            last_modified: u.meta.and_then(|m| m.last_modified),
         }
     }
 }
@@ -239,6 +260,7 @@ mod tests {
         });
         let u: ScimUser = serde_json::from_value::<RawScimUser>(v).unwrap().into();
         assert_eq!(u.given_name.as_deref(), Some("A"));
+        assert_eq!(u.last_modified, None, "meta without lastModified");
         assert_eq!(u.membership.as_deref(), Some("deactivated"));
         assert!(!u.active);
     }

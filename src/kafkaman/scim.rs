@@ -1,17 +1,28 @@
 //! SCIM 2.0 Users on kafkaman (`/scim/v2`): list, find, get, create, PATCH.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, FixedOffset};
 use reqwest::Method;
 use url::Url;
 
 use super::client::MAX_PAGES;
-use super::model::{ListResponse, NewUser, ScimUser, scim_string_literal};
+use super::model::{ListResponse, NewUser, ScimUser, error_details, scim_string_literal};
 use super::{KafkamanClient, KafkamanError};
 use crate::http::{self, Request};
 
 /// SCIM's page size cap.
 const PAGE_SIZE: usize = 100;
+/// Reads of one `meta.lastModified` listing before giving up on it settling.
+const MAX_PASSES: usize = 5;
+
+/// One read of a `meta.lastModified` listing: each member once (as last read) with its
+/// parsed time, and, when a member showed up twice (it changed during the read, so the
+/// members after it shifted), the earliest `lastModified` such a member first had.
+struct ModifiedPass {
+    users: Vec<(DateTime<FixedOffset>, ScimUser)>,
+    moved_from: Option<String>,
+}
 
 impl KafkamanClient {
     pub async fn service_provider_config(&self) -> Result<serde_json::Value, KafkamanError> {
@@ -59,6 +70,147 @@ impl KafkamanClient {
                         page.total_results
                     ),
                 });
+            }
+        }
+        Err(KafkamanError::Malformed {
+            method: "GET".to_string(),
+            path: "/scim/v2/Users".to_string(),
+            status: 200,
+            request_id: None,
+            reason: format!("more than {MAX_PAGES} pages"),
+        })
+    }
+
+    /// Members whose `meta.lastModified` is after `since` (a time on kafkaman's clock,
+    /// e.g. a `last_modified` it sent), oldest change first, every page
+    /// (`filter=meta.lastModified gt "<since>"`, startIndex paging). Complete or an
+    /// error; each member once, as last read, with `last_modified` set.
+    ///
+    /// This ordering moves under a reader: a member changed while the pages are read
+    /// jumps to the end and shifts the members after it back by one, so one of them
+    /// can fall between two pages. That member shows up twice, and then the listing
+    /// is read again from the time it first showed (`ge`), which holds every member
+    /// that could have been skipped; [`KafkamanError::Unsettled`] when that doesn't
+    /// settle in a few passes.
+    ///
+    /// A target without the filter answers 400 `invalidFilter`:
+    /// [`KafkamanError::is_unsupported_filter`] (logged at debug, not as a failure).
+    /// `since` must be an RFC 3339 time ([`KafkamanError::InvalidRequest`] otherwise,
+    /// never sent, so a typo can't pass for an unsupported filter).
+    pub async fn users_modified_since(&self, since: &str) -> Result<Vec<ScimUser>, KafkamanError> {
+        if DateTime::parse_from_rfc3339(since).is_err() {
+            return Err(KafkamanError::InvalidRequest(format!(
+                "users_modified_since needs an RFC 3339 time (a meta.lastModified kafkaman sent), got {since:?}"
+            )));
+        }
+        let mut users: Vec<(DateTime<FixedOffset>, ScimUser)> = Vec::new();
+        let mut position: HashMap<String, usize> = HashMap::new();
+        let mut filter = format!("meta.lastModified gt {}", scim_string_literal(since));
+        for pass in 1..=MAX_PASSES {
+            let read = self.modified_pass(&filter).await?;
+            for (at, user) in read.users {
+                match position.get(&user.id) {
+                    // Read again later: at least as new.
+                    Some(&i) => users[i] = (at, user),
+                    None => {
+                        position.insert(user.id.clone(), users.len());
+                        users.push((at, user));
+                    }
+                }
+            }
+            let Some(moved_from) = read.moved_from else {
+                // Stable: members changed in one millisecond keep the order read.
+                users.sort_by_key(|(at, _)| *at);
+                return Ok(users.into_iter().map(|(_, u)| u).collect());
+            };
+            tracing::debug!(
+                pass,
+                from = %moved_from,
+                "kafkaman: members changed while the meta.lastModified listing was read; reading again from the earliest of them"
+            );
+            filter = format!("meta.lastModified ge {}", scim_string_literal(&moved_from));
+        }
+        Err(KafkamanError::Unsettled {
+            path: "/scim/v2/Users".to_string(),
+            passes: MAX_PASSES,
+        })
+    }
+
+    /// One read of a `meta.lastModified` listing to its end.
+    async fn modified_pass(&self, filter: &str) -> Result<ModifiedPass, KafkamanError> {
+        let mut users: Vec<(DateTime<FixedOffset>, ScimUser)> = Vec::new();
+        // id → (position in `users`, the lastModified it first showed with)
+        let mut seen: HashMap<String, (usize, DateTime<FixedOffset>, String)> = HashMap::new();
+        let mut moved_from: Option<(DateTime<FixedOffset>, String)> = None;
+        let mut start_index = 1usize;
+        for _ in 0..MAX_PAGES {
+            let mut url = self.url(&["scim", "v2", "Users"]);
+            url.query_pairs_mut()
+                .append_pair("filter", filter)
+                .append_pair("startIndex", &start_index.to_string())
+                .append_pair("count", &PAGE_SIZE.to_string());
+            let reply = self.get(&url).await?;
+            if reply.status == reqwest::StatusCode::BAD_REQUEST {
+                let (scim_type, detail) = error_details(&reply.body);
+                let refused = KafkamanError::Api(Box::new(reply.refused(scim_type, detail)));
+                if refused.is_unsupported_filter() {
+                    // Expected from targets without the filter: the caller reads the
+                    // full listing instead.
+                    tracing::debug!(
+                        request_id = reply.request_id.as_deref().unwrap_or(""),
+                        "kafkaman: the meta.lastModified filter is not supported"
+                    );
+                    return Err(refused);
+                }
+            }
+            self.expect_success(&reply)?;
+            let page: ListResponse = self.parse(&reply)?;
+            let received = page.resources.len();
+            for raw in page.resources {
+                let Some(text) = raw.last_modified().map(str::to_string) else {
+                    return Err(
+                        self.malformed(&reply, format!("user {} has no meta.lastModified", raw.id))
+                    );
+                };
+                let Ok(at) = DateTime::parse_from_rfc3339(&text) else {
+                    return Err(self.malformed(
+                        &reply,
+                        format!(
+                            "user {} has meta.lastModified {text:?}, not an RFC 3339 time",
+                            raw.id
+                        ),
+                    ));
+                };
+                let user = ScimUser::from(raw);
+                match seen.get(&user.id) {
+                    Some(&(i, first_at, ref first_text)) => {
+                        if moved_from.as_ref().is_none_or(|(t, _)| first_at < *t) {
+                            moved_from = Some((first_at, first_text.clone()));
+                        }
+                        users[i] = (at, user);
+                    }
+                    None => {
+                        seen.insert(user.id.clone(), (users.len(), at, text));
+                        users.push((at, user));
+                    }
+                }
+            }
+            start_index += received;
+            if start_index > page.total_results {
+                return Ok(ModifiedPass {
+                    users,
+                    moved_from: moved_from.map(|(_, text)| text),
+                });
+            }
+            if received == 0 {
+                return Err(self.malformed(
+                    &reply,
+                    format!(
+                        "the listing ended after {} of {} users",
+                        start_index - 1,
+                        page.total_results
+                    ),
+                ));
             }
         }
         Err(KafkamanError::Malformed {

@@ -395,6 +395,8 @@ pub fn run_row(r: &RunRecord) -> Result<RunRow, UnknownValue> {
         failed: num("failed").unwrap_or(0),
         held: num("held").unwrap_or(0),
         error: r.error.clone(),
+        kind: r.cycle_kind()?,
+        missed_drift: num("missed_drift"),
     })
 }
 

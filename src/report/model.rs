@@ -8,7 +8,7 @@ use crate::plan::model::string_enum;
 use crate::plan::{
     AppUserStatus, AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind, SharedEmail,
 };
-use crate::store::{RunMode, RunResult};
+use crate::store::{CycleKind, RunMode, RunResult};
 
 /// The JSON shape's name and version (`docs/report-json.md`). The version changes only
 /// when a field is removed or changes meaning; new fields may appear within a version.
@@ -183,6 +183,12 @@ pub struct RunRow {
     pub failed: u64,
     pub held: u64,
     pub error: Option<String>,
+    /// `full` or `incremental` (None for runs before incremental cycles existed).
+    #[serde(default)]
+    pub kind: Option<CycleKind>,
+    /// A full run: what incremental cycles had missed (should be 0).
+    #[serde(default)]
+    pub missed_drift: Option<u64>,
 }
 
 /// One row per person (assigned in Okta, or a team member, or both): the CSV.

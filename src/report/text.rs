@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::escape::text;
-use crate::store::{RunMode, RunResult};
+use crate::store::{CycleKind, RunMode, RunResult};
 
 use super::{
     Failure, InviteItem, PersonItem, Report, RunRow, SourceMode, human_age, human_duration,
@@ -161,8 +161,8 @@ pub(super) fn render(r: &Report, color: bool) -> String {
     } else {
         let _ = writeln!(
             out,
-            "  {:>5}  {:<16}  {:<8}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
-            "Run", "Started (UTC)", "Trigger", "Took", "Plan", "Done", "Fail", "Held"
+            "  {:>5}  {:<16}  {:<8}  {:<11}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
+            "Run", "Started (UTC)", "Trigger", "Kind", "Took", "Plan", "Done", "Fail", "Held"
         );
         for run in &r.runs {
             let _ = writeln!(out, "  {}", run_line(run));
@@ -223,6 +223,17 @@ pub(super) fn summary_rows(r: &Report) -> Vec<(&'static str, String)> {
         ("Pending invites", s.pending_invites.to_string()),
         ("Failures in period", s.failures.to_string()),
         ("Runs in period", s.runs.to_string()),
+        (
+            "Missed by incremental cycles",
+            r.runs
+                .iter()
+                .rev()
+                .find_map(|run| run.missed_drift.map(|n| (run.id, n)))
+                .map(|(id, n)| format!("{n} (counted by full run {id}; should be 0)"))
+                .unwrap_or_else(|| {
+                    "not counted in this period (no full cycle after an incremental one)".into()
+                }),
+        ),
         (
             "Last successful cycle",
             s.last_success
@@ -321,10 +332,11 @@ pub(super) fn run_result(run: &RunRow) -> String {
 
 fn run_line(run: &RunRow) -> String {
     format!(
-        "{:>5}  {:<16}  {:<8}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
+        "{:>5}  {:<16}  {:<8}  {:<11}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
         run.id,
         short_time(&run.started_at).trim_end_matches(" UTC"),
         run.trigger,
+        run.kind.map_or("-", CycleKind::as_str),
         run.duration_ms
             .map(human_duration)
             .unwrap_or_else(|| "-".into()),

@@ -62,6 +62,14 @@ pub struct OktaScenario {
     pub latency_ms: u64,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// System Log eventual consistency: milliseconds between a change and its events
+    /// becoming visible to `/api/v1/logs` (at most a day).
+    #[serde(default)]
+    pub log_delay_ms: u64,
+    /// Events' `published` is the change's time less a random 0..=this many
+    /// milliseconds, so it need not follow the polling (persistence) order.
+    #[serde(default)]
+    pub log_jitter_ms: u64,
 }
 
 impl Default for OktaScenario {
@@ -77,6 +85,8 @@ impl Default for OktaScenario {
             rate_limits: OktaRateLimits::default(),
             latency_ms: 0,
             faults: Vec::new(),
+            log_delay_ms: 0,
+            log_jitter_ms: 0,
         }
     }
 }

@@ -51,6 +51,16 @@ string_enum! {
 }
 
 string_enum! {
+    /// Which kind of cycle a run was.
+    pub enum CycleKind ("cycle kind") {
+        /// Every assignment and every member read: the reconciliation.
+        Full => "full",
+        /// Only what the System Log and kafkaman's change clock name, over the snapshot.
+        Incremental => "incremental",
+    }
+}
+
+string_enum! {
     /// Which part of a plan a recorded item was in.
     pub enum PlanCategory ("plan item category") {
         Operation => "operation",
@@ -93,9 +103,16 @@ pub struct RunRecord {
     /// Counts and figures as JSON (see `sync::RunSummary`).
     pub summary: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// `full` or `incremental` (None for runs recorded before incremental cycles, and
+    /// for runs that failed before choosing).
+    pub kind: Option<String>,
 }
 
 impl RunRecord {
+    pub fn cycle_kind(&self) -> Result<Option<CycleKind>, UnknownValue> {
+        self.kind.as_deref().map(str::parse).transpose()
+    }
+
     pub fn run_mode(&self) -> Result<RunMode, UnknownValue> {
         self.mode.parse()
     }
@@ -171,11 +188,16 @@ impl Store {
             "UPDATE runs SET ended_at = ?2, result = ?3, summary = ?4, error = ?5 WHERE id = ?1",
             params![run_id, now(), result.as_str(), summary.to_string(), error],
         ).map_err(|e| self.sql(e))?;
+        self.release_dry_run_guard();
+        Ok(())
+    }
+
+    /// A dry run that ended lets go of `<db>.dry.lock`.
+    pub(super) fn release_dry_run_guard(&self) {
         self.dry_run_guard
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        Ok(())
     }
 
     /// Ends, as interrupted, the runs that applied changes and never ended (their
@@ -463,7 +485,7 @@ impl Store {
     ) -> Result<Vec<RunRecord>, StoreError> {
         let conn = self.conn();
         let sql = format!(
-            "SELECT id, started_at, ended_at, trigger, mode, result, summary, error FROM runs {clause}"
+            "SELECT id, started_at, ended_at, trigger, mode, result, summary, error, kind FROM runs {clause}"
         );
         let mut st = conn.prepare(&sql).map_err(|e| self.sql(e))?;
         let rows = st
@@ -478,6 +500,7 @@ impl Store {
                     result: r.get(5)?,
                     summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
                     error: r.get(7)?,
+                    kind: r.get(8)?,
                 })
             })
             .map_err(|e| self.sql(e))?;

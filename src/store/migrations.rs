@@ -117,6 +117,17 @@ CREATE TABLE held_deactivations (
 );
 "#,
     ),
+    // Incremental cycles: where the next one resumes (the System Log cursor, kafkaman's
+    // change clock, whether the next cycle must be full), and which kind each run was.
+    M::up(
+        r#"
+CREATE TABLE sync_cursor (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN kind TEXT;
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

@@ -7,6 +7,7 @@
 //! Enumerated values (operation kinds and states, run results, memberships, …) are
 //! stored as the same strings they always were; an unknown one read back is an error.
 
+mod cursor;
 mod held;
 mod journal;
 mod lock;
@@ -19,8 +20,11 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 use crate::plan::model::UnknownValue;
+pub use cursor::{SnapshotChanges, SyncCursor};
 pub use held::HeldDeactivation;
-pub use journal::{OpRecord, OpState, PlanCategory, PlanItem, RunMode, RunRecord, RunResult};
+pub use journal::{
+    CycleKind, OpRecord, OpState, PlanCategory, PlanItem, RunMode, RunRecord, RunResult,
+};
 pub use lock::StateLock;
 use migrations::MIGRATIONS;
 

@@ -149,7 +149,7 @@ pub(super) async fn guard(State(shared): State<Shared>, req: Request, next: Next
     let public = path.trim_end_matches('/') == "/scim/v2/ServiceProviderConfig";
     let token = bearer(req.headers());
     let now = epoch_secs();
-    let (verdict, key, enabled, team_api) = {
+    let (verdict, key, enabled, team_api, clock) = {
         let mut team = lock(&shared.team);
         let key = team.check_key(token.as_deref());
         let bucket = match (&token, key) {
@@ -161,6 +161,7 @@ pub(super) async fn guard(State(shared): State<Shared>, req: Request, next: Next
             key,
             team.scim_enabled,
             team.compat.team_api,
+            team.now(),
         )
     };
     let mut resp = if !verdict.allowed {
@@ -196,6 +197,10 @@ pub(super) async fn guard(State(shared): State<Shared>, req: Request, next: Next
         next.run(req).await
     };
     add_rate_headers(&mut resp, &verdict, now);
+    // kafkaman's clock, which `/__sim/clock` may have moved from the local one.
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(clock.into())) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
     resp
 }
 

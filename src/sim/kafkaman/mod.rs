@@ -43,6 +43,26 @@ pub struct MemberView {
     /// `active`, `invited` or `deactivated`.
     pub membership: String,
     pub role: String,
+    /// `meta.lastModified` as rendered (RFC 3339, milliseconds, kafkaman's clock).
+    pub last_modified: String,
+}
+
+/// What a team admin changes on a member by hand in kafkaman's UI
+/// ([`KafkamanSim::update_member`], `POST /__sim/members/update`). `None` leaves a field
+/// as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdate {
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// `false` deactivates (removes from the team, frees the seat); `true` reactivates
+    /// (needs a free seat).
+    #[serde(default)]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// A team invite as the simulator holds it.
@@ -232,18 +252,31 @@ impl KafkamanSim {
             .collect()
     }
     pub fn add_member(&self, spec: MemberSpec) -> Result<String, AdminError> {
-        lock(&self.shared.team).add_member(spec, Utc::now())
+        let mut team = lock(&self.shared.team);
+        let now = team.now();
+        team.add_member(spec, now)
+    }
+    /// A team admin changes a member by hand (name, role, deactivate, reactivate); see
+    /// [`MemberUpdate`].
+    pub fn update_member(&self, email: &str, update: MemberUpdate) -> Result<(), AdminError> {
+        let mut team = lock(&self.shared.team);
+        let now = team.now();
+        team.update_member(email, update, now)
     }
     pub fn add_outside_account(&self, email: &str) {
         lock(&self.shared.team).add_outside_account(email);
     }
     /// Adds a pending invite; returns its id.
     pub fn add_invite(&self, email: &str, source: &str) -> Result<String, AdminError> {
-        lock(&self.shared.team).add_invite_at(email, source, None, Utc::now())
+        let mut team = lock(&self.shared.team);
+        let now = team.now();
+        team.add_invite_at(email, source, None, now)
     }
     /// The invited person accepts their pending invite (an `invited` member turns `active`).
     pub fn accept_invite(&self, email: &str) -> Result<(), AdminError> {
-        lock(&self.shared.team).accept_invite(email, Utc::now())
+        let mut team = lock(&self.shared.team);
+        let now = team.now();
+        team.accept_invite(email, now)
     }
     pub fn set_seats(&self, seats: u32) {
         lock(&self.shared.team).set_seats(seats);
@@ -266,6 +299,16 @@ impl KafkamanSim {
     /// Makes it answer like another RFC 7644 service provider (see [`Compat`]).
     pub fn set_compat(&self, compat: Compat) {
         lock(&self.shared.team).compat = compat;
+    }
+    /// Sets kafkaman's clock to the local one plus `offset` (negative: behind). It dates
+    /// every change (`meta.created`, `meta.lastModified`, invites' `createdAt`) and the
+    /// `Date` header of API responses.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        lock(&self.shared.team).set_clock_offset(offset);
+    }
+    /// kafkaman's clock now (milliseconds).
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        lock(&self.shared.team).now()
     }
 }
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde_json::{Value, json};
 
 use crate::sim::common::lock;
@@ -49,6 +49,7 @@ fn render_invite(i: &Invite) -> Value {
 
 pub(super) async fn list_invites(State(s): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let mut status = None;
+    let mut email = None;
     let mut limit = DEFAULT_LIMIT;
     let mut from = 0;
     for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -65,6 +66,8 @@ pub(super) async fn list_invites(State(s): State<Shared>, RawQuery(raw): RawQuer
                 Ok(n) if n >= 1 => limit = n.min(MAX_LIMIT),
                 _ => return invalid(&format!("limit {v:?}: expected an integer from 1 to 100")),
             },
+            // Compared case-insensitively; an empty address matches no invite.
+            "email" => email = Some(v.into_owned()),
             "cursor" => match decode_cursor(&v) {
                 Some(p) => from = p,
                 None => return invalid("cursor is not valid"),
@@ -73,7 +76,7 @@ pub(super) async fn list_invites(State(s): State<Shared>, RawQuery(raw): RawQuer
         }
     }
     let team = lock(&s.team);
-    let (page, next) = team.invite_page(status, from, limit);
+    let (page, next) = team.invite_page(status, email.as_deref(), from, limit);
     let data: Vec<Value> = page
         .iter()
         .map(|&i| render_invite(team.invite_at(i)))
@@ -86,7 +89,12 @@ pub(super) async fn list_invites(State(s): State<Shared>, RawQuery(raw): RawQuer
 }
 
 pub(super) async fn delete_invite(State(s): State<Shared>, Path(id): Path<String>) -> Response {
-    if lock(&s.team).revoke_invite(&id, Utc::now()) {
+    let revoked = {
+        let mut team = lock(&s.team);
+        let now = team.now();
+        team.revoke_invite(&id, now)
+    };
+    if revoked {
         no_content()
     } else {
         team_error(

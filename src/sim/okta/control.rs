@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Shared;
-use super::org::{OrgError, fmt_ts};
+use chrono::Duration;
+
+use super::org::{OrgError, fmt_ts, ms_i64};
 use super::render;
 use crate::sim::common::lock;
 use crate::sim::scenario::OktaUserSpec;
@@ -60,6 +62,8 @@ pub fn state_json(s: &Shared) -> Value {
         },
         "app_users": app_users,
         "system_log": org.log.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        "log_delay_ms": org.log_delay.num_milliseconds(),
+        "log_jitter_ms": org.log_jitter.num_milliseconds(),
     })
 }
 
@@ -76,6 +80,13 @@ fn error(e: OrgError) -> Response {
         OrgError::Conflict(_) => StatusCode::CONFLICT,
     };
     (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+/// `{"ms": n}` for the System Log timing routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MsBody {
+    ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +130,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
                     "suspend" => org.suspend_user(&user),
                     "unsuspend" => org.unsuspend_user(&user),
                     "reactivate" => org.reactivate_user(&user),
+                    "delete" => org.delete_user(&user),
                     other => Err(OrgError::NotFound(format!("no lifecycle operation {other}"))),
                 };
                 result(r)
@@ -157,6 +169,20 @@ pub fn routes(shared: Arc<Shared>) -> Router {
             })
             .delete(|State(s): S, Path((group, user)): Path<(String, String)>| async move {
                 result(lock(&s.org).remove_group_member(&group, &user))
+            }),
+        )
+        .route(
+            "/__sim/log_delay",
+            post(|State(s): S, Json(b): Json<MsBody>| async move {
+                lock(&s.org).log_delay = Duration::milliseconds(ms_i64(b.ms));
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/__sim/log_jitter",
+            post(|State(s): S, Json(b): Json<MsBody>| async move {
+                lock(&s.org).log_jitter = Duration::milliseconds(ms_i64(b.ms));
+                StatusCode::NO_CONTENT
             }),
         )
         .with_state(shared)

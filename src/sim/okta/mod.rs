@@ -378,13 +378,27 @@ impl OktaSim {
     pub fn group_id(&self, name_or_id: &str) -> Option<String> {
         lock(&self.shared.org).resolve_group(name_or_id)
     }
-    /// The System Log events so far, oldest first (as `GET /api/v1/logs` renders them).
+    /// Every System Log event persisted so far, in persistence order (the polling
+    /// order), as `GET /api/v1/logs` renders them: also those not visible yet.
     pub fn log_events(&self) -> Vec<serde_json::Value> {
         lock(&self.shared.org)
             .log
             .iter()
             .map(|e| e.event.clone())
             .collect()
+    }
+    /// System Log eventual consistency: events of changes made from now on become
+    /// visible to `/api/v1/logs` this long after the change (capped at a day). Polling
+    /// stops at the first event not visible yet, so later events wait behind it.
+    pub fn set_log_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        lock(&self.shared.org).log_delay = chrono::Duration::milliseconds(org::ms_i64(ms));
+    }
+    /// Events of changes made from now on get a `published` up to this much before the
+    /// change (at random), so `published` need not follow the polling order.
+    pub fn set_log_jitter(&self, jitter: std::time::Duration) {
+        let ms = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+        lock(&self.shared.org).log_jitter = chrono::Duration::milliseconds(org::ms_i64(ms));
     }
     // Admin operations: `user`/`group` accept an id, a login / a group name. Each emits
     // the System Log events the real org emits and bumps timestamps the same way.
@@ -400,6 +414,11 @@ impl OktaSim {
     }
     pub fn deactivate_user(&self, user: &str) -> Result<(), AdminError> {
         Ok(lock(&self.shared.org).deactivate_user(user)?)
+    }
+    /// Deletes a DEPROVISIONED user for good (`user.lifecycle.delete.initiated` and
+    /// `.completed`); deactivate first, as in Okta.
+    pub fn delete_user(&self, user: &str) -> Result<(), AdminError> {
+        Ok(lock(&self.shared.org).delete_user(user)?)
     }
     /// STAGED or DEPROVISIONED -> ACTIVE (Okta's `activate`; this is how a deactivated
     /// user comes back).

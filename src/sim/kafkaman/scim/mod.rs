@@ -15,7 +15,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::sim::common::lock;
@@ -126,34 +126,55 @@ fn query_map(raw: Option<String>) -> HashMap<String, String> {
 pub(super) enum UserFilter {
     UserName(String),
     ExternalId(String),
+    /// `meta.lastModified gt "<time>"` (or `ge`, then `inclusive`).
+    LastModified {
+        since: DateTime<Utc>,
+        inclusive: bool,
+    },
 }
 
-/// Parses the only filters kafkaman supports: `userName eq "…"` and `externalId eq "…"`.
+/// The filters kafkaman supports, for error details.
+const SUPPORTED_FILTERS: &str =
+    r#"'userName eq "..."', 'externalId eq "..."' and 'meta.lastModified gt|ge "<RFC 3339 time>"'"#;
+
+/// The answer to a filter kafkaman doesn't support.
+pub(super) fn unsupported_filter(raw: &str, supported: &str) -> ScimError {
+    ScimError::bad_request(
+        "invalidFilter",
+        format!("Unsupported filter {raw:?}: only {supported} are supported"),
+    )
+}
+
+/// Parses the only filters kafkaman supports: `userName eq "…"`, `externalId eq "…"`
+/// and `meta.lastModified gt|ge "<RFC 3339 time>"` (one at a time).
 pub(super) fn parse_filter(raw: &str) -> Result<UserFilter, ScimError> {
-    let invalid = || {
-        ScimError::bad_request(
-            "invalidFilter",
-            format!(
-                "Unsupported filter {raw:?}: only 'userName eq \"...\"' and 'externalId eq \"...\"' are supported"
-            ),
-        )
-    };
+    let invalid = || unsupported_filter(raw, SUPPORTED_FILTERS);
     let s = raw.trim();
     let (attr, rest) = s.split_once(char::is_whitespace).ok_or_else(invalid)?;
     let (op, value) = rest
         .trim_start()
         .split_once(char::is_whitespace)
         .ok_or_else(invalid)?;
-    if !op.eq_ignore_ascii_case("eq") {
-        return Err(invalid());
-    }
     let value: String = serde_json::from_str(value.trim()).map_err(|_| invalid())?;
     let attr_lc = attr.to_lowercase();
     let core_prefix = format!("{}:", CORE_USER.to_lowercase());
     let attr_lc = attr_lc.strip_prefix(&core_prefix).unwrap_or(&attr_lc);
-    match attr_lc {
-        "username" => Ok(UserFilter::UserName(value)),
-        "externalid" => Ok(UserFilter::ExternalId(value)),
+    let op = op.to_ascii_lowercase();
+    match (attr_lc, op.as_str()) {
+        ("username", "eq") => Ok(UserFilter::UserName(value)),
+        ("externalid", "eq") => Ok(UserFilter::ExternalId(value)),
+        ("meta.lastmodified", "gt" | "ge") => {
+            let since = DateTime::parse_from_rfc3339(value.trim()).map_err(|e| {
+                ScimError::bad_request(
+                    "invalidFilter",
+                    format!("meta.lastModified must be compared with an RFC 3339 time, got {value:?} ({e})"),
+                )
+            })?;
+            Ok(UserFilter::LastModified {
+                since: since.with_timezone(&Utc),
+                inclusive: op == "ge",
+            })
+        }
         _ => Err(invalid()),
     }
 }
@@ -196,18 +217,31 @@ pub(super) async fn list_users(
             let from = (start - 1).min(n);
             (n, (from..(from + count).min(n)).collect())
         }
-        Some(f) => {
-            let hits: Vec<usize> = match f {
-                UserFilter::UserName(u) => team.index_of_user_name(u).into_iter().collect(),
-                UserFilter::ExternalId(e) => {
-                    let mut v = team.indexes_of_external_id(e);
-                    v.sort_unstable();
-                    v
-                }
-            };
-            let n = hits.len();
-            let page = hits.into_iter().skip(start - 1).take(count).collect();
+        Some(UserFilter::LastModified { .. }) if !team.compat.last_modified_filter => {
+            // A target that only knows the `eq` filters.
+            return Err(unsupported_filter(
+                q.get("filter").map_or("", String::as_str),
+                r#"'userName eq "..."' and 'externalId eq "..."'"#,
+            ));
+        }
+        Some(UserFilter::LastModified { since, inclusive }) => {
+            let n = team.modified_since(*since, *inclusive).count();
+            let page = team
+                .modified_since(*since, *inclusive)
+                .skip(start - 1)
+                .take(count)
+                .collect();
             (n, page)
+        }
+        Some(UserFilter::UserName(u)) => paged(
+            team.index_of_user_name(u).into_iter().collect(),
+            start,
+            count,
+        ),
+        Some(UserFilter::ExternalId(e)) => {
+            let mut hits = team.indexes_of_external_id(e);
+            hits.sort_unstable();
+            paged(hits, start, count)
         }
     };
     let resources: Vec<Value> = page
@@ -222,6 +256,12 @@ pub(super) async fn list_users(
         "Resources": resources,
     });
     Ok(scim_json(StatusCode::OK, &body))
+}
+
+/// `(totalResults, the page)` of `hits` for a 1-based `start`.
+fn paged(hits: Vec<usize>, start: usize, count: usize) -> (usize, Vec<usize>) {
+    let n = hits.len();
+    (n, hits.into_iter().skip(start - 1).take(count).collect())
 }
 
 pub(super) async fn get_user(
@@ -284,7 +324,11 @@ pub(super) async fn create_user(
         active,
     };
     let user_name = new_user.user_name.clone();
-    let idx = lock(&s.team).create_user(new_user, Utc::now())?;
+    let idx = {
+        let mut team = lock(&s.team);
+        let now = team.now();
+        team.create_user(new_user, now)?
+    };
     tracing::debug!(user_name = %user_name, "kafkaman sim: user created");
     Ok(user_response(&s, &headers, raw, idx, StatusCode::CREATED))
 }
@@ -314,7 +358,8 @@ pub(super) async fn replace_user(
         let idx = team
             .index_of_id(&id)
             .ok_or_else(|| ScimError::not_found(&id))?;
-        team.apply_changes(idx, &changes, Utc::now())?;
+        let now = team.now();
+        team.apply_changes(idx, &changes, now)?;
         idx
     };
     Ok(user_response(&s, &headers, raw, idx, StatusCode::OK))
@@ -336,7 +381,8 @@ pub(super) async fn patch_user(
             .index_of_id(&id)
             .ok_or_else(|| ScimError::not_found(&id))?;
         let changes = patch_changes(&body)?;
-        team.apply_changes(idx, &changes, Utc::now())?;
+        let now = team.now();
+        team.apply_changes(idx, &changes, now)?;
         if team.compat.patch_no_content {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -364,6 +410,21 @@ mod tests {
                 .unwrap(),
             UserFilter::UserName("a b".into())
         );
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            parse_filter(r#"meta.lastModified gt "2024-05-01T10:00:00.123Z""#).unwrap(),
+            UserFilter::LastModified {
+                since: at("2024-05-01T10:00:00.123Z"),
+                inclusive: false
+            }
+        );
+        assert_eq!(
+            parse_filter(r#"META.LASTMODIFIED GE "2024-05-01T12:00:00+02:00""#).unwrap(),
+            UserFilter::LastModified {
+                since: at("2024-05-01T10:00:00Z"),
+                inclusive: true
+            }
+        );
         for bad in [
             r#"userName co "a""#,
             r#"emails eq "a""#,
@@ -371,6 +432,14 @@ mod tests {
             "userName eq a",
             "userName pr",
             "",
+            r#"meta.lastModified eq "2024-05-01T10:00:00Z""#,
+            r#"meta.lastModified lt "2024-05-01T10:00:00Z""#,
+            r#"meta.created gt "2024-05-01T10:00:00Z""#,
+            r#"meta.lastModified gt "yesterday""#,
+            r#"meta.lastModified gt "2024-05-01""#,
+            r#"meta.lastModified gt 2024-05-01T10:00:00Z"#,
+            r#"meta.lastModified gt "2024-05-01T10:00:00Z" and userName eq "a""#,
+            r#"userName gt "a""#,
         ] {
             let e = parse_filter(bad).unwrap_err();
             assert_eq!(e.scim_type, Some("invalidFilter"), "{bad}");

@@ -5,14 +5,15 @@
 mod changes;
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 
 use crate::sim::common::FixedWindow;
 use crate::sim::scenario::{KafkamanRateLimit, KafkamanScenario, MemberSpec};
 
-use super::{AdminError, InviteView, MemberView};
+use super::{AdminError, InviteView, MemberUpdate, MemberView};
 
 /// How long an invite stays valid (reported as `expiresAt`; the simulator never expires
 /// invites on its own).
@@ -93,6 +94,8 @@ pub(super) struct Member {
     pub joined: bool,
     pub role: String,
     pub created: DateTime<Utc>,
+    /// Whole milliseconds (as rendered), changed only through [`Team::touch`], which
+    /// keeps the `meta.lastModified` index in step.
     pub last_modified: DateTime<Utc>,
 }
 
@@ -107,6 +110,9 @@ impl Member {
             active: self.membership != Membership::Deactivated,
             membership: self.membership.as_str().to_string(),
             role: self.role.clone(),
+            last_modified: self
+                .last_modified
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }
     }
 }
@@ -219,6 +225,11 @@ pub(super) struct Team {
     seats_total: u32,
     seats_used: u32,
     keys: Vec<ApiKey>,
+    /// `(meta.lastModified, index)` of every member: the order of the
+    /// `meta.lastModified` filter.
+    by_modified: BTreeSet<(DateTime<Utc>, usize)>,
+    /// kafkaman's clock minus the local one (`/__sim/clock`).
+    clock_offset: Duration,
     pub scim_enabled: bool,
     /// How closely it is only an RFC 7644 service provider (`/__sim/compat`).
     pub compat: Compat,
@@ -235,6 +246,9 @@ pub struct Compat {
     pub patch_no_content: bool,
     /// The team API (`/api/v1/team/...`) exists; false answers it 404.
     pub team_api: bool,
+    /// `GET /Users` supports `filter=meta.lastModified gt|ge "..."`; false answers it
+    /// 400 `invalidFilter`, like a target that only knows `userName eq` / `externalId eq`.
+    pub last_modified_filter: bool,
 }
 
 impl Default for Compat {
@@ -242,8 +256,17 @@ impl Default for Compat {
         Compat {
             patch_no_content: false,
             team_api: true,
+            last_modified_filter: true,
         }
     }
+}
+
+/// `t` cut to whole milliseconds: `meta.lastModified` is rendered, compared and ordered
+/// at millisecond precision.
+pub(super) fn whole_ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    // Fewer nanoseconds than `t` has is always valid (leap seconds included).
+    t.with_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
 }
 
 fn new_id() -> String {
@@ -272,12 +295,14 @@ impl Team {
                     active: k.status == "ACTIVE",
                 })
                 .collect(),
+            by_modified: BTreeSet::new(),
+            clock_offset: Duration::zero(),
             scim_enabled: s.scim_enabled,
             compat: Compat::default(),
             rate_limit: s.rate_limit.clone(),
             windows: HashMap::new(),
         };
-        let now = Utc::now();
+        let now = team.now();
         for m in &s.members {
             team.add_member(m.clone(), now)
                 .map_err(|e| AdminError(format!("kafkaman.members {}: {}", m.email, e.0)))?;
@@ -351,6 +376,36 @@ impl Team {
         self.seats_used < self.seats_total
     }
 
+    /// kafkaman's clock: the local one moved by the offset `/__sim/clock` sets, in whole
+    /// milliseconds. Every change takes its time from here.
+    pub fn now(&self) -> DateTime<Utc> {
+        let local = Utc::now();
+        whole_ms(local.checked_add_signed(self.clock_offset).unwrap_or(local))
+    }
+
+    pub fn set_clock_offset(&mut self, offset: Duration) {
+        self.clock_offset = offset;
+    }
+
+    /// Members whose `meta.lastModified` is after `since` (or at it, when `inclusive`),
+    /// oldest change first; members changed in the same millisecond in creation order.
+    pub fn modified_since(
+        &self,
+        since: DateTime<Utc>,
+        inclusive: bool,
+    ) -> impl Iterator<Item = usize> + '_ {
+        // Stamps are whole milliseconds, `since` may not be: comparing the full value is
+        // exactly "after since" / "at or after since".
+        let from = if inclusive {
+            Bound::Included((since, 0))
+        } else {
+            Bound::Excluded((since, usize::MAX))
+        };
+        self.by_modified
+            .range((from, Bound::Unbounded))
+            .map(|&(_, idx)| idx)
+    }
+
     fn pending_invites_for(&self, email: &str) -> impl Iterator<Item = usize> + '_ {
         self.invites_by_email
             .get(&email.to_lowercase())
@@ -412,8 +467,11 @@ impl Team {
 
     // ---- members ------------------------------------------------------------------------
 
-    fn insert_member(&mut self, m: Member) -> usize {
+    fn insert_member(&mut self, mut m: Member) -> usize {
         let idx = self.members.len();
+        m.created = whole_ms(m.created);
+        m.last_modified = whole_ms(m.last_modified);
+        self.by_modified.insert((m.last_modified, idx));
         self.by_id.insert(m.id.clone(), idx);
         self.by_user_name.insert(m.user_name.to_lowercase(), idx);
         if let Some(ext) = &m.external_id {
@@ -427,5 +485,15 @@ impl Team {
         }
         self.members.push(m);
         idx
+    }
+
+    /// Records a change to a member at `now`: every change to a member goes through
+    /// here, so `meta.lastModified` and its index never miss one.
+    fn touch(&mut self, idx: usize, now: DateTime<Utc>) {
+        let now = whole_ms(now);
+        let m = &mut self.members[idx];
+        self.by_modified.remove(&(m.last_modified, idx));
+        m.last_modified = now;
+        self.by_modified.insert((now, idx));
     }
 }

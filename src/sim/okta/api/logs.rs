@@ -2,13 +2,47 @@
 
 use super::*;
 
-fn log_cursor(seq: u64, published_ms: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{published_ms}_{seq}"))
+/// A System Log cursor: polling resumes after `seq` (persistence order); bounded
+/// queries after (`published_ms`, `seq`) in `published` order, and carry their `since`
+/// (the next link can't: `after` and `since` don't go together).
+#[derive(Debug, Clone, Copy)]
+struct LogCursor {
+    published_ms: i64,
+    seq: u64,
+    since_ms: Option<i64>,
 }
 
-fn decode_log_cursor(c: &str) -> Option<u64> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c.as_bytes()).ok()?).ok()?;
-    raw.rsplit('_').next()?.parse().ok()
+impl LogCursor {
+    fn encode(&self) -> String {
+        let raw = match self.since_ms {
+            Some(since) => format!("{}_{}_{since}", self.published_ms, self.seq),
+            None => format!("{}_{}", self.published_ms, self.seq),
+        };
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    fn decode(c: &str) -> Option<LogCursor> {
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c.as_bytes()).ok()?).ok()?;
+        let mut parts = raw.split('_');
+        let published_ms = parts.next()?.parse().ok()?;
+        let seq = parts.next()?.parse().ok()?;
+        let since_ms = match parts.next() {
+            Some(v) => Some(v.parse().ok()?),
+            None => None,
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(LogCursor {
+            published_ms,
+            seq,
+            since_ms,
+        })
+    }
+
+    fn key(&self) -> (i64, u64) {
+        (self.published_ms, self.seq)
+    }
 }
 
 fn invalid_log_filter() -> OktaError {
@@ -52,7 +86,7 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
         };
         let cursor = match p.get("after").filter(|a| !a.is_empty()) {
             Some(c) => Some(
-                decode_log_cursor(c)
+                LogCursor::decode(c)
                     .ok_or_else(|| OktaError::validation("after: invalid cursor"))?,
             ),
             None => None,
@@ -92,8 +126,14 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             .unwrap_or_default();
         let base = s.base();
         let org = lock(&s.org);
+        // A first page and bounded pages are bounded by `since`; a polling cursor is not
+        // (it resumes in persistence order, whatever the events' `published`).
+        let since_ms = match cursor {
+            None => Some(since.timestamp_millis()),
+            Some(c) => c.since_ms,
+        };
         let matches = |e: &LogEntry| -> bool {
-            if cursor.is_none() && e.published < since {
+            if since_ms.is_some_and(|s| e.published.timestamp_millis() < s) {
                 return false;
             }
             if until.is_some_and(|u| e.published >= u) {
@@ -111,26 +151,21 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             true
         };
         let polling = until.is_none() && !descending;
-        let mut hits = Vec::new();
-        let mut last_scanned = cursor.unwrap_or(0);
+        let visible = |e: &LogEntry| e.visible_at <= now_ts;
+        let mut hits: Vec<&LogEntry> = Vec::new();
         let mut more = false;
-        if descending {
-            let end = cursor
-                .map(|c| (c.saturating_sub(1)) as usize)
-                .unwrap_or(org.log.len());
-            for e in org.log[..end.min(org.log.len())].iter().rev() {
-                if matches(e) {
-                    if hits.len() == limit {
-                        more = true;
-                        break;
-                    }
-                    hits.push(e);
-                }
-            }
-        } else {
-            let start = cursor.unwrap_or(0) as usize;
-            for e in org.log.iter().skip(start) {
-                if until.is_some_and(|u| e.published >= u) {
+        let next = if polling {
+            // Persistence order, from the cursor. The walk stops at the first event not
+            // visible yet, so the cursor never passes it: it is served by a later poll,
+            // even when its `published` is earlier than events already served.
+            let start = cursor.map(|c| c.seq).unwrap_or(0);
+            let mut last_scanned = start;
+            for e in org
+                .log
+                .iter()
+                .skip(usize::try_from(start).unwrap_or(usize::MAX))
+            {
+                if !visible(e) {
                     break;
                 }
                 if matches(e) {
@@ -142,34 +177,55 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
                 }
                 last_scanned = e.seq;
             }
-        }
-        let next = if polling {
             // Resume after the last event returned, or after everything scanned when the
             // page wasn't full (nothing before that point can match any more).
-            let seq = if more {
-                hits.last().map(|e| e.seq).unwrap_or(last_scanned)
-            } else {
-                last_scanned
+            let seq = match hits.last() {
+                Some(e) if more => e.seq,
+                _ => last_scanned,
             };
             let ms = org
                 .log
                 .get(seq.saturating_sub(1) as usize)
                 .map(|e| e.published.timestamp_millis())
                 .unwrap_or(0);
-            Some(next_link(
-                base,
-                "/api/v1/logs",
-                &p,
-                &["since"],
-                &log_cursor(seq, ms),
-            ))
-        } else if more {
-            hits.last().map(|e| {
-                let c = log_cursor(e.seq, e.published.timestamp_millis());
-                next_link(base, "/api/v1/logs", &p, &["since"], &c)
-            })
+            let c = LogCursor {
+                published_ms: ms,
+                seq,
+                since_ms: None,
+            };
+            Some(next_link(base, "/api/v1/logs", &p, &["since"], &c.encode()))
         } else {
-            None
+            // Bounded (or DESCENDING): `published` order, ties by persistence; events
+            // not visible yet are simply not there.
+            let key = |e: &LogEntry| (e.published.timestamp_millis(), e.seq);
+            let mut found: Vec<&LogEntry> = org
+                .log
+                .iter()
+                .filter(|e| visible(e) && matches(e))
+                .filter(|e| match cursor {
+                    Some(c) if descending => key(e) < c.key(),
+                    Some(c) => key(e) > c.key(),
+                    None => true,
+                })
+                .collect();
+            found.sort_by_key(|e| key(e));
+            if descending {
+                found.reverse();
+            }
+            more = found.len() > limit;
+            found.truncate(limit);
+            hits = found;
+            match hits.last() {
+                Some(e) if more => {
+                    let c = LogCursor {
+                        published_ms: e.published.timestamp_millis(),
+                        seq: e.seq,
+                        since_ms,
+                    };
+                    Some(next_link(base, "/api/v1/logs", &p, &["since"], &c.encode()))
+                }
+                _ => None,
+            }
         };
         let items: Vec<&Value> = hits.iter().map(|e| &e.event).collect();
         tracing::trace!(returned = hits.len(), polling, since = %fmt_ts(&since), "okta sim: logs page");

@@ -93,7 +93,7 @@ impl Org {
             vec![target],
         );
         if new_login != old_login && self.app_users.contains_key(&uid) {
-            let t = vec![self.user_target(&uid), self.app_target()];
+            let t = self.app_membership_targets(&uid);
             self.emit(
                 at,
                 "application.user_membership.change_username",
@@ -125,6 +125,44 @@ impl Org {
         );
         self.direct.remove(&uid);
         self.resync(&uid, at);
+        Ok(())
+    }
+
+    /// Deletion: only of a DEPROVISIONED user (Okta deactivates first); the user, its
+    /// login and its group memberships are gone, and lookups answer 404.
+    pub fn delete_user(&mut self, user: &str) -> Result<(), OrgError> {
+        let uid = self.user_ref(user)?;
+        if self.status_of(&uid) != Some(UserStatus::Deprovisioned) {
+            return Err(OrgError::Conflict(format!(
+                "delete: user {user} is not DEPROVISIONED; Okta deletes only deactivated users"
+            )));
+        }
+        let at = now();
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.delete.initiated",
+            "Delete Okta user initiated",
+            "core.user.config.user_deletion.initiated",
+        );
+        self.lifecycle_event(
+            &uid,
+            at,
+            "user.lifecycle.delete.completed",
+            "Delete Okta user completed",
+            "core.user.config.user_deletion.success",
+        );
+        self.direct.remove(&uid);
+        self.app_users.remove(&uid);
+        if let Some(u) = self.users.remove(&uid) {
+            self.logins.remove(&u.login().to_lowercase());
+            for gid in &u.groups {
+                if let Some(g) = self.groups.get_mut(gid) {
+                    g.members.remove(&uid);
+                    g.last_membership_updated = at;
+                }
+            }
+        }
         Ok(())
     }
 

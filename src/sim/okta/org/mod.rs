@@ -149,6 +149,9 @@ pub struct GroupAssignment {
 /// One AppUser row (the user is assigned, directly or through a group).
 #[derive(Debug, Clone)]
 pub struct AppUserRow {
+    /// The assignment's own id (`0ua…`): only System Log events show it, as the `AppUser`
+    /// target (the API's `AppUser.id` is the user's id).
+    pub id: String,
     pub created: Ts,
     pub last_updated: Ts,
     pub status_changed: Ts,
@@ -159,7 +162,11 @@ pub struct AppUserRow {
 #[derive(Debug, Clone)]
 pub struct LogEntry {
     pub seq: u64,
+    /// When the change happened, less up to `log_jitter` (Okta's `published` need not
+    /// follow persistence order).
     pub published: Ts,
+    /// When `/api/v1/logs` starts serving it: the change plus `log_delay` at the time.
+    pub visible_at: Ts,
     pub event: Value,
 }
 
@@ -192,6 +199,19 @@ pub struct Org {
     /// The app's users: direct assignments plus non-deprovisioned members of assigned groups.
     pub app_users: BTreeMap<String, AppUserRow>,
     pub log: Vec<LogEntry>,
+    /// How long after a change its events become visible to `/api/v1/logs`.
+    pub log_delay: Duration,
+    /// Events' `published` is the change's time less a random part of this.
+    pub log_jitter: Duration,
+}
+
+/// The longest System Log delay or jitter the simulator takes (a day); longer is capped.
+pub const MAX_LOG_TIMING_MS: u64 = 86_400_000;
+
+/// A scenario's milliseconds as chrono's, capped at [`MAX_LOG_TIMING_MS`].
+pub fn ms_i64(ms: u64) -> i64 {
+    // At most 86_400_000: always fits.
+    ms.min(MAX_LOG_TIMING_MS) as i64
 }
 
 /// A user to create; `login` is required, everything else has Okta's defaults.
@@ -237,6 +257,8 @@ impl Org {
             group_assignments: BTreeMap::new(),
             app_users: BTreeMap::new(),
             log: Vec::new(),
+            log_delay: Duration::milliseconds(ms_i64(sc.log_delay_ms)),
+            log_jitter: Duration::milliseconds(ms_i64(sc.log_jitter_ms)),
         };
         for spec in &sc.users {
             org.insert_user(spec, start)?;
@@ -295,6 +317,7 @@ impl Org {
                 org.app_users.insert(
                     uid,
                     AppUserRow {
+                        id: new_okta_id("0ua"),
                         created: start,
                         last_updated: start,
                         status_changed: start,
@@ -415,13 +438,14 @@ impl Org {
             self.app_users.insert(
                 uid.to_string(),
                 AppUserRow {
+                    id: new_okta_id("0ua"),
                     created: at,
                     last_updated: at,
                     status_changed: at,
                     external_id: None,
                 },
             );
-            let targets = vec![self.user_target(uid), self.app_target()];
+            let targets = self.app_membership_targets(uid);
             self.emit(
                 at,
                 "application.user_membership.add",
@@ -430,8 +454,8 @@ impl Org {
                 targets,
             );
         } else if !should && is {
+            let targets = self.app_membership_targets(uid);
             self.app_users.remove(uid);
-            let targets = vec![self.user_target(uid), self.app_target()];
             self.emit(
                 at,
                 "application.user_membership.remove",
@@ -454,6 +478,21 @@ impl Org {
         }
     }
 
+    /// An app membership event's targets, as Okta lists them: the assignment
+    /// (`AppUser`, its own `0ua…` id), the app, then the user.
+    pub(super) fn app_membership_targets(&self, uid: &str) -> Vec<Value> {
+        let mut targets = Vec::with_capacity(3);
+        if let Some(row) = self.app_users.get(uid) {
+            let mut t = self.user_target(uid);
+            t["id"] = Value::String(row.id.clone());
+            t["type"] = Value::String("AppUser".into());
+            targets.push(t);
+        }
+        targets.push(self.app_target());
+        targets.push(self.user_target(uid));
+        targets
+    }
+
     fn app_target(&self) -> Value {
         json!({
             "id": self.app_id,
@@ -468,12 +507,20 @@ impl Org {
         json!({"id": gid, "type": "UserGroup", "alternateId": "unknown", "displayName": name})
     }
 
-    /// Appends a System Log event done by the simulator's admin.
+    /// Appends a System Log event done by the simulator's admin. It becomes visible to
+    /// `/api/v1/logs` after `log_delay`, and its `published` is up to `log_jitter` before
+    /// `at`, so that an event persisted later may have been published earlier.
     fn emit(&mut self, at: Ts, event_type: &str, message: &str, legacy: &str, targets: Vec<Value>) {
         let seq = self.log.len() as u64 + 1;
+        let jitter_ms = self.log_jitter.num_milliseconds().max(0);
+        let published = if jitter_ms > 0 {
+            at - Duration::milliseconds(fastrand::i64(0..=jitter_ms))
+        } else {
+            at
+        };
         let event = json!({
             "uuid": uuid::Uuid::new_v4().to_string(),
-            "published": fmt_ts(&at),
+            "published": fmt_ts(&published),
             "eventType": event_type,
             "legacyEventType": legacy,
             "version": "0",
@@ -499,7 +546,8 @@ impl Org {
         });
         self.log.push(LogEntry {
             seq,
-            published: at,
+            published,
+            visible_at: at + self.log_delay,
             event,
         });
     }

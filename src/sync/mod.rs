@@ -1,5 +1,12 @@
-//! One reconciliation cycle: read Okta (completely, or not at all), refresh the team
-//! snapshot, plan, and — unless this is a dry run — apply and record.
+//! One reconciliation cycle: read what changed (incremental) or everything (full), plan,
+//! and — unless this is a dry run — apply and record.
+//!
+//! Both kinds end in the same pure planner over the same kind of view: a full cycle reads
+//! every assignment and member; an incremental one takes the snapshot and replaces what
+//! the System Log and kafkaman's change clock name ([`incremental`]). Either read is
+//! complete or an error: nothing is planned from half a read.
+
+pub mod incremental;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -14,7 +21,8 @@ use crate::okta::{AppUser, OktaAuth, OktaClient, OktaClientOptions, OktaError};
 use crate::plan::{
     self, AssignedUser, OktaLookup, OktaView, OpKind, Plan, Policy, SuspendedPolicy, TeamView,
 };
-use crate::store::{OpState, RunMode, Store, StoreError};
+use crate::store::{CycleKind, OpState, RunMode, SnapshotChanges, Store, StoreError, SyncCursor};
+use incremental::FullReason;
 
 /// Okta ids looked up per batch of `filter=id eq … or …` requests.
 const LOOKUP_BATCH: usize = 400;
@@ -57,6 +65,8 @@ pub enum Trigger {
     Manual,
     Schedule,
     Startup,
+    /// The daemon's incremental interval.
+    Interval,
     Demo,
 }
 
@@ -66,6 +76,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
             Trigger::Startup => "startup",
+            Trigger::Interval => "interval",
             Trigger::Demo => "demo",
         }
     }
@@ -83,6 +94,9 @@ pub struct CycleOptions {
     pub trigger: Trigger,
     /// Called with (phase, items so far) during long reads.
     pub progress: Option<Progress>,
+    /// A full cycle even when an incremental one could run (`--full`, the daemon's
+    /// full schedule).
+    pub full: bool,
 }
 
 impl Default for CycleOptions {
@@ -92,6 +106,7 @@ impl Default for CycleOptions {
             release_held: false,
             trigger: Trigger::Manual,
             progress: None,
+            full: false,
         }
     }
 }
@@ -114,6 +129,21 @@ pub struct RunSummary {
     pub okta_requests: u64,
     pub kafkaman_requests: u64,
     pub duration_ms: u64,
+    /// `full` or `incremental`.
+    #[serde(default)]
+    pub kind: Option<CycleKind>,
+    /// Why a full cycle was full.
+    #[serde(default)]
+    pub full_reason: Option<FullReason>,
+    /// A full cycle: how many Okta users and members differed from what incremental
+    /// reads had made of them (should be 0; None when there was nothing to compare).
+    #[serde(default)]
+    pub missed_drift: Option<usize>,
+    /// An incremental cycle: System Log events read and Okta users re-read.
+    #[serde(default)]
+    pub log_events: usize,
+    #[serde(default)]
+    pub users_reread: usize,
 }
 
 /// The outcome of a cycle.
@@ -233,6 +263,8 @@ pub fn assigned_user(cfg: &Config, u: &AppUser) -> AssignedUser {
 pub struct Reads {
     pub okta: OktaView,
     pub team: TeamView,
+    /// kafkaman's change clock: the newest `meta.lastModified` of the team read.
+    pub team_modified: Option<String>,
 }
 
 /// Reads Okta and the team (read-only) and looks up what the planner needs. Any
@@ -268,6 +300,7 @@ pub async fn read_both(
     };
 
     let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();
+    let team_modified = incremental::newest_modified(None, &users);
     let team = TeamView {
         members: users.iter().map(apply::member_from_scim).collect(),
         invites: invites
@@ -277,9 +310,18 @@ pub async fn read_both(
             .collect(),
         links,
     };
-    // Batched lookups (40 ids a request); a failed batch proves nothing about its ids.
+    let lookups = look_up(okta, plan::ids_to_look_up(&assigned, &team)).await;
+    Ok(Reads {
+        okta: OktaView { assigned, lookups },
+        team,
+        team_modified,
+    })
+}
+
+/// Looks up unassigned members' Okta users in batches; a failed batch proves nothing
+/// about its ids.
+async fn look_up(okta: &OktaClient, ids: Vec<String>) -> HashMap<String, OktaLookup> {
     let mut lookups = HashMap::new();
-    let ids = plan::ids_to_look_up(&assigned, &team);
     for chunk in ids.chunks(LOOKUP_BATCH) {
         match okta.find_users_by_ids(chunk).await {
             Ok(found) => {
@@ -307,10 +349,7 @@ pub async fn read_both(
             }
         }
     }
-    Ok(Reads {
-        okta: OktaView { assigned, lookups },
-        team,
-    })
+    lookups
 }
 
 /// Runs one cycle. The caller holds the state lock for a real run.
@@ -376,10 +415,21 @@ async fn cycle(
 
     // A shutdown during the reads (429 waits can be long) ends the cycle at once: nothing
     // has been written yet.
-    let links = store.links()?;
-    let reads = tokio::select! {
-        reads = read_both(cfg, &okta, &kafkaman, links, opts.progress.as_ref()) => reads?,
+    let cursor = store.sync_cursor()?;
+    let wanted_full = full_reason(cfg, opts, &cursor, store)?;
+    let read = tokio::select! {
+        read = read_for_cycle(cfg, &okta, &kafkaman, store, &cursor, wanted_full, opts.progress.as_ref()) => read,
         _ = cancel.cancelled() => return Err(SyncError::Interrupted),
+    };
+    let mut read = match read {
+        Ok(read) => read,
+        Err(e) => {
+            if !opts.dry_run && wanted_full.is_none() {
+                // The next cycle re-reads everything rather than trusting this cursor.
+                store.require_full_cycle()?;
+            }
+            return Err(e);
+        }
     };
     let released: HashSet<String> = if opts.release_held {
         let held = store.last_held()?;
@@ -391,7 +441,19 @@ async fn cycle(
         HashSet::new()
     };
     let policy = policy_from(cfg, released, store.held_scim_ids()?);
-    let plan = plan::plan(&reads.okta, &reads.team, &policy);
+    let mut plan = plan::plan(&read.reads.okta, &read.reads.team, &policy);
+    if read.kind == CycleKind::Incremental {
+        // The snapshot's invites may be old: re-read them for the people a create is
+        // planned for, and plan again (the same planner) if they changed.
+        let refreshed = tokio::select! {
+            r = refresh_invites_for_creates(cfg, &kafkaman, &plan, &mut read) => r?,
+            _ = cancel.cancelled() => return Err(SyncError::Interrupted),
+        };
+        if refreshed {
+            plan = plan::plan(&read.reads.okta, &read.reads.team, &policy);
+        }
+    }
+    let reads = &read.reads;
     store.record_plan(run_id, &plan)?;
     if !opts.dry_run {
         // Holds are sticky: what this plan held stays held in later cycles until a human
@@ -415,8 +477,20 @@ async fn cycle(
 
     let mut applied = ApplyReport::default();
     if !opts.dry_run {
-        store.replace_team(&reads.team.members, &reads.team.invites)?;
-        store.replace_okta_users(&reads.okta.assigned)?;
+        match read.kind {
+            CycleKind::Full => {
+                store.replace_team(&reads.team.members, &reads.team.invites)?;
+                store.replace_okta_users(&reads.okta.assigned)?;
+            }
+            // The team's changes now, before the apply writes its own results; Okta's
+            // rows with the cursor, when the run ends.
+            CycleKind::Incremental => store.apply_snapshot_changes(&SnapshotChanges {
+                members: std::mem::take(&mut read.changes.members),
+                invites: std::mem::take(&mut read.changes.invites),
+                all_invites: read.changes.all_invites.take(),
+                ..Default::default()
+            })?,
+        }
         store.replace_okta_lookups(&reads.okta.lookups)?;
         for l in &plan.new_links {
             store.link(&l.okta_id, &l.scim_id)?;
@@ -471,9 +545,43 @@ async fn cycle(
         okta_requests: okta.requests_made(),
         kafkaman_requests: kafkaman.requests_made(),
         duration_ms: started.elapsed().as_millis() as u64,
+        kind: Some(read.kind),
+        full_reason: read.full_reason,
+        missed_drift: read.missed_drift,
+        log_events: read.log_events,
+        users_reread: read.users_reread,
     };
     let summary_json = serde_json::to_value(&summary).unwrap_or_default();
-    store.finish_run(run_id, result, &summary_json, None)?;
+    if opts.dry_run {
+        // A preview moves nothing on: the next real cycle reads the same changes.
+        store.finish_run_with_cursor(run_id, result, &summary_json, read.kind, None, None)?;
+    } else {
+        let mut cursor = read.cursor.clone();
+        if read.kind == CycleKind::Full {
+            cursor.last_full_at = Some(incremental::format_time(chrono::Utc::now()));
+        }
+        store.finish_run_with_cursor(
+            run_id,
+            result,
+            &summary_json,
+            read.kind,
+            Some(&read.changes),
+            Some(&cursor),
+        )?;
+    }
+    crate::metrics::cycle_kind(
+        read.kind.as_str(),
+        if opts.dry_run { "dry_run" } else { "apply" },
+    );
+    if let Some(drift) = read.missed_drift {
+        crate::metrics::full_cycle_drift(drift);
+        if drift > 0 {
+            tracing::warn!(
+                missed_drift = drift,
+                "the full cycle found {drift} Okta user(s) or member(s) that incremental cycles had not seen change"
+            );
+        }
+    }
     crate::metrics::cycle_finished(
         result.as_str(),
         started.elapsed(),
@@ -492,6 +600,8 @@ async fn cycle(
             RunMode::Apply
         }
         .as_str(),
+        kind = read.kind.as_str(),
+        full_reason = read.full_reason.map(FullReason::as_str).unwrap_or(""),
         result = result.as_str(),
         assigned = summary.assigned,
         members = summary.members,
@@ -513,4 +623,259 @@ async fn cycle(
         applied,
         summary,
     })
+}
+
+/// What a cycle read, and how.
+struct CycleRead {
+    kind: CycleKind,
+    reads: Reads,
+    full_reason: Option<FullReason>,
+    /// Saved with the run's end (an incremental cycle's Okta rows; the team's go in
+    /// before the apply).
+    changes: SnapshotChanges,
+    /// Where the next cycle resumes (saved when a real run ends).
+    cursor: SyncCursor,
+    missed_drift: Option<usize>,
+    log_events: usize,
+    users_reread: usize,
+}
+
+/// Whether this cycle must be full, and why (None: incremental if the read allows).
+fn full_reason(
+    cfg: &Config,
+    opts: &CycleOptions,
+    cursor: &SyncCursor,
+    store: &Store,
+) -> Result<Option<FullReason>, SyncError> {
+    if opts.full {
+        return Ok(Some(FullReason::Requested));
+    }
+    let Some(last_full) = cursor.last_full_at.as_deref() else {
+        return Ok(Some(FullReason::FirstRun));
+    };
+    if (cursor.okta_log_next.is_none() && cursor.okta_log_since.is_none())
+        || store.okta_read_time()?.is_none()
+    {
+        return Ok(Some(FullReason::FirstRun));
+    }
+    if cursor.needs_full {
+        return Ok(Some(FullReason::PreviousReadFailed));
+    }
+    let max_age = chrono::Duration::hours(i64::from(cfg.sync.full_cycle_max_age_hours));
+    match incremental::parse_time(last_full) {
+        Some(t) if chrono::Utc::now() - t < max_age => Ok(None),
+        _ => Ok(Some(FullReason::Due)),
+    }
+}
+
+/// Reads for the cycle: incremental when it can, else full. A full cycle whose cursor
+/// still works reads incrementally first, as the baseline its drift is counted against
+/// and to carry the System Log cursor on.
+async fn read_for_cycle(
+    cfg: &Config,
+    okta: &OktaClient,
+    kafkaman: &KafkamanClient,
+    store: &Store,
+    cursor: &SyncCursor,
+    wanted_full: Option<FullReason>,
+    progress: Option<&Progress>,
+) -> Result<CycleRead, SyncError> {
+    let mut full = wanted_full;
+    let has_cursor = cursor.okta_log_next.is_some() || cursor.okta_log_since.is_some();
+    let baseline = if !has_cursor || full == Some(FullReason::PreviousReadFailed) {
+        None
+    } else {
+        match incremental::read(cfg, okta, kafkaman, store, cursor).await {
+            Ok(Ok(read)) => Some(read),
+            Ok(Err(reason)) => {
+                full = full.or(Some(reason));
+                None
+            }
+            Err(e) if full.is_some() => {
+                tracing::warn!(error = %e, "the incremental read before the full cycle failed; drift is not counted this time");
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let Some(reason) = full else {
+        // An incremental cycle (`full` is None only when the read succeeded).
+        let Some(inc) = baseline else {
+            return Err(SyncError::Config("no incremental read".into()));
+        };
+        let stored = store.okta_lookups()?;
+        let ids = plan::ids_to_look_up(&inc.assigned, &inc.team);
+        // The last cycle's lookups stand for ids nobody changed; the rest are looked up.
+        let (fresh, known): (Vec<String>, Vec<String>) = ids
+            .into_iter()
+            .partition(|id| inc.reread.contains(id) || !stored.contains_key(id));
+        let mut lookups = look_up(okta, fresh).await;
+        for id in known {
+            if let Some(l) = stored.get(&id) {
+                lookups.insert(id, l.clone());
+            }
+        }
+        return Ok(CycleRead {
+            kind: CycleKind::Incremental,
+            users_reread: inc.reread.len(),
+            log_events: inc.events,
+            reads: Reads {
+                okta: OktaView {
+                    assigned: inc.assigned,
+                    lookups,
+                },
+                team: inc.team,
+                team_modified: inc.cursor.team_modified.clone(),
+            },
+            full_reason: None,
+            changes: inc.changes,
+            cursor: inc.cursor,
+            missed_drift: None,
+        });
+    };
+    if reason != FullReason::FirstRun {
+        tracing::info!(reason = reason.as_str(), "running a full cycle");
+    }
+    let listing_started = Instant::now();
+    let reads = read_both(cfg, okta, kafkaman, store.links()?, progress).await?;
+    let missed_drift = baseline
+        .as_ref()
+        .map(|b| drift(&b.assigned, &b.team.members, &reads));
+    let okta_log_next = baseline
+        .as_ref()
+        .and_then(|b| b.cursor.okta_log_next.clone());
+    // Without a cursor to carry on, the System Log is read from a little before this
+    // listing began, by Okta's clock (events are re-read at worst, never skipped).
+    let okta_log_since = match (&okta_log_next, okta.server_time()) {
+        (Some(_), _) => None,
+        (None, Some(t)) => Some(incremental::format_time(
+            t - chrono::Duration::from_std(listing_started.elapsed()).unwrap_or_default()
+                - chrono::Duration::seconds(incremental::LOG_OVERLAP_SECS),
+        )),
+        (None, None) => None,
+    };
+    let cursor = SyncCursor {
+        okta_log_next,
+        okta_log_since,
+        team_modified: reads.team_modified.clone(),
+        last_full_at: cursor.last_full_at.clone(),
+        needs_full: false,
+    };
+    Ok(CycleRead {
+        kind: CycleKind::Full,
+        reads,
+        full_reason: Some(reason),
+        changes: SnapshotChanges::default(),
+        cursor,
+        missed_drift,
+        log_events: baseline.as_ref().map(|b| b.events).unwrap_or(0),
+        users_reread: 0,
+    })
+}
+
+/// Okta users and members on which a full read and the incremental view differ.
+fn drift(assigned: &[AssignedUser], members: &[plan::Member], full: &Reads) -> usize {
+    let okta_key = |u: &AssignedUser| {
+        (
+            u.okta_status.as_str().to_string(),
+            u.app_status.as_str().to_string(),
+            u.user_name.clone(),
+            u.given_name.clone(),
+            u.family_name.clone(),
+        )
+    };
+    let before: HashMap<&str, _> = assigned
+        .iter()
+        .map(|u| (u.okta_id.as_str(), okta_key(u)))
+        .collect();
+    let after: HashMap<&str, _> = full
+        .okta
+        .assigned
+        .iter()
+        .map(|u| (u.okta_id.as_str(), okta_key(u)))
+        .collect();
+    let member_key = |m: &plan::Member| {
+        (
+            m.user_name.clone(),
+            m.given_name.clone(),
+            m.family_name.clone(),
+            m.external_id.clone(),
+            m.active,
+            m.membership.as_str().to_string(),
+        )
+    };
+    let team_before: HashMap<&str, _> = members
+        .iter()
+        .map(|m| (m.scim_id.as_str(), member_key(m)))
+        .collect();
+    let team_after: HashMap<&str, _> = full
+        .team
+        .members
+        .iter()
+        .map(|m| (m.scim_id.as_str(), member_key(m)))
+        .collect();
+    differing(&before, &after) + differing(&team_before, &team_after)
+}
+
+fn differing<K: Eq + std::hash::Hash, V: PartialEq>(a: &HashMap<K, V>, b: &HashMap<K, V>) -> usize {
+    let changed_or_gone = a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).count();
+    let new = b.keys().filter(|k| !a.contains_key(*k)).count();
+    changed_or_gone + new
+}
+
+/// Re-reads pending invites for the emails a create is planned for (one request each,
+/// or the whole list when that is fewer requests). Returns whether anything changed.
+async fn refresh_invites_for_creates(
+    cfg: &Config,
+    kafkaman: &KafkamanClient,
+    plan: &Plan,
+    read: &mut CycleRead,
+) -> Result<bool, SyncError> {
+    let mut emails: Vec<String> = plan
+        .operations
+        .iter()
+        .filter(|o| o.kind == OpKind::Create)
+        .map(|o| o.user_name.clone())
+        .collect();
+    emails.sort_by_key(|e| plan::email_key(e));
+    emails.dedup_by_key(|e| plan::email_key(e));
+    if emails.is_empty() {
+        return Ok(false);
+    }
+    let pending = |invites: Vec<crate::kafkaman::Invite>| -> Vec<plan::PendingInvite> {
+        invites
+            .into_iter()
+            .filter(|i| i.status == "pending")
+            .map(apply::pending_invite_from)
+            .collect()
+    };
+    let no_team_api =
+        |e: &KafkamanError| !cfg.sync.clear_pending_invites && e.status() == Some(404);
+    let before = read.reads.team.invites.clone();
+    let whole_list_pages = read.reads.team.invites.len() / 100 + 1;
+    if emails.len() > whole_list_pages {
+        let all = match kafkaman.list_pending_invites().await {
+            Ok(all) => pending(all),
+            Err(e) if no_team_api(&e) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        read.reads.team.invites = all.clone();
+        read.changes.all_invites = Some(all);
+    } else {
+        for email in emails {
+            let now = match kafkaman.pending_invites_for(&email).await {
+                Ok(found) => pending(found),
+                Err(e) if no_team_api(&e) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            let key = plan::email_key(&email);
+            read.reads
+                .team
+                .invites
+                .retain(|i| plan::email_key(&i.email) != key);
+            read.reads.team.invites.extend(now.iter().cloned());
+            read.changes.invites.push((email, now));
+        }
+    }
+    Ok(read.reads.team.invites != before)
 }

@@ -1,0 +1,302 @@
+//! Incremental cycles (issue 10): a cycle costs what changed, not the size of the org.
+//! Against the simulators: the System Log names users, re-reads decide; kafkaman's
+//! change clock names members; anything incomplete writes nothing and the next cycle is
+//! full.
+
+mod common;
+
+use common::Env;
+use scim_sync::plan::OpKind;
+use scim_sync::sim::generate::{self, builtin_ids as b};
+use scim_sync::sim::{FaultKind, FaultSpec};
+use scim_sync::store::{CycleKind, OpState};
+use scim_sync::sync::incremental::FullReason;
+use scim_sync::sync::{CycleOptions, RunResult};
+
+/// The builtin org after its first (full) sync.
+async fn synced_builtin() -> Env {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    let first = env.sync().await;
+    assert_eq!(first.summary.kind, Some(CycleKind::Full));
+    assert_eq!(first.summary.full_reason, Some(FullReason::FirstRun));
+    env
+}
+
+async fn full_dry_run_is_empty(env: &Env) {
+    let full = env
+        .cycle_with(CycleOptions {
+            dry_run: true,
+            full: true,
+            ..Default::default()
+        })
+        .await
+        .expect("full dry run");
+    assert!(
+        full.plan.operations.is_empty(),
+        "a full read still plans: {:#?}",
+        full.plan.operations
+    );
+    assert_eq!(full.summary.missed_drift, Some(0), "{:?}", full.summary);
+}
+
+#[tokio::test]
+async fn a_quiet_incremental_cycle_makes_one_request_to_each_side() {
+    let env = synced_builtin().await;
+    let quiet = env.sync().await;
+    assert_eq!(quiet.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(quiet.result, RunResult::Success);
+    assert!(
+        quiet.plan.operations.is_empty(),
+        "{:?}",
+        quiet.plan.operations
+    );
+    assert!(
+        quiet.summary.okta_requests <= 2 && quiet.summary.kafkaman_requests <= 2,
+        "{:?}",
+        quiet.summary
+    );
+    full_dry_run_is_empty(&env).await;
+}
+
+#[tokio::test]
+async fn okta_changes_reach_kafkaman_in_the_next_incremental_cycle() {
+    let env = synced_builtin().await;
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    env.world
+        .okta
+        .remove_group_member(b::GROUP_ENGINEERING, b::ALAN)
+        .unwrap();
+    let run = env.sync().await;
+    assert_eq!(run.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(
+        run.applied.count(OpKind::Deactivate, OpState::Done),
+        2,
+        "{:?}",
+        run.plan
+    );
+    assert!(run.summary.users_reread >= 2);
+    assert!(!env.member(b::ADA_EMAIL).active);
+    full_dry_run_is_empty(&env).await;
+
+    env.world.okta.unsuspend_user(b::ADA).unwrap();
+    let run = env.sync().await;
+    assert_eq!(run.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(run.applied.count(OpKind::Reactivate, OpState::Done), 1);
+    assert!(env.member(b::ADA_EMAIL).active);
+    full_dry_run_is_empty(&env).await;
+}
+
+#[tokio::test]
+async fn a_failed_log_read_writes_nothing_and_the_next_cycle_is_full() {
+    let env = synced_builtin().await;
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    env.world.okta.faults().arm(FaultSpec {
+        route: "/api/v1/logs".into(),
+        method: None,
+        kind: FaultKind::Status { status: 500 },
+        count: 100,
+        after: 0,
+    });
+    let writes = env.kafkaman_writes().len();
+    env.cycle_with(CycleOptions::default())
+        .await
+        .expect_err("the System Log is down");
+    assert_eq!(env.kafkaman_writes().len(), writes, "nothing written");
+    env.world.okta.faults().clear();
+
+    let next = env.sync().await;
+    assert_eq!(next.summary.kind, Some(CycleKind::Full));
+    assert_eq!(
+        next.summary.full_reason,
+        Some(FullReason::PreviousReadFailed)
+    );
+    assert!(!env.member(b::ADA_EMAIL).active);
+}
+
+#[tokio::test]
+async fn full_cycles_come_when_asked_and_count_what_incremental_ones_missed() {
+    let env = synced_builtin().await;
+    let full = env
+        .cycle_with(CycleOptions {
+            full: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(full.summary.kind, Some(CycleKind::Full));
+    assert_eq!(full.summary.full_reason, Some(FullReason::Requested));
+    assert_eq!(full.summary.missed_drift, Some(0));
+    // History says which kind ran.
+    let runs = env.store.runs(3).unwrap();
+    assert_eq!(runs[0].cycle_kind().unwrap(), Some(CycleKind::Full));
+}
+
+#[tokio::test]
+async fn a_member_deactivated_by_hand_in_kafkaman_is_noticed_by_the_next_incremental_cycle() {
+    let env = synced_builtin().await;
+    env.world
+        .kafkaman
+        .update_member(
+            b::ADA_EMAIL,
+            scim_sync::sim::kafkaman::MemberUpdate {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let run = env.sync().await;
+    assert_eq!(run.summary.kind, Some(CycleKind::Incremental));
+    // Still assigned in Okta: the same account is reactivated.
+    assert_eq!(
+        run.applied.count(OpKind::Reactivate, OpState::Done),
+        1,
+        "{:?}",
+        run.plan
+    );
+    assert!(env.member(b::ADA_EMAIL).active);
+    full_dry_run_is_empty(&env).await;
+}
+
+#[tokio::test]
+async fn a_target_without_the_last_modified_filter_gets_a_whole_team_listing() {
+    let env = synced_builtin().await;
+    env.world
+        .kafkaman
+        .set_compat(scim_sync::sim::kafkaman::Compat {
+            last_modified_filter: false,
+            team_api: true,
+            ..Default::default()
+        });
+    env.world
+        .kafkaman
+        .update_member(
+            b::ADA_EMAIL,
+            scim_sync::sim::kafkaman::MemberUpdate {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let run = env.sync().await;
+    assert_eq!(run.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(run.result, RunResult::Success);
+    assert_eq!(run.applied.count(OpKind::Reactivate, OpState::Done), 1);
+    full_dry_run_is_empty(&env).await;
+}
+
+#[tokio::test]
+async fn a_new_hire_with_a_pending_admin_invite_is_created_after_clearing_it() {
+    let env = synced_builtin().await;
+    // An admin invited the person by hand after the last full read: only the by-email
+    // invite read can know.
+    env.world
+        .kafkaman
+        .add_invite("new.hire@example.com", "admin")
+        .unwrap();
+    let id = env
+        .world
+        .okta
+        .create_user(scim_sync::sim::scenario::OktaUserSpec {
+            id: None,
+            login: "new.hire@example.com".into(),
+            email: None,
+            first_name: Some("New".into()),
+            last_name: Some("Hire".into()),
+            status: "ACTIVE".into(),
+            profile: Default::default(),
+        })
+        .unwrap();
+    env.world.okta.assign_user(&id).unwrap();
+    let run = env.sync().await;
+    assert_eq!(run.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(run.result, RunResult::Success, "{:?}", run.applied);
+    assert_eq!(run.applied.count(OpKind::ClearInvite, OpState::Done), 1);
+    assert_eq!(run.applied.count(OpKind::Create, OpState::Done), 1);
+    assert!(env.member("new.hire@example.com").active);
+    full_dry_run_is_empty(&env).await;
+}
+
+#[tokio::test]
+async fn events_seen_late_are_not_lost() {
+    let env = synced_builtin().await;
+    env.world
+        .okta
+        .set_log_delay(std::time::Duration::from_millis(400));
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    // Too early: the event isn't visible yet, nothing happens, and nothing is skipped.
+    let early = env.sync().await;
+    assert_eq!(early.summary.kind, Some(CycleKind::Incremental));
+    assert!(env.member(b::ADA_EMAIL).active);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let late = env.sync().await;
+    assert_eq!(late.applied.count(OpKind::Deactivate, OpState::Done), 1);
+    assert!(!env.member(b::ADA_EMAIL).active);
+}
+
+/// A fault on one read of an incremental cycle: the cycle fails, nothing is written to
+/// kafkaman, and the next cycle is full and applies the change.
+async fn a_failed_read_writes_nothing(api: &str, route: &str, kind: FaultKind) {
+    let env = synced_builtin().await;
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    env.world
+        .kafkaman
+        .update_member(
+            b::BARBARA_EMAIL,
+            scim_sync::sim::kafkaman::MemberUpdate {
+                given_name: Some("Changed".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let fault = FaultSpec {
+        route: route.into(),
+        method: Some("GET".into()),
+        kind,
+        count: 100,
+        after: 0,
+    };
+    match api {
+        "okta" => env.world.okta.faults().arm(fault),
+        _ => env.world.kafkaman.faults().arm(fault),
+    }
+    let writes = env.kafkaman_writes().len();
+    let err = env
+        .cycle_with(CycleOptions::default())
+        .await
+        .expect_err("a read failed");
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+    assert_eq!(
+        env.kafkaman_writes().len(),
+        writes,
+        "{route}: nothing written"
+    );
+    env.world.okta.faults().clear();
+    env.world.kafkaman.faults().clear();
+    let next = env.sync().await;
+    assert_eq!(
+        next.summary.full_reason,
+        Some(FullReason::PreviousReadFailed)
+    );
+    assert!(!env.member(b::ADA_EMAIL).active);
+    full_dry_run_is_empty(&env).await;
+}
+
+#[tokio::test]
+async fn a_malformed_log_page_writes_nothing() {
+    a_failed_read_writes_nothing("okta", "/api/v1/logs", FaultKind::Malformed).await;
+}
+
+#[tokio::test]
+async fn a_failed_user_re_read_writes_nothing() {
+    a_failed_read_writes_nothing(
+        "okta",
+        "/api/v1/apps/*/users/*",
+        FaultKind::Status { status: 500 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_last_modified_read_writes_nothing() {
+    a_failed_read_writes_nothing("kafkaman", "/scim/v2/Users", FaultKind::Truncate).await;
+}
