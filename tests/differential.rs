@@ -41,7 +41,7 @@ fn random_change(
     let user = users[rng.usize(0..users.len())].clone();
     let group = groups[rng.usize(0..groups.len())].clone();
     let e = |r: Result<(), scim_sync::sim::okta::AdminError>| r.map_err(|e| e.to_string());
-    let what = match rng.u32(0..14) {
+    match rng.u32(0..14) {
         0 => e(okta.assign_user(&user)).map(|_| format!("assign {user}")),
         1 => e(okta.unassign_user(&user)).map(|_| format!("unassign {user}")),
         2 => e(okta.add_group_member(&group, &user)).map(|_| format!("add {user} to {group}")),
@@ -104,8 +104,7 @@ fn random_change(
                 .map_err(|e| e.to_string())?;
             Ok(format!("deactivate member {} by hand", m.user_name))
         }
-    };
-    what
+    }
 }
 
 async fn one_seed(seed: u64, changes: u64) {
