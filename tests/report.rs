@@ -119,9 +119,13 @@ async fn eventful_history() -> Env {
         count: 1,
         after: 0,
     });
-    env.cycle_with(CycleOptions::default())
-        .await
-        .expect_err("Okta is down");
+    // A full cycle: the one that lists every assignment (an incremental one wouldn't).
+    env.cycle_with(CycleOptions {
+        full: true,
+        ..Default::default()
+    })
+    .await
+    .expect_err("Okta is down");
     okta.faults().clear();
     env
 }

@@ -273,6 +273,9 @@ pub(super) fn render(r: &Report) -> String {
                     run.id.to_string(),
                     short_time(&run.started_at),
                     run.trigger.clone(),
+                    run.kind
+                        .map_or("-", crate::store::CycleKind::as_str)
+                        .to_string(),
                     run.duration_ms
                         .map(human_duration)
                         .unwrap_or_else(|| "-".into()),
@@ -287,8 +290,8 @@ pub(super) fn render(r: &Report) -> String {
         table(
             &mut out,
             &[
-                "Run", "Started", "Trigger", "Took", "Planned", "Applied", "Failed", "Held",
-                "Result",
+                "Run", "Started", "Trigger", "Kind", "Took", "Planned", "Applied", "Failed",
+                "Held", "Result",
             ],
             &rows,
         );

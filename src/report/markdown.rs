@@ -135,16 +135,17 @@ pub(super) fn render(r: &Report) -> String {
         out.push_str("None: is the timer or daemon running?\n");
     } else {
         out.push_str(
-            "| Run | Started (UTC) | Trigger | Took | Plan | Done | Fail | Held | Result |\n",
+            "| Run | Started (UTC) | Trigger | Kind | Took | Plan | Done | Fail | Held | Result |\n",
         );
-        out.push_str("|---:|---|---|---:|---:|---:|---:|---:|---|\n");
+        out.push_str("|---:|---|---|---|---:|---:|---:|---:|---:|---|\n");
         for run in &r.runs {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 run.id,
                 short_time(&run.started_at).trim_end_matches(" UTC"),
                 md(&run.trigger),
+                run.kind.map_or("-", crate::store::CycleKind::as_str),
                 run.duration_ms
                     .map(human_duration)
                     .unwrap_or_else(|| "-".into()),

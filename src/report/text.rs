@@ -161,8 +161,8 @@ pub(super) fn render(r: &Report, color: bool) -> String {
     } else {
         let _ = writeln!(
             out,
-            "  {:>5}  {:<16}  {:<8}  {:<11}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  Result",
-            "Run", "Started (UTC)", "Trigger", "Kind", "Took", "Plan", "Done", "Fail", "Held"
+            "  {:>5}  {:<16}  {:<11}  {:>7} {:>4} {:>4} {:>4} {:>4}  Result",
+            "Run", "Started (UTC)", "Kind", "Took", "Plan", "Done", "Fail", "Held"
         );
         for run in &r.runs {
             let _ = writeln!(out, "  {}", run_line(run));
@@ -229,10 +229,8 @@ pub(super) fn summary_rows(r: &Report) -> Vec<(&'static str, String)> {
                 .iter()
                 .rev()
                 .find_map(|run| run.missed_drift.map(|n| (run.id, n)))
-                .map(|(id, n)| format!("{n} (counted by full run {id}; should be 0)"))
-                .unwrap_or_else(|| {
-                    "not counted in this period (no full cycle after an incremental one)".into()
-                }),
+                .map(|(id, n)| format!("{n} (full run {id}; 0 expected)"))
+                .unwrap_or_else(|| "not counted in this period".into()),
         ),
         (
             "Last successful cycle",
@@ -332,10 +330,9 @@ pub(super) fn run_result(run: &RunRow) -> String {
 
 fn run_line(run: &RunRow) -> String {
     format!(
-        "{:>5}  {:<16}  {:<8}  {:<11}  {:>7}  {:>4}  {:>4}  {:>4}  {:>4}  {}",
+        "{:>5}  {:<16}  {:<11}  {:>7} {:>4} {:>4} {:>4} {:>4}  {}",
         run.id,
         short_time(&run.started_at).trim_end_matches(" UTC"),
-        run.trigger,
         run.kind.map_or("-", CycleKind::as_str),
         run.duration_ms
             .map(human_duration)

@@ -69,6 +69,18 @@ impl Store {
         })
     }
 
+    /// Records which kind of cycle a run is, as soon as it is chosen (a run that fails
+    /// afterwards still says what it was).
+    pub fn set_run_kind(&self, run_id: i64, kind: CycleKind) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE runs SET kind = ?2 WHERE id = ?1",
+                params![run_id, kind.as_str()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// Marks the next cycle as full (an incremental read failed), keeping the rest.
     pub fn require_full_cycle(&self) -> Result<(), StoreError> {
         self.conn()

@@ -422,8 +422,17 @@ async fn cycle(
         _ = cancel.cancelled() => return Err(SyncError::Interrupted),
     };
     let mut read = match read {
-        Ok(read) => read,
+        Ok(read) => {
+            store.set_run_kind(run_id, read.kind)?;
+            read
+        }
         Err(e) => {
+            let tried = if wanted_full.is_some() {
+                CycleKind::Full
+            } else {
+                CycleKind::Incremental
+            };
+            store.set_run_kind(run_id, tried)?;
             if !opts.dry_run && wanted_full.is_none() {
                 // The next cycle re-reads everything rather than trusting this cursor.
                 store.require_full_cycle()?;
