@@ -414,6 +414,16 @@ async fn env_about_to_deactivate() -> Env {
     env
 }
 
+/// A full cycle: the kind that lists every assignment (tests/incremental.rs has the
+/// same guarantees for the System Log and re-reads).
+const FULL: CycleOptions = CycleOptions {
+    dry_run: false,
+    release_held: false,
+    trigger: scim_sync::sync::Trigger::Manual,
+    progress: None,
+    full: true,
+};
+
 fn fail_listing(env: &Env, kind: FaultKind, count: u32) {
     env.world.okta.faults().arm(FaultSpec {
         route: format!("/api/v1/apps/{}/users", env.world.okta.app_id()),
@@ -429,7 +439,7 @@ async fn failing_listing_leads_to_no_deactivation(kind: FaultKind) {
     let before = env.kafkaman_writes().len();
     fail_listing(&env, kind, 20);
     let err = env
-        .cycle_with(CycleOptions::default())
+        .cycle_with(FULL)
         .await
         .expect_err("an incomplete read fails the cycle");
     assert!(matches!(err, SyncError::Okta(_)), "{err}");
@@ -457,7 +467,7 @@ async fn truncated_page_mid_listing_means_zero_deactivations() {
 async fn one_okta_500_mid_listing_is_retried_and_the_cycle_completes() {
     let env = env_about_to_deactivate().await;
     fail_listing(&env, FaultKind::Status { status: 500 }, 1);
-    let report = env.sync().await;
+    let report = env.cycle_with(FULL).await.expect("the cycle completes");
     assert_eq!(report.result, RunResult::Success);
     assert!(report.applied.count(OpKind::Deactivate, OpState::Done) >= 3);
     assert!(
