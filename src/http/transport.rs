@@ -15,9 +15,7 @@ use url::Url;
 
 use super::profile::{Auth, Profile, Signed};
 use super::rate_limit::RateWindow;
-use super::{
-    HttpError, Refused, TransportFailure, Unanswered, body_snippet, header_str, lock, log_path,
-};
+use super::{HttpError, Refused, TransportFailure, Unanswered, header_str, lock, log_path};
 
 /// The first retry waits about this long; later ones double (with jitter).
 const RETRY_BASE: Duration = Duration::from_millis(250);
@@ -125,12 +123,7 @@ impl Reply {
 
     /// The body as JSON, or why it isn't (with the start of the body).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            format!(
-                "body is not the expected JSON ({e}); it starts with {:?}",
-                body_snippet(&self.body, 80)
-            )
-        })
+        super::decode_json(&self.body)
     }
 }
 

@@ -6,7 +6,7 @@ use reqwest::Method;
 use url::Url;
 
 use super::client::MAX_PAGES;
-use super::model::{ListResponse, NewUser, ScimUser, scim_string_literal};
+use super::model::{NewUser, ScimUser, UserPage, decode_user_page, scim_string_literal};
 use super::{KafkamanClient, KafkamanError};
 use crate::http::{self, Request};
 
@@ -35,11 +35,11 @@ impl KafkamanClient {
                 .append_pair("startIndex", &start_index.to_string())
                 .append_pair("count", &PAGE_SIZE.to_string());
             let page = self.get_list(&url).await?;
-            let received = page.resources.len();
-            for raw in page.resources {
+            let received = page.users.len();
+            for user in page.users {
                 // Offsets don't shift (users are never deleted), but stay safe.
-                if seen.insert(raw.id.clone()) {
-                    users.push(ScimUser::from(raw));
+                if seen.insert(user.id.clone()) {
+                    users.push(user);
                 }
             }
             on_page(users.len());
@@ -103,7 +103,7 @@ impl KafkamanClient {
         let mut url = self.url(&["scim", "v2", "Users"]);
         url.query_pairs_mut().append_pair("filter", filter);
         let page = self.get_list(&url).await?;
-        Ok(page.resources.into_iter().map(ScimUser::from).collect())
+        Ok(page.users)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<Option<ScimUser>, KafkamanError> {
@@ -191,9 +191,9 @@ impl KafkamanClient {
         self.parse_user(&reply)
     }
 
-    async fn get_list(&self, url: &Url) -> Result<ListResponse, KafkamanError> {
+    async fn get_list(&self, url: &Url) -> Result<UserPage, KafkamanError> {
         let reply = self.get(url).await?;
         self.expect_success(&reply)?;
-        self.parse(&reply)
+        decode_user_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))
     }
 }
