@@ -256,7 +256,8 @@ impl Transport {
                 // Each wait counts at least a second, so that a server answering 429 with
                 // no wait can't keep the request going for ever.
                 let counted = wait.max(Duration::from_secs(1));
-                let too_long = rate_limit_waited + counted > p.max_rate_limit_wait;
+                // Saturating: a server may ask for u64::MAX seconds.
+                let too_long = rate_limit_waited.saturating_add(counted) > p.max_rate_limit_wait;
                 if too_long {
                     return Err(reply.failed(A::Error::from(HttpError::RateLimited {
                         method: method.to_string(),
@@ -269,7 +270,7 @@ impl Transport {
                 }
                 tracing::info!(api = p.api, method = %method, path = %path, request_id = rid, wait_ms = wait.as_millis() as u64, attempt = attempts, "rate limit hit; waiting as the server asks");
                 retry_for = reply.request_id.clone().or(retry_for);
-                rate_limit_waited += counted;
+                rate_limit_waited = rate_limit_waited.saturating_add(counted);
                 tokio::time::sleep(wait).await;
                 continue;
             }

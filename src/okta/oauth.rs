@@ -233,10 +233,14 @@ impl OauthState {
     }
 }
 
+/// The longest a token is used: Okta's access tokens live an hour (at most a day on a
+/// custom authorization server); a longer `expires_in`, up to u64::MAX, is read as a day.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// What a token response grants.
 pub struct TokenGrant {
     pub access_token: SecretString,
-    /// `expires_in` (an hour when absent).
+    /// `expires_in` (an hour when absent, a day at most).
     pub lifetime: Duration,
     /// When to fetch a new token: a few minutes before it expires.
     pub refresh_at: Instant,
@@ -246,7 +250,7 @@ pub struct TokenGrant {
 pub fn decode_token_response(body: &[u8], sent: Instant) -> Result<TokenGrant, String> {
     let parsed: TokenResponse = serde_json::from_slice(body)
         .map_err(|e| format!("token response is not the expected JSON: {e}"))?;
-    let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+    let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600)).min(MAX_TOKEN_LIFETIME);
     // Refresh a few minutes early so a token never expires mid-listing.
     let margin = (lifetime / 4).min(Duration::from_secs(300));
     Ok(TokenGrant {
@@ -307,5 +311,23 @@ impl Auth for ClientAssertion<'_> {
             request: request.form(&form),
             renewable: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by tests/parsers_prop.rs: an `expires_in` near u64::MAX overflowed the
+    /// refresh `Instant`.
+    #[test]
+    fn a_token_said_to_live_for_ever_is_renewed_within_a_day() {
+        let sent = Instant::now();
+        let body = format!(r#"{{"access_token":"t","expires_in":{}}}"#, u64::MAX);
+        let grant = decode_token_response(body.as_bytes(), sent).unwrap();
+        assert_eq!(grant.lifetime, MAX_TOKEN_LIFETIME);
+        assert!(grant.refresh_at > sent && grant.refresh_at <= sent + MAX_TOKEN_LIFETIME);
+        let grant = decode_token_response(br#"{"access_token":"t"}"#, sent).unwrap();
+        assert_eq!(grant.refresh_at, sent + Duration::from_secs(3600 - 300));
     }
 }
