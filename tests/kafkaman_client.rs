@@ -687,3 +687,58 @@ async fn pending_invites_for_one_address() {
             .is_empty()
     );
 }
+
+/// A server that answers every request with a 429 asking to wait `Retry-After` seconds,
+/// one value per request in turn (the last repeated).
+async fn always_429(retry_after: Vec<String>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for i in 0.. {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let wait = &retry_after[i.min(retry_after.len() - 1)];
+            let response = format!(
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {wait}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = conn.write_all(response.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+/// Found by tests/parsers_prop.rs: a `Retry-After` beyond u64 was read as "1 s" (so the
+/// client retried at once), and u64::MAX seconds after an earlier wait overflowed the
+/// total-wait sum (a panic). Both are now a rate-limit error without waiting.
+#[tokio::test]
+async fn a_retry_after_longer_than_any_limit_fails_without_waiting() {
+    for second in [u64::MAX.to_string(), format!("1{}", "0".repeat(30))] {
+        let addr = always_429(vec!["1".to_string(), second.clone()]).await;
+        let km = KafkamanClient::new(KafkamanClientOptions::new(
+            format!("http://{addr}").parse().unwrap(),
+            "kmsim_key".into(),
+        ))
+        .unwrap();
+        let started = Instant::now();
+        let err = km.list_pending_invites().await.unwrap_err();
+        assert!(
+            matches!(&err, KafkamanError::RateLimited { attempts: 2, retry_after: Some(w), .. } if *w == Duration::from_secs(u64::MAX)),
+            "Retry-After {second}: {err:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

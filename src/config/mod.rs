@@ -44,7 +44,7 @@ fn default_path_from(env_value: Option<std::ffi::OsString>) -> PathBuf {
 /// Reads and validates the config file at `path`. Relative paths inside it are resolved
 /// against the file's directory. Secrets are not read here (see [`SecretRef::resolve`]).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = read_capped(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
@@ -53,6 +53,32 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     parse_with_base(&text, &path.display().to_string(), &base_dir)
+}
+
+/// The largest config file read: the example with every key and its comments is under
+/// 10 KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The file's text, read to at most [`MAX_CONFIG_BYTES`] (a FIFO such as `<(…)` works; a
+/// huge file or a device such as /dev/zero is refused without reading it in).
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("the file is larger than {MAX_CONFIG_BYTES} bytes; a config file is a few KiB"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Validates config `text`. `origin` names the text in errors; when it is a path, its

@@ -30,6 +30,8 @@ pub const DEFAULT_SCHEDULE: &str = "0 3 * * *";
 /// Okta's maximum page size for the users and app-users endpoints.
 pub const MAX_OKTA_PAGE_SIZE: u32 = 500;
 pub const MAX_KAFKAMAN_CONCURRENCY: u32 = 16;
+/// The longest random delay before a scheduled run (`daemon.random_delay_secs`): a day.
+pub const MAX_RANDOM_DELAY_SECS: u64 = 86_400;
 
 /// The validated configuration. Holds no secret values, only references to them.
 #[derive(Clone, Debug, PartialEq)]

@@ -87,7 +87,7 @@ pub(super) struct RawSafety {
 pub(super) struct RawDaemon {
     pub schedule: Option<Spanned<String>>,
     pub time_zone: Option<Spanned<String>>,
-    pub random_delay_secs: Option<u64>,
+    pub random_delay_secs: Option<Spanned<u64>>,
     pub run_at_start: Option<bool>,
     pub listen: Option<Spanned<String>>,
     pub shutdown_timeout_secs: Option<u64>,

@@ -460,6 +460,16 @@ fn numeric_ranges_name_key_and_line() {
             "[report]\nstale_invite_days = 0\n",
             "report.stale_invite_days",
         ),
+        // Found while writing tests/parsers_prop.rs: accepted, then the daemon's next
+        // tick overflowed the date arithmetic.
+        (
+            "[daemon]\nrandom_delay_secs = 18446744073709551615\n",
+            "daemon.random_delay_secs",
+        ),
+        (
+            "[daemon]\nrandom_delay_secs = 86401\n",
+            "daemon.random_delay_secs",
+        ),
     ] {
         let (text, line) = with_extra(extra);
         assert_points_at(&parse_err(&text), key, line + 1);

@@ -326,7 +326,15 @@ impl Validator<'_> {
         Ok(DaemonConfig {
             schedule,
             time_zone: self.time_zone(raw.time_zone.as_ref())?,
-            random_delay_secs: raw.random_delay_secs.unwrap_or(0),
+            // A day at most: the delay is added to the scheduled time, and a delay of
+            // millions of years overflowed the date arithmetic (a panic at the first tick).
+            random_delay_secs: self.int_in_range(
+                raw.random_delay_secs,
+                "daemon.random_delay_secs",
+                0,
+                0,
+                MAX_RANDOM_DELAY_SECS,
+            )?,
             run_at_start: raw.run_at_start.unwrap_or(true),
             incremental_interval_secs: match &raw.incremental_interval_secs {
                 Some(s) if *s.get_ref() != 0 && !(10..=86_400).contains(s.get_ref()) => {

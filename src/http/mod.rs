@@ -41,6 +41,17 @@ pub fn log_path(url: &url::Url) -> String {
     url.path().to_string()
 }
 
+/// A response body as JSON of type `T`, or why it isn't (with the start of the body).
+/// Every JSON body either client reads goes through here.
+pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "body is not the expected JSON ({e}); it starts with {:?}",
+            body_snippet(body, 80)
+        )
+    })
+}
+
 /// The first `max` characters of a response body, for error messages about bodies that
 /// are not what the API promises.
 pub fn body_snippet(body: &[u8], max: usize) -> String {

@@ -8,6 +8,11 @@ use reqwest::header::HeaderMap;
 
 use super::{header_str, header_u64};
 
+/// The furthest a window's reset is believed: both APIs' windows are a minute, and a
+/// reset said to be further away (up to the end of time) is read as an hour, so that
+/// pacing never sleeps longer and no clock arithmetic overflows.
+pub const MAX_RESET: Duration = Duration::from_secs(3600);
+
 /// What a client knows about one server-side rate-limit window, for pacing: it lets a
 /// request go while the window's used count (the server's, from the last response, plus
 /// our requests in flight since) stays under a share of the limit, and otherwise says
@@ -65,8 +70,9 @@ impl RateWindow {
         self.limit = seen.limit;
         self.remaining = seen.remaining.min(seen.limit);
         self.reset_epoch = seen.reset_epoch;
-        self.reset_at = Some(Instant::now() + seen.reset_in);
-        self.used = (seen.limit - self.remaining) + self.in_flight;
+        self.reset_at = Some(Instant::now() + seen.reset_in.min(MAX_RESET));
+        // A limit near u32::MAX with requests in flight must not overflow.
+        self.used = (seen.limit - self.remaining).saturating_add(self.in_flight);
     }
 
     pub fn is_known(&self) -> bool {
@@ -128,18 +134,19 @@ impl RateLimitScheme {
         })
     }
 
-    /// Time until the window resets and the reset as server epoch seconds; None without
-    /// a window (no headers, or a limit of 0).
+    /// Time until the window resets (at most [`MAX_RESET`]) and the reset as server epoch
+    /// seconds; None without a window (no headers, or a limit of 0).
     fn reset(&self, headers: &HeaderMap) -> Option<(Duration, u64)> {
         if header_u64(headers, self.limit_header)? == 0 {
             return None;
         }
         let reset = header_u64(headers, self.reset_header)?;
         let now = server_now(headers);
-        Some(match self.reset {
-            ResetClock::Epoch => (Duration::from_secs(reset.saturating_sub(now)), reset),
-            ResetClock::Delta => (Duration::from_secs(reset), now.saturating_add(reset)),
-        })
+        let (reset_in, reset_epoch) = match self.reset {
+            ResetClock::Epoch => (reset.saturating_sub(now), reset),
+            ResetClock::Delta => (reset, now.saturating_add(reset)),
+        };
+        Some((Duration::from_secs(reset_in).min(MAX_RESET), reset_epoch))
     }
 
     /// How long to wait after a 429 with these headers.
@@ -155,14 +162,15 @@ impl RateLimitScheme {
 }
 
 /// `Retry-After` as seconds or an HTTP date (measured against the server's `Date`);
-/// 1 s when absent or unreadable.
+/// 1 s when absent or unreadable. Seconds beyond u64 are u64::MAX seconds: longer than
+/// any wait the transport allows, not unreadable (which would retry after 1 s).
 fn retry_after(headers: &HeaderMap) -> Duration {
     let fallback = Duration::from_secs(1);
     let Some(value) = header_str(headers, "retry-after") else {
         return fallback;
     };
-    if let Ok(secs) = value.parse::<u64>() {
-        return Duration::from_secs(secs);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX));
     }
     match httpdate::parse_http_date(value).map(epoch_of) {
         Ok(Some(at)) => Duration::from_secs(at.saturating_sub(server_now(headers))),
@@ -285,6 +293,58 @@ mod tests {
         assert_eq!((seen.limit, seen.remaining), (8, 3));
         assert_eq!(seen.reset_in, Duration::from_secs(4));
         assert_eq!(seen.reset_epoch, 1_004);
+    }
+
+    #[test]
+    fn retry_after_beyond_u64_is_the_longest_wait_not_one_second() {
+        let h = headers(&[("retry-after", format!("1{}", "0".repeat(30)))]);
+        assert_eq!(DELTA.wait_after_429(&h), Duration::from_secs(u64::MAX));
+    }
+
+    /// Found by tests/parsers_prop.rs: a reset at u64::MAX (with the server's clock at
+    /// 1970 for the epoch scheme) overflowed `Instant` and `Duration` additions.
+    #[test]
+    fn a_reset_at_the_end_of_time_is_read_as_an_hour() {
+        for scheme in [EPOCH, DELTA] {
+            let h = headers(&[
+                ("date", http_date(0)),
+                ("x-limit", "600".to_string()),
+                ("x-remaining", "0".to_string()),
+                ("x-reset", u64::MAX.to_string()),
+            ]);
+            let seen = scheme.read(&h).unwrap();
+            assert_eq!(seen.reset_in, MAX_RESET);
+            let mut w = RateWindow::default();
+            w.observe(seen);
+            let wait = w.try_reserve(0.5, Instant::now()).unwrap_err();
+            assert!(wait <= MAX_RESET, "{wait:?}");
+        }
+        assert_eq!(
+            EPOCH.wait_after_429(&headers(&[
+                ("date", http_date(0)),
+                ("x-limit", "600".to_string()),
+                ("x-remaining", "0".to_string()),
+                ("x-reset", u64::MAX.to_string()),
+            ])),
+            MAX_RESET + Duration::from_secs(1)
+        );
+    }
+
+    /// Found by tests/parsers_prop.rs: a limit near u32::MAX with requests in flight
+    /// overflowed the used count.
+    #[test]
+    fn a_huge_limit_with_requests_in_flight_does_not_overflow() {
+        let mut w = RateWindow::default();
+        let now = Instant::now();
+        assert!(w.try_reserve(1.0, now).is_ok());
+        assert!(w.try_reserve(1.0, now).is_ok());
+        w.observe(Observed {
+            limit: u32::MAX,
+            remaining: 0,
+            reset_in: Duration::from_secs(5),
+            reset_epoch: 0,
+        });
+        assert!(w.try_reserve(1.0, now).is_err());
     }
 
     #[test]

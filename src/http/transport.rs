@@ -15,9 +15,7 @@ use url::Url;
 
 use super::profile::{Auth, Profile, Signed};
 use super::rate_limit::RateWindow;
-use super::{
-    HttpError, Refused, TransportFailure, Unanswered, body_snippet, header_str, lock, log_path,
-};
+use super::{HttpError, Refused, TransportFailure, Unanswered, header_str, lock, log_path};
 
 /// The first retry waits about this long; later ones double (with jitter).
 const RETRY_BASE: Duration = Duration::from_millis(250);
@@ -125,12 +123,7 @@ impl Reply {
 
     /// The body as JSON, or why it isn't (with the start of the body).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            format!(
-                "body is not the expected JSON ({e}); it starts with {:?}",
-                body_snippet(&self.body, 80)
-            )
-        })
+        super::decode_json(&self.body)
     }
 }
 
@@ -263,7 +256,8 @@ impl Transport {
                 // Each wait counts at least a second, so that a server answering 429 with
                 // no wait can't keep the request going for ever.
                 let counted = wait.max(Duration::from_secs(1));
-                let too_long = rate_limit_waited + counted > p.max_rate_limit_wait;
+                // Saturating: a server may ask for u64::MAX seconds.
+                let too_long = rate_limit_waited.saturating_add(counted) > p.max_rate_limit_wait;
                 if too_long {
                     return Err(reply.failed(A::Error::from(HttpError::RateLimited {
                         method: method.to_string(),
@@ -276,7 +270,7 @@ impl Transport {
                 }
                 tracing::info!(api = p.api, method = %method, path = %path, request_id = rid, wait_ms = wait.as_millis() as u64, attempt = attempts, "rate limit hit; waiting as the server asks");
                 retry_for = reply.request_id.clone().or(retry_for);
-                rate_limit_waited += counted;
+                rate_limit_waited = rate_limit_waited.saturating_add(counted);
                 tokio::time::sleep(wait).await;
                 continue;
             }

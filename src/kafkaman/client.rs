@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::KafkamanError;
-use super::model::{RawScimUser, ScimUser, error_details};
+use super::model::{ScimUser, decode_scim_user, error_details};
 use crate::http::{
     After429, Profile, RateLimitScheme, Reply, Request, ResetClock, StaticAuth, Transport,
 };
@@ -44,7 +44,7 @@ impl KafkamanClientOptions {
 
 /// kafkaman's `X-RateLimit-*` headers (the reset counts seconds from the response) and
 /// `Retry-After` on 429s.
-const RATE_LIMIT: RateLimitScheme = RateLimitScheme {
+pub const RATE_LIMIT: RateLimitScheme = RateLimitScheme {
     limit_header: "x-ratelimit-limit",
     remaining_header: "x-ratelimit-remaining",
     reset_header: "x-ratelimit-reset",
@@ -153,7 +153,7 @@ impl KafkamanClient {
     }
 
     pub(super) fn parse_user(&self, reply: &Reply) -> Result<ScimUser, KafkamanError> {
-        self.parse::<RawScimUser>(reply).map(ScimUser::from)
+        decode_scim_user(&reply.body).map_err(|reason| self.malformed(reply, reason))
     }
 
     pub(super) fn malformed(&self, reply: &Reply, reason: String) -> KafkamanError {

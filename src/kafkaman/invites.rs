@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 
 use super::client::MAX_PAGES;
-use super::model::{Invite, InviteDeletion, InvitePage};
+use super::model::{Invite, InviteDeletion, decode_invite_page};
 use super::{KafkamanClient, KafkamanError};
 use crate::http::Request;
 
@@ -53,9 +53,10 @@ impl KafkamanClient {
             }
             let reply = self.get(&url).await?;
             self.expect_success(&reply)?;
-            let page: InvitePage = self.parse(&reply)?;
-            invites.extend(page.data.into_iter().map(Invite::from));
-            match page.meta.next_cursor {
+            let page =
+                decode_invite_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))?;
+            invites.extend(page.invites);
+            match page.next_cursor {
                 None => return Ok(invites),
                 Some(next) => {
                     if !cursors.insert(next.clone()) {

@@ -13,3 +13,13 @@ mod scim;
 pub use client::{KafkamanClient, KafkamanClientOptions};
 pub use error::{ConflictReason, KafkamanError};
 pub use model::{Invite, InviteDeletion, NewUser, ScimUser, scim_string_literal};
+
+/// How the client reads what kafkaman sends: each function is the one the client calls on
+/// a response, public so that the property tests (`tests/parsers_prop.rs`) run the same
+/// code.
+pub mod parse {
+    pub use super::client::RATE_LIMIT;
+    pub use super::model::{
+        InvitePage, UserPage, decode_invite_page, decode_scim_user, decode_user_page, error_details,
+    };
+}

@@ -76,12 +76,6 @@ pub(super) struct RawScimUser {
     meta: Option<RawMeta>,
 }
 
-impl RawScimUser {
-    pub(super) fn last_modified(&self) -> Option<&str> {
-        self.meta.as_ref()?.last_modified.as_deref()
-    }
-}
-
 #[derive(Deserialize)]
 pub(super) struct RawMeta {
     #[serde(rename = "lastModified", default)]
@@ -129,11 +123,34 @@ impl From<RawScimUser> for ScimUser {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ListResponse {
+struct ListResponse {
     #[serde(rename = "totalResults")]
-    pub(super) total_results: usize,
+    total_results: usize,
     #[serde(rename = "Resources", default)]
-    pub(super) resources: Vec<RawScimUser>,
+    resources: Vec<RawScimUser>,
+}
+
+/// One page of a SCIM Users listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    /// `totalResults`: users in the whole listing.
+    pub total_results: usize,
+    /// `Resources`: the users on this page.
+    pub users: Vec<ScimUser>,
+}
+
+/// A SCIM `ListResponse` of Users.
+pub fn decode_user_page(body: &[u8]) -> Result<UserPage, String> {
+    let page: ListResponse = http::decode_json(body)?;
+    Ok(UserPage {
+        total_results: page.total_results,
+        users: page.resources.into_iter().map(ScimUser::from).collect(),
+    })
+}
+
+/// A SCIM User resource.
+pub fn decode_scim_user(body: &[u8]) -> Result<ScimUser, String> {
+    http::decode_json::<RawScimUser>(body).map(ScimUser::from)
 }
 
 #[derive(Deserialize)]
@@ -160,20 +177,37 @@ pub(super) struct TeamError {
 /// An invites page. `meta.nextCursor` must be present (null on the last page): a page
 /// without it is malformed, not the end of the list.
 #[derive(Deserialize)]
-pub(super) struct InvitePage {
-    pub(super) data: Vec<RawInvite>,
-    pub(super) meta: InviteMeta,
+struct RawInvitePage {
+    data: Vec<RawInvite>,
+    meta: InviteMeta,
 }
 
 #[derive(Deserialize)]
-pub(super) struct InviteMeta {
+struct InviteMeta {
     // `deserialize_with` makes the field required while still accepting null.
     #[serde(rename = "nextCursor", deserialize_with = "Option::deserialize")]
-    pub(super) next_cursor: Option<String>,
+    next_cursor: Option<String>,
+}
+
+/// One page of pending team invites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitePage {
+    pub invites: Vec<Invite>,
+    /// The next page's cursor; None on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A team invites page (`{"data": [...], "meta": {"nextCursor": ...}}`).
+pub fn decode_invite_page(body: &[u8]) -> Result<InvitePage, String> {
+    let page: RawInvitePage = http::decode_json(body)?;
+    Ok(InvitePage {
+        invites: page.data.into_iter().map(Invite::from).collect(),
+        next_cursor: page.meta.next_cursor,
+    })
 }
 
 #[derive(Deserialize)]
-pub(super) struct RawInvite {
+struct RawInvite {
     id: String,
     email: String,
     source: String,
@@ -217,7 +251,7 @@ pub fn scim_string_literal(value: &str) -> String {
 }
 
 /// `(scimType, detail)` from a SCIM error body, or the message of a team API error.
-pub(super) fn error_details(body: &[u8]) -> (Option<String>, Option<String>) {
+pub fn error_details(body: &[u8]) -> (Option<String>, Option<String>) {
     if let Ok(team) = serde_json::from_slice::<TeamErrorBody>(body) {
         return (team.error.name, team.error.message);
     }
@@ -234,11 +268,10 @@ mod tests {
 
     #[test]
     fn an_invites_page_without_its_cursor_is_malformed_not_the_end() {
-        assert!(serde_json::from_str::<InvitePage>(r#"{"data":[]}"#).is_err());
-        assert!(serde_json::from_str::<InvitePage>(r#"{"data":[],"meta":{}}"#).is_err());
-        let last: InvitePage =
-            serde_json::from_str(r#"{"data":[],"meta":{"nextCursor":null}}"#).unwrap();
-        assert!(last.meta.next_cursor.is_none());
+        assert!(decode_invite_page(br#"{"data":[]}"#).is_err());
+        assert!(decode_invite_page(br#"{"data":[],"meta":{}}"#).is_err());
+        let last = decode_invite_page(br#"{"data":[],"meta":{"nextCursor":null}}"#).unwrap();
+        assert!(last.next_cursor.is_none());
     }
 
     const EXTENSION_URN: &str = "urn:ietf:params:scim:schemas:extension:kafkaman:2.0:User";

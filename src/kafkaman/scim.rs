@@ -7,7 +7,9 @@ use reqwest::Method;
 use url::Url;
 
 use super::client::MAX_PAGES;
-use super::model::{ListResponse, NewUser, ScimUser, error_details, scim_string_literal};
+use super::model::{
+    NewUser, ScimUser, UserPage, decode_user_page, error_details, scim_string_literal,
+};
 use super::{KafkamanClient, KafkamanError};
 use crate::http::{self, Request};
 
@@ -46,11 +48,11 @@ impl KafkamanClient {
                 .append_pair("startIndex", &start_index.to_string())
                 .append_pair("count", &PAGE_SIZE.to_string());
             let page = self.get_list(&url).await?;
-            let received = page.resources.len();
-            for raw in page.resources {
+            let received = page.users.len();
+            for user in page.users {
                 // Offsets don't shift (users are never deleted), but stay safe.
-                if seen.insert(raw.id.clone()) {
-                    users.push(ScimUser::from(raw));
+                if seen.insert(user.id.clone()) {
+                    users.push(user);
                 }
             }
             on_page(users.len());
@@ -164,24 +166,23 @@ impl KafkamanClient {
                 }
             }
             self.expect_success(&reply)?;
-            let page: ListResponse = self.parse(&reply)?;
-            let received = page.resources.len();
-            for raw in page.resources {
-                let Some(text) = raw.last_modified().map(str::to_string) else {
-                    return Err(
-                        self.malformed(&reply, format!("user {} has no meta.lastModified", raw.id))
-                    );
+            let page =
+                decode_user_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))?;
+            let received = page.users.len();
+            for user in page.users {
+                let Some(text) = user.last_modified.clone() else {
+                    return Err(self
+                        .malformed(&reply, format!("user {} has no meta.lastModified", user.id)));
                 };
                 let Ok(at) = DateTime::parse_from_rfc3339(&text) else {
                     return Err(self.malformed(
                         &reply,
                         format!(
                             "user {} has meta.lastModified {text:?}, not an RFC 3339 time",
-                            raw.id
+                            user.id
                         ),
                     ));
                 };
-                let user = ScimUser::from(raw);
                 match seen.get(&user.id) {
                     Some(&(i, first_at, ref first_text)) => {
                         if moved_from.as_ref().is_none_or(|(t, _)| first_at < *t) {
@@ -250,7 +251,7 @@ impl KafkamanClient {
         let mut url = self.url(&["scim", "v2", "Users"]);
         url.query_pairs_mut().append_pair("filter", filter);
         let page = self.get_list(&url).await?;
-        Ok(page.resources.into_iter().map(ScimUser::from).collect())
+        Ok(page.users)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<Option<ScimUser>, KafkamanError> {
@@ -338,9 +339,9 @@ impl KafkamanClient {
         self.parse_user(&reply)
     }
 
-    async fn get_list(&self, url: &Url) -> Result<ListResponse, KafkamanError> {
+    async fn get_list(&self, url: &Url) -> Result<UserPage, KafkamanError> {
         let reply = self.get(url).await?;
         self.expect_success(&reply)?;
-        self.parse(&reply)
+        decode_user_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))
     }
 }

@@ -17,7 +17,8 @@ use super::log::{
     ENTITLEMENT_EVENT_TYPES, LOG_PAGE_LIMIT, LogRead, LogStart, event_type_filter, parse_event,
 };
 use super::model::{
-    AppUser, Bucket, BucketStatus, OktaUser, RawUser, error_id, parse_app_user, parse_error_body,
+    AppUser, Bucket, BucketStatus, OktaUser, decode_page, error_id, parse_app_user,
+    parse_error_body, parse_user,
 };
 use super::oauth::{AuthState, OktaAuth};
 use crate::http::{
@@ -69,7 +70,7 @@ impl OktaClientOptions {
 }
 
 /// Okta's `X-Rate-Limit-*` headers; the reset is epoch seconds on Okta's clock.
-const RATE_LIMIT: RateLimitScheme = RateLimitScheme {
+pub const RATE_LIMIT: RateLimitScheme = RateLimitScheme {
     limit_header: "x-rate-limit-limit",
     remaining_header: "x-rate-limit-remaining",
     reset_header: "x-rate-limit-reset",
@@ -218,9 +219,10 @@ impl OktaClient {
             return Ok(None);
         };
         self.expect_success(&reply)?;
-        let raw: RawUser = serde_json::from_slice(&reply.body)
-            .map_err(|e| self.malformed(&reply, format!("not a User object: {e}")))?;
-        Ok(Some(raw.into()))
+        let value: serde_json::Value = self.parse_json(&reply)?;
+        parse_user(value)
+            .map(Some)
+            .map_err(|reason| self.malformed(&reply, reason))
     }
 
     /// Users by id, many per request: `GET /api/v1/users?filter=id eq "…" or id eq "…"`
@@ -240,14 +242,13 @@ impl OktaClient {
                 .append_pair("limit", "200");
             self.for_each_page(url, None, |items, path, reply| {
                 for item in items {
-                    let raw: RawUser =
-                        serde_json::from_value(item).map_err(|e| OktaError::Malformed {
-                            path: path.to_string(),
-                            status: reply.status.as_u16(),
-                            request_id: reply.request_id.clone(),
-                            reason: format!("not a User object: {e}"),
-                        })?;
-                    out.push(raw.into());
+                    let user = parse_user(item).map_err(|reason| OktaError::Malformed {
+                        path: path.to_string(),
+                        status: reply.status.as_u16(),
+                        request_id: reply.request_id.clone(),
+                        reason,
+                    })?;
+                    out.push(user);
                 }
                 Ok(())
             })
@@ -557,10 +558,8 @@ impl OktaClient {
                 return Err(self.app_not_found(app_id, &reply));
             }
             self.expect_success(&reply)?;
-            let value: serde_json::Value = self.parse_json(&reply)?;
-            let serde_json::Value::Array(items) = value else {
-                return Err(self.malformed(&reply, "expected a JSON array".to_string()));
-            };
+            let items =
+                decode_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))?;
             let path = http::log_path(&url);
             on_items(items, &path, &reply)?;
             visited.insert(url.to_string());

@@ -15,3 +15,13 @@ pub use error::OktaError;
 pub use log::{ENTITLEMENT_EVENT_TYPES, LOG_PAGE_LIMIT, LogEvent, LogRead, LogStart, LogTarget};
 pub use model::{AppUser, Bucket, BucketStatus, OktaUser};
 pub use oauth::OktaAuth;
+
+/// How the client reads what Okta sends: each function is the one the client calls on a
+/// response, public so that the property tests (`tests/parsers_prop.rs`) run the same code.
+pub mod parse {
+    pub use super::client::RATE_LIMIT;
+    pub use super::model::{
+        OktaErrorBody, decode_page, error_id, parse_app_user, parse_error_body, parse_user,
+    };
+    pub use super::oauth::{TokenGrant, decode_token_error, decode_token_response};
+}

@@ -4,6 +4,8 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
+use crate::http;
+
 /// One user's assignment to the app (`AppUser` with the Okta user embedded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppUser {
@@ -89,8 +91,9 @@ pub struct BucketStatus {
     pub reset_epoch: u64,
 }
 
-#[derive(Deserialize)]
-pub(super) struct OktaErrorBody {
+/// Okta's error object, as far as this client reads it.
+#[derive(Debug, Deserialize)]
+pub struct OktaErrorBody {
     #[serde(rename = "errorCode")]
     pub error_code: Option<String>,
     #[serde(rename = "errorSummary")]
@@ -117,7 +120,7 @@ struct RawEmbedded {
 }
 
 #[derive(Deserialize)]
-pub(super) struct RawUser {
+struct RawUser {
     id: String,
     status: String,
     profile: serde_json::Map<String, serde_json::Value>,
@@ -136,16 +139,33 @@ impl From<RawUser> for OktaUser {
     }
 }
 
-pub(super) fn parse_error_body(body: &[u8]) -> Option<OktaErrorBody> {
+/// An error response's body; None when it is not Okta's error object.
+pub fn parse_error_body(body: &[u8]) -> Option<OktaErrorBody> {
     serde_json::from_slice(body).ok()
 }
 
 /// Okta's request id from an error body (`errorId`), for responses without the header.
-pub(super) fn error_id(body: &[u8]) -> Option<String> {
+pub fn error_id(body: &[u8]) -> Option<String> {
     parse_error_body(body).and_then(|b| b.error_id)
 }
 
-pub(super) fn parse_app_user(value: serde_json::Value) -> Result<AppUser, String> {
+/// One page of a listing: the JSON array's items, not yet read as any type.
+pub fn decode_page(body: &[u8]) -> Result<Vec<serde_json::Value>, String> {
+    match http::decode_json(body)? {
+        serde_json::Value::Array(items) => Ok(items),
+        _ => Err("expected a JSON array".to_string()),
+    }
+}
+
+/// An Okta User object.
+pub fn parse_user(value: serde_json::Value) -> Result<OktaUser, String> {
+    serde_json::from_value::<RawUser>(value)
+        .map(OktaUser::from)
+        .map_err(|e| format!("not a User object: {e}"))
+}
+
+/// An AppUser with its user embedded (`expand=user`), whose ids must agree.
+pub fn parse_app_user(value: serde_json::Value) -> Result<AppUser, String> {
     let raw: RawAppUser =
         serde_json::from_value(value).map_err(|e| format!("not an AppUser object: {e}"))?;
     let user = raw

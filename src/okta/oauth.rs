@@ -207,36 +207,69 @@ impl OauthState {
             .await?;
         let status = reply.status;
         if !status.is_success() {
-            let body: Option<TokenErrorBody> = serde_json::from_slice(&reply.body).ok();
+            let (error, description) = decode_token_error(&reply.body);
             return Err(reply.failed(OktaError::Token {
                 status: status.as_u16(),
-                error: body
-                    .as_ref()
-                    .and_then(|b| b.error.clone())
-                    .unwrap_or_else(|| "no error code".to_string()),
-                description: body.and_then(|b| b.error_description),
+                error,
+                description,
                 request_id: reply.request_id.clone(),
             }));
         }
-        let parsed: TokenResponse =
-            serde_json::from_slice(&reply.body).map_err(|e| OktaError::Malformed {
+        let grant =
+            decode_token_response(&reply.body, started).map_err(|reason| OktaError::Malformed {
                 path: reply.path().to_string(),
                 status: status.as_u16(),
                 request_id: reply.request_id.clone(),
-                reason: format!("token response is not the expected JSON: {e}"),
+                reason,
             })?;
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-        // Refresh a few minutes early so a token never expires mid-listing.
-        let margin = (lifetime / 4).min(Duration::from_secs(300));
         tracing::debug!(
-            lifetime_s = lifetime.as_secs(),
+            lifetime_s = grant.lifetime.as_secs(),
             "obtained an Okta OAuth access token"
         );
         Ok(CachedToken {
-            access_token: SecretString::from(parsed.access_token),
-            refresh_at: started + lifetime - margin,
+            access_token: grant.access_token,
+            refresh_at: grant.refresh_at,
         })
     }
+}
+
+/// The longest a token is used: Okta's access tokens live an hour (at most a day on a
+/// custom authorization server); a longer `expires_in`, up to u64::MAX, is read as a day.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// What a token response grants.
+pub struct TokenGrant {
+    pub access_token: SecretString,
+    /// `expires_in` (an hour when absent, a day at most).
+    pub lifetime: Duration,
+    /// When to fetch a new token: a few minutes before it expires.
+    pub refresh_at: Instant,
+}
+
+/// A successful token response, for a request sent at `sent`.
+pub fn decode_token_response(body: &[u8], sent: Instant) -> Result<TokenGrant, String> {
+    let parsed: TokenResponse = serde_json::from_slice(body)
+        .map_err(|e| format!("token response is not the expected JSON: {e}"))?;
+    let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600)).min(MAX_TOKEN_LIFETIME);
+    // Refresh a few minutes early so a token never expires mid-listing.
+    let margin = (lifetime / 4).min(Duration::from_secs(300));
+    Ok(TokenGrant {
+        access_token: SecretString::from(parsed.access_token),
+        lifetime,
+        refresh_at: sent + lifetime - margin,
+    })
+}
+
+/// A refused token request's `error` ("no error code" when there is none) and
+/// `error_description`.
+pub fn decode_token_error(body: &[u8]) -> (String, Option<String>) {
+    let body: Option<TokenErrorBody> = serde_json::from_slice(body).ok();
+    (
+        body.as_ref()
+            .and_then(|b| b.error.clone())
+            .unwrap_or_else(|| "no error code".to_string()),
+        body.and_then(|b| b.error_description),
+    )
 }
 
 /// Signs a token request: a fresh assertion per attempt, since Okta accepts each `jti`
@@ -278,5 +311,23 @@ impl Auth for ClientAssertion<'_> {
             request: request.form(&form),
             renewable: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by tests/parsers_prop.rs: an `expires_in` near u64::MAX overflowed the
+    /// refresh `Instant`.
+    #[test]
+    fn a_token_said_to_live_for_ever_is_renewed_within_a_day() {
+        let sent = Instant::now();
+        let body = format!(r#"{{"access_token":"t","expires_in":{}}}"#, u64::MAX);
+        let grant = decode_token_response(body.as_bytes(), sent).unwrap();
+        assert_eq!(grant.lifetime, MAX_TOKEN_LIFETIME);
+        assert!(grant.refresh_at > sent && grant.refresh_at <= sent + MAX_TOKEN_LIFETIME);
+        let grant = decode_token_response(br#"{"access_token":"t"}"#, sent).unwrap();
+        assert_eq!(grant.refresh_at, sent + Duration::from_secs(3600 - 300));
     }
 }
