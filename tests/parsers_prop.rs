@@ -470,6 +470,38 @@ fn okta_pages() {
     );
 }
 
+/// A System Log page (`decode_page`) and each item as a LogEvent (`parse_event`), as the
+/// incremental read takes them.
+#[test]
+fn okta_system_log_pages() {
+    check(
+        "okta_system_log_pages",
+        256,
+        json_input(&[OKTA_LOG_PAGE]),
+        |body, worst| {
+            bounded(
+                worst,
+                budget(body.len()),
+                || -> Result<(), TestCaseError> {
+                    let Ok(items) = okta::decode_page(&body) else {
+                        return Ok(());
+                    };
+                    for item in items {
+                        if let Ok(e) = okta::parse_event(item) {
+                            // Only what Okta sent: no event without its uuid and type.
+                            prop_assert!(!e.uuid.is_empty() && !e.event_type.is_empty());
+                        }
+                    }
+                    Ok(())
+                },
+            )?
+        },
+    );
+}
+
+/// A System Log page in Okta's shape (docs/sim-okta.md): one assignment event.
+const OKTA_LOG_PAGE: &str = r#"[{"uuid":"6f1d0c57-3d2c-11ef-8b59-4b7a2f0e9a10","published":"2026-12-02T15:00:00.123Z","eventType":"application.user_membership.add","displayMessage":"Add user to application membership","severity":"INFO","actor":{"id":"00uadmin","type":"User","alternateId":"admin@example.com","displayName":"Admin"},"outcome":{"result":"SUCCESS"},"target":[{"id":"0uaabc","type":"AppUser","alternateId":"ada@example.com","displayName":"Ada"},{"id":"0oakafkaman0000000001","type":"AppInstance","alternateId":"kafkaman","displayName":"kafkaman"},{"id":"00uada","type":"User","alternateId":"ada@example.com","displayName":"Ada Lovelace"}],"transaction":{"type":"WEB","id":"abc","detail":{}}}]"#;
+
 /// An error body: Okta's error object, or None; its `errorId` is the request id.
 #[test]
 fn okta_error_bodies() {

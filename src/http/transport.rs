@@ -134,6 +134,8 @@ pub struct Transport {
     profile: Profile,
     windows: Mutex<BTreeMap<&'static str, RateWindow>>,
     requests: AtomicU64,
+    /// The last response `Date` and when it arrived: the server's clock.
+    server_date: Mutex<Option<(std::time::SystemTime, Instant)>>,
 }
 
 impl Transport {
@@ -148,6 +150,7 @@ impl Transport {
             profile,
             windows: Mutex::new(BTreeMap::new()),
             requests: AtomicU64::new(0),
+            server_date: Mutex::new(None),
         })
     }
 
@@ -170,6 +173,21 @@ impl Transport {
     /// after 5xx, timeouts and dropped connections; one more attempt with new
     /// credentials after a 401 when `auth` can renew them. Returns the final reply
     /// whatever its status.
+    /// The server's current time: the last response `Date` plus the time since it
+    /// arrived (monotonic); None before any response with a `Date`. `Date` has second
+    /// precision, so callers read back with an overlap.
+    pub fn server_time(&self) -> Option<std::time::SystemTime> {
+        let (date, seen) = (*lock(&self.server_date))?;
+        date.checked_add(seen.elapsed())
+    }
+
+    fn observe_date(&self, headers: &HeaderMap) {
+        let date = header_str(headers, "date").and_then(|d| httpdate::parse_http_date(d).ok());
+        if let Some(date) = date {
+            *lock(&self.server_date) = Some((date, Instant::now()));
+        }
+    }
+
     pub async fn execute<A: Auth>(&self, auth: &A, req: Request<'_>) -> Result<Reply, A::Error> {
         let p = &self.profile;
         let method = req.method;
@@ -248,6 +266,7 @@ impl Transport {
                 }
             };
             self.observe(window, &reply.headers);
+            self.observe_date(&reply.headers);
             let status = reply.status;
             let rid = reply.request_id.as_deref().unwrap_or("");
             if status == StatusCode::TOO_MANY_REQUESTS {

@@ -126,6 +126,12 @@ impl KafkamanClient {
         self.inner.transport.requests_made()
     }
 
+    /// kafkaman's clock: the last response `Date` plus the time since (second precision);
+    /// None before any response with a `Date`.
+    pub fn server_time(&self) -> Option<std::time::SystemTime> {
+        self.inner.transport.server_time()
+    }
+
     // ----- internals shared by the endpoints -----
 
     pub(super) fn url(&self, segments: &[&str]) -> Url {

@@ -5,8 +5,8 @@
 //! mistake for removals.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -22,7 +22,7 @@ use super::model::{
 };
 use super::oauth::{AuthState, OktaAuth};
 use crate::http::{
-    self, After429, Profile, RateLimitScheme, Reply, Request, ResetClock, Transport, header_str,
+    self, After429, Profile, RateLimitScheme, Reply, Request, ResetClock, Transport,
 };
 
 /// The System Log's path: a `next` link elsewhere is refused.
@@ -94,8 +94,6 @@ struct Inner {
     org_url: Url,
     auth: AuthState,
     page_size: u32,
-    /// The last response `Date` and when it arrived (monotonic).
-    server_date: Mutex<Option<(DateTime<Utc>, Instant)>>,
 }
 
 impl OktaClient {
@@ -146,7 +144,6 @@ impl OktaClient {
                 org_url,
                 auth,
                 page_size: opts.page_size,
-                server_date: Mutex::new(None),
             }),
         })
     }
@@ -427,9 +424,7 @@ impl OktaClient {
     /// the transit of that response; None before any response. `Date` has second
     /// precision.
     pub fn server_time(&self) -> Option<DateTime<Utc>> {
-        let (date, seen) = (*http::lock(&self.inner.server_date))?;
-        let since = chrono::Duration::from_std(seen.elapsed()).ok()?;
-        date.checked_add_signed(since)
+        self.inner.transport.server_time().map(DateTime::<Utc>::from)
     }
 
     /// The groups a user belongs to.
@@ -508,18 +503,7 @@ impl OktaClient {
             .transport
             .execute(&inner.auth, Request::get(url))
             .await?;
-        self.note_server_date(&reply);
         Ok(reply)
-    }
-
-    /// Remembers the response's `Date` (for [`Self::server_time`]).
-    fn note_server_date(&self, reply: &Reply) {
-        let date = header_str(&reply.headers, "date")
-            .and_then(|d| httpdate::parse_http_date(d).ok())
-            .map(DateTime::<Utc>::from);
-        if let Some(date) = date {
-            *http::lock(&self.inner.server_date) = Some((date, Instant::now()));
-        }
     }
 
     /// `s` as a System Log URL of this org, or why it isn't one.

@@ -123,9 +123,14 @@ struct RawTarget {
 }
 
 /// One LogEvent of a page, or why it isn't one.
-pub(super) fn parse_event(value: serde_json::Value) -> Result<LogEvent, String> {
+pub fn parse_event(value: serde_json::Value) -> Result<LogEvent, String> {
     let raw: RawEvent =
         serde_json::from_value(value).map_err(|e| format!("not a LogEvent object: {e}"))?;
+    // Events are deduplicated by uuid: an empty one would merge distinct events and lose
+    // a change, so such a page is malformed.
+    if raw.uuid.trim().is_empty() || raw.event_type.trim().is_empty() {
+        return Err("an event without a uuid or eventType".into());
+    }
     if chrono::DateTime::parse_from_rfc3339(&raw.published).is_err() {
         return Err(format!(
             "event {} has an unreadable published time {:?}",
@@ -153,6 +158,15 @@ pub(super) fn parse_event(value: serde_json::Value) -> Result<LogEvent, String> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_event_without_a_uuid_is_refused() {
+        let e = parse_event(json!({
+            "uuid": "", "published": "2026-12-02T15:00:00.123Z",
+            "eventType": "user.lifecycle.suspend", "target": []
+        }));
+        assert!(e.is_err(), "{e:?}");
+    }
 
     #[test]
     fn an_event_names_its_users_and_groups() {

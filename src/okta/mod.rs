@@ -20,6 +20,7 @@ pub use oauth::OktaAuth;
 /// response, public so that the property tests (`tests/parsers_prop.rs`) run the same code.
 pub mod parse {
     pub use super::client::RATE_LIMIT;
+    pub use super::log::parse_event;
     pub use super::model::{
         OktaErrorBody, decode_page, error_id, parse_app_user, parse_error_body, parse_user,
     };

@@ -237,6 +237,7 @@ async fn changed_members(
     team_modified: Option<&str>,
     changes: &mut SnapshotChanges,
 ) -> Result<(Vec<Member>, Option<String>), SyncError> {
+    let read_started = std::time::Instant::now();
     let since = team_modified
         .and_then(parse_time)
         .map(|t| format_time(t - ChronoDuration::seconds(TEAM_OVERLAP_SECS)));
@@ -255,7 +256,7 @@ async fn changed_members(
         Some(changed) => (changed, false),
         None => (kafkaman.list_users(&|_| {}).await?, true),
     };
-    let clock = newest_modified(team_modified, &changed);
+    let clock = team_clock(kafkaman, read_started, team_modified, &changed);
     let mut by_id: HashMap<String, Member> = if whole {
         HashMap::new()
     } else {
@@ -272,6 +273,29 @@ async fn changed_members(
     let mut members: Vec<Member> = by_id.into_values().collect();
     members.sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
     Ok((members, clock))
+}
+
+/// Where the next read of kafkaman's changes starts: kafkaman's own clock when this read
+/// began (its `Date`, read back by the overlap next time), so that a team whose members
+/// all changed long ago isn't read again and again; without a `Date`, the newest
+/// `meta.lastModified` seen. Never earlier than the stored clock.
+pub fn team_clock(
+    kafkaman: &KafkamanClient,
+    read_started: std::time::Instant,
+    stored: Option<&str>,
+    users: &[ScimUser],
+) -> Option<String> {
+    let at_start = kafkaman
+        .server_time()
+        .and_then(|now| now.checked_sub(read_started.elapsed()))
+        .map(DateTime::<Utc>::from);
+    match at_start {
+        Some(t) => {
+            let stored = stored.and_then(parse_time);
+            Some(format_time(stored.map_or(t, |s| s.max(t))))
+        }
+        None => newest_modified(stored, users),
+    }
 }
 
 /// The newer of the stored clock and every `meta.lastModified` read.

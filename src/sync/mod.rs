@@ -289,6 +289,7 @@ pub async fn read_both(
             p("kafkaman", n)
         }
     };
+    let team_read_started = Instant::now();
     let users = kafkaman.list_users(&team_progress).await?;
     // Invites come from kafkaman's team API. Clearing needs it; without clearing they
     // still let the planner report an invite that blocks a create (instead of a 409
@@ -300,7 +301,7 @@ pub async fn read_both(
     };
 
     let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();
-    let team_modified = incremental::newest_modified(None, &users);
+    let team_modified = incremental::team_clock(kafkaman, team_read_started, None, &users);
     let team = TeamView {
         members: users.iter().map(apply::member_from_scim).collect(),
         invites: invites
