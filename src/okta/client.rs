@@ -424,7 +424,10 @@ impl OktaClient {
     /// the transit of that response; None before any response. `Date` has second
     /// precision.
     pub fn server_time(&self) -> Option<DateTime<Utc>> {
-        self.inner.transport.server_time().map(DateTime::<Utc>::from)
+        self.inner
+            .transport
+            .server_time()
+            .map(DateTime::<Utc>::from)
     }
 
     /// The groups a user belongs to.

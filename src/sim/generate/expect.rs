@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::Scenario;
+use super::{MemberSpec, Scenario};
 use crate::plan::OktaUserStatus;
 
 /// An entitled user's status, by the planner's one definition
@@ -23,6 +23,110 @@ fn is_waiting_status(status: &str) -> bool {
         )
 }
 
+/// Okta users by id, login and lower-cased login, as the scenario refers to them.
+struct UserIndex<'a> {
+    by_ref: HashMap<&'a str, usize>,
+    by_email: HashMap<String, usize>,
+}
+
+impl<'a> UserIndex<'a> {
+    fn new(scenario: &'a Scenario) -> Self {
+        let users = &scenario.okta.users;
+        let mut by_ref: HashMap<&str, usize> = HashMap::with_capacity(users.len() * 2);
+        let mut by_email: HashMap<String, usize> = HashMap::with_capacity(users.len());
+        for (i, u) in users.iter().enumerate() {
+            by_ref.insert(u.login.as_str(), i);
+            if let Some(id) = &u.id {
+                by_ref.insert(id.as_str(), i);
+            }
+            by_email.insert(u.login.to_lowercase(), i);
+        }
+        UserIndex { by_ref, by_email }
+    }
+
+    /// A user by id, login or login in another case.
+    fn find(&self, r: &str) -> Option<usize> {
+        self.by_ref
+            .get(r)
+            .copied()
+            .or_else(|| self.by_email.get(&r.to_lowercase()).copied())
+    }
+
+    /// Per user (index into `okta.users`): assigned to the app directly or through an
+    /// assigned group (by name or id).
+    fn assigned(&self, scenario: &Scenario) -> Vec<bool> {
+        let okta = &scenario.okta;
+        let mut assigned = vec![false; okta.users.len()];
+        for r in &okta.assignments.users {
+            if let Some(i) = self.find(r) {
+                assigned[i] = true;
+            }
+        }
+        let assigned_groups: HashSet<&str> =
+            okta.assignments.groups.iter().map(String::as_str).collect();
+        for g in &okta.groups {
+            let is_assigned = assigned_groups.contains(g.name.as_str())
+                || g.id
+                    .as_deref()
+                    .is_some_and(|id| assigned_groups.contains(id));
+            if is_assigned {
+                for m in &g.members {
+                    if let Some(i) = self.find(m) {
+                        assigned[i] = true;
+                    }
+                }
+            }
+        }
+        assigned
+    }
+}
+
+/// Makes the kafkaman team what a sync of `scenario` would leave it with, so that a
+/// cycle plans nothing: one active member per entitled assigned user (userName = login,
+/// the Okta names, externalId = the Okta id), the unmanaged members without an externalId
+/// kept, no other members, no pending invites, no accounts outside the team, and seats to
+/// spare (twice the members). For benchmarks of large orgs, whose first sync would take
+/// hours against kafkaman's rate limit.
+pub fn in_sync(scenario: &mut Scenario) {
+    let index = UserIndex::new(scenario);
+    let assigned = index.assigned(scenario);
+    // Unmanaged members: no externalId and no Okta user with their email.
+    let unmanaged: Vec<MemberSpec> = scenario
+        .kafkaman
+        .members
+        .iter()
+        .filter(|m| {
+            m.external_id.is_none() && !index.by_email.contains_key(&m.email.to_lowercase())
+        })
+        .cloned()
+        .collect();
+    let mut members: Vec<MemberSpec> = scenario
+        .okta
+        .users
+        .iter()
+        .zip(&assigned)
+        .filter(|(u, a)| **a && is_entitled_status(&u.status))
+        .map(|(u, _)| MemberSpec {
+            email: u.login.clone(),
+            given_name: u.first_name.clone(),
+            family_name: u.last_name.clone(),
+            external_id: u.id.clone(),
+            active: true,
+            membership: None,
+            role: "developer".to_string(),
+        })
+        .collect();
+    members.extend(unmanaged);
+    let kafkaman = &mut scenario.kafkaman;
+    kafkaman.members = members;
+    kafkaman.invites.clear();
+    kafkaman.outside_accounts.clear();
+    kafkaman.seats = u32::try_from(kafkaman.members.len())
+        .unwrap_or(u32::MAX / 2)
+        .saturating_mul(2)
+        .saturating_add(100);
+}
+
 /// Seats in use once a sync has run against `scenario`: one per entitled user (kept,
 /// reactivated or created) plus the seat holders the sync keeps without an entitled
 /// user: unlinked members (no externalId; not ours), admins (protected) and members of
@@ -30,42 +134,10 @@ fn is_waiting_status(status: &str) -> bool {
 /// users who are not entitled are deactivated and free their seat.
 pub fn seats_after_first_sync(scenario: &Scenario) -> u32 {
     let okta = &scenario.okta;
-    let mut by_ref: HashMap<&str, usize> = HashMap::with_capacity(okta.users.len() * 2);
-    let mut by_email: HashMap<String, usize> = HashMap::with_capacity(okta.users.len());
-    for (i, u) in okta.users.iter().enumerate() {
-        by_ref.insert(u.login.as_str(), i);
-        if let Some(id) = &u.id {
-            by_ref.insert(id.as_str(), i);
-        }
-        by_email.insert(u.login.to_lowercase(), i);
-    }
-    let find = |r: &str| {
-        by_ref
-            .get(r)
-            .copied()
-            .or_else(|| by_email.get(&r.to_lowercase()).copied())
-    };
-    let mut assigned = vec![false; okta.users.len()];
-    for r in &okta.assignments.users {
-        if let Some(i) = find(r) {
-            assigned[i] = true;
-        }
-    }
-    let assigned_groups: HashSet<&str> =
-        okta.assignments.groups.iter().map(String::as_str).collect();
-    for g in &okta.groups {
-        let is_assigned = assigned_groups.contains(g.name.as_str())
-            || g.id
-                .as_deref()
-                .is_some_and(|id| assigned_groups.contains(id));
-        if is_assigned {
-            for m in &g.members {
-                if let Some(i) = find(m) {
-                    assigned[i] = true;
-                }
-            }
-        }
-    }
+    let index = UserIndex::new(scenario);
+    let find = |r: &str| index.find(r);
+    let by_email = &index.by_email;
+    let assigned = index.assigned(scenario);
     let entitled: Vec<bool> = okta
         .users
         .iter()

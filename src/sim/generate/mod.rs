@@ -2,7 +2,8 @@
 //! fixed ids), [`demo`] (what `scim-sync demo` runs) and [`generate`] (a synthetic org of
 //! any size with realistic churn, deterministic per seed).
 //!
-//! [`seats_after_first_sync`] says what a first sync should leave in the team.
+//! [`seats_after_first_sync`] says what a first sync should leave in the team; [`in_sync`]
+//! makes a scenario's team what a sync would leave it (for benchmarks of large orgs).
 //!
 //! "Entitled" below means what the daemon is expected to provision: assigned to the app
 //! (directly or through an assigned group) with an Okta status the planner counts as
@@ -23,7 +24,7 @@ use crate::sim::scenario::{
 
 pub use builtin::{builtin, builtin_ids};
 pub use demo::{demo, demo_ids};
-pub use expect::{is_entitled_status, seats_after_first_sync};
+pub use expect::{in_sync, is_entitled_status, seats_after_first_sync};
 pub use synthetic::generate;
 
 fn make_groups<'a>(id_prefix: &str, names: impl Iterator<Item = &'a str>) -> Vec<OktaGroupSpec> {

@@ -501,3 +501,33 @@ async fn seats_after_first_sync_matches_a_real_sync() {
     let used = seats_used_after_a_real_sync(&generated, &[]).await;
     assert_eq!(seats_after_first_sync(&generated), used, "generate(500, 1)");
 }
+
+/// [`in_sync`]: a first real cycle on the generated org plans nothing and writes nothing.
+#[tokio::test]
+async fn in_sync_team_needs_no_change() {
+    use crate::sync::{CycleOptions, RunResult, run_cycle};
+    let mut s = generate(2_000, 3);
+    in_sync(&mut s);
+    s.validate_refs().expect("valid");
+    assert!(s.kafkaman.invites.is_empty());
+    let world = crate::sim::SimWorld::start(&s)
+        .await
+        .expect("simulators start");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (config_path, db) = (dir.path().join("config.toml"), dir.path().join("state.db"));
+    crate::sim::process::write_config(&world, &config_path, &db).expect("config written");
+    let cfg = crate::config::load(&config_path).expect("config loads");
+    let store = crate::store::Store::open(&db).expect("store opens");
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let report = run_cycle(&cfg, &store, &CycleOptions::default(), &cancel)
+        .await
+        .expect("the sync runs");
+    assert_eq!(report.result, RunResult::Success);
+    assert!(
+        report.plan.operations.is_empty(),
+        "{:?}",
+        &report.plan.operations[..report.plan.operations.len().min(5)]
+    );
+    assert!(world.kafkaman.log().writes().is_empty());
+    world.shutdown();
+}
