@@ -300,3 +300,38 @@ async fn a_failed_user_re_read_writes_nothing() {
 async fn a_failed_last_modified_read_writes_nothing() {
     a_failed_read_writes_nothing("kafkaman", "/scim/v2/Users", FaultKind::Truncate).await;
 }
+
+#[tokio::test]
+async fn a_quiet_cycle_on_a_large_team_changed_earlier_reads_one_kafkaman_page() {
+    // Over 100 members, most written by the first sync in the same few seconds.
+    let mut scenario = generate::generate(400, 7);
+    scenario.kafkaman.seats = 100_000;
+    let env = Env::start(
+        &scenario,
+        &[
+            ("safety", "max_deactivations = 100000"),
+            ("safety", "max_deactivations_percent = 100"),
+        ],
+    )
+    .await;
+    let first = env.sync().await;
+    assert!(first.plan.operations.len() > 100, "{}", first.plan.operations.len());
+    assert!(env.world.kafkaman.members().len() > 200);
+    // Time passes on kafkaman's clock (a minute between cycles, as in the daemon).
+    env.world
+        .kafkaman
+        .set_clock_offset(chrono::Duration::seconds(60));
+    let second = env.sync().await;
+    assert_eq!(second.summary.kind, Some(CycleKind::Incremental));
+    env.world
+        .kafkaman
+        .set_clock_offset(chrono::Duration::seconds(120));
+    let quiet = env.sync().await;
+    assert_eq!(quiet.summary.kind, Some(CycleKind::Incremental));
+    assert!(quiet.plan.operations.is_empty(), "{:?}", quiet.plan.operations);
+    assert!(
+        quiet.summary.kafkaman_requests <= 2 && quiet.summary.okta_requests <= 2,
+        "{:?}",
+        quiet.summary
+    );
+}
