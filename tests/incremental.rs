@@ -315,7 +315,11 @@ async fn a_quiet_cycle_on_a_large_team_changed_earlier_reads_one_kafkaman_page()
     )
     .await;
     let first = env.sync().await;
-    assert!(first.plan.operations.len() > 100, "{}", first.plan.operations.len());
+    assert!(
+        first.plan.operations.len() > 100,
+        "{}",
+        first.plan.operations.len()
+    );
     assert!(env.world.kafkaman.members().len() > 200);
     // Time passes on kafkaman's clock (a minute between cycles, as in the daemon).
     env.world
@@ -328,7 +332,11 @@ async fn a_quiet_cycle_on_a_large_team_changed_earlier_reads_one_kafkaman_page()
         .set_clock_offset(chrono::Duration::seconds(120));
     let quiet = env.sync().await;
     assert_eq!(quiet.summary.kind, Some(CycleKind::Incremental));
-    assert!(quiet.plan.operations.is_empty(), "{:?}", quiet.plan.operations);
+    assert!(
+        quiet.plan.operations.is_empty(),
+        "{:?}",
+        quiet.plan.operations
+    );
     assert!(
         quiet.summary.kafkaman_requests <= 2 && quiet.summary.okta_requests <= 2,
         "{:?}",
