@@ -356,6 +356,11 @@ impl<'a> Decisions<'a> {
                         reason: "assigned again in Okta (rehire): reactivating the same account"
                             .into(),
                     });
+                    // A rehire's name may have changed meanwhile: brought up to date in
+                    // the same cycle (updates are applied after reactivations).
+                    if names_differ(member, &u.given_name, &u.family_name) {
+                        self.update_name(u, member, policy);
+                    }
                 } else {
                     self.attention.push(attention(AttentionKind::FeatureOff(
                         FeatureOff::ReactivateUsers,
@@ -374,27 +379,8 @@ impl<'a> Decisions<'a> {
                     if !renamed {
                         self.in_sync += 1;
                     }
-                } else if policy.update_attributes {
-                    self.updates.push(Operation {
-                        kind: OpKind::UpdateName,
-                        okta_id: Some(u.okta_id.clone()),
-                        scim_id: Some(member.scim_id.clone()),
-                        user_name: member.user_name.clone(),
-                        given_name: u.given_name.clone(),
-                        family_name: u.family_name.clone(),
-                        invite_id: None,
-                        reason: format!(
-                            "name in Okta is \"{} {}\", in kafkaman \"{} {}\"",
-                            u.given_name.as_deref().unwrap_or(""),
-                            u.family_name.as_deref().unwrap_or(""),
-                            member.given_name.as_deref().unwrap_or(""),
-                            member.family_name.as_deref().unwrap_or("")
-                        ),
-                    });
                 } else {
-                    self.attention.push(attention(AttentionKind::FeatureOff(
-                        FeatureOff::UpdateAttributes,
-                    )));
+                    self.update_name(u, member, policy);
                 }
             }
             Entitlement::Revoked(why) if member.active => {
@@ -409,6 +395,35 @@ impl<'a> Decisions<'a> {
                     }))
             }
         }
+    }
+
+    /// The member's name made Okta's (or, with `sync.update_attributes` off, a person told).
+    fn update_name(&mut self, u: &AssignedUser, member: &Member, policy: &Policy) {
+        if !policy.update_attributes {
+            self.attention.push(Attention {
+                okta_id: Some(u.okta_id.clone()),
+                scim_id: Some(member.scim_id.clone()),
+                user_name: member.user_name.clone(),
+                kind: AttentionKind::FeatureOff(FeatureOff::UpdateAttributes),
+            });
+            return;
+        }
+        self.updates.push(Operation {
+            kind: OpKind::UpdateName,
+            okta_id: Some(u.okta_id.clone()),
+            scim_id: Some(member.scim_id.clone()),
+            user_name: member.user_name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            invite_id: None,
+            reason: format!(
+                "name in Okta is \"{} {}\", in kafkaman \"{} {}\"",
+                u.given_name.as_deref().unwrap_or(""),
+                u.family_name.as_deref().unwrap_or(""),
+                member.given_name.as_deref().unwrap_or(""),
+                member.family_name.as_deref().unwrap_or("")
+            ),
+        });
     }
 
     /// Members no assignment matched: ours are deactivated, the rest reported. Also

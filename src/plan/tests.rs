@@ -679,3 +679,21 @@ fn users_with_accounts_of_their_own_keep_them_when_their_emails_collide() {
     assert_eq!(p.shared_emails.len(), 1);
     assert_eq!(p.shared_emails[0].owner, None);
 }
+
+#[test]
+fn a_rehire_whose_name_changed_is_reactivated_and_renamed_in_one_cycle() {
+    let mut rehired = assigned("00u1", "ada@x.com", "ACTIVE");
+    rehired.family_name = Some("King".into());
+    let okta = OktaView {
+        assigned: vec![rehired],
+        ..Default::default()
+    };
+    let team = TeamView {
+        members: vec![member("s1", "ada@x.com", Some("00u1"), false)],
+        links: HashMap::from([("00u1".to_string(), "s1".to_string())]),
+        ..Default::default()
+    };
+    let p = plan(&okta, &team, &Policy::default());
+    assert_eq!(kinds(&p), vec![OpKind::Reactivate, OpKind::UpdateName]);
+    assert_eq!(p.operations[1].family_name.as_deref(), Some("King"));
+}
