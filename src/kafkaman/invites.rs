@@ -15,22 +15,13 @@ impl KafkamanClient {
         self.pending_invites(None).await
     }
 
-    /// The pending invites for one address (`GET /api/v1/team/invites?status=pending&
-    /// email=<address>`, form-encoded; kafkaman compares case-insensitively), all pages.
-    /// Invites for another mailbox (`plan::same_email`, looser than kafkaman's match, so
-    /// nothing kafkaman matched is lost) are dropped with a warning: a target that
-    /// ignores `email=` can't hand the caller other people's invites to delete.
+    /// The pending invites kafkaman returns for one address (`GET /api/v1/team/invites?
+    /// status=pending&email=<address>`, form-encoded; kafkaman compares
+    /// case-insensitively), all pages. Which of them are the same mailbox is the caller's
+    /// call (`plan::same_email`), as for `users_named`: a target that ignores `email=`
+    /// must not hand the sync other people's invites to delete.
     pub async fn pending_invites_for(&self, email: &str) -> Result<Vec<Invite>, KafkamanError> {
-        let mut invites = self.pending_invites(Some(email)).await?;
-        let returned = invites.len();
-        invites.retain(|i| crate::plan::same_email(&i.email, email));
-        if invites.len() < returned {
-            tracing::warn!(
-                dropped = returned - invites.len(),
-                "kafkaman answered GET /api/v1/team/invites?email= with invites for other addresses (does the target support the email filter?); those were left out"
-            );
-        }
-        Ok(invites)
+        self.pending_invites(Some(email)).await
     }
 
     async fn pending_invites(&self, email: Option<&str>) -> Result<Vec<Invite>, KafkamanError> {

@@ -874,7 +874,20 @@ async fn refresh_invites_for_creates(
     } else {
         for email in emails {
             let now = match kafkaman.pending_invites_for(&email).await {
-                Ok(found) => pending(found),
+                Ok(found) => {
+                    let returned = found.len();
+                    let same: Vec<_> = found
+                        .into_iter()
+                        .filter(|i| plan::same_email(&i.email, &email))
+                        .collect();
+                    if same.len() < returned {
+                        tracing::warn!(
+                            left_out = returned - same.len(),
+                            "kafkaman answered GET /api/v1/team/invites?email= with invites for other addresses (does the target support the email filter?); those were left out"
+                        );
+                    }
+                    pending(same)
+                }
                 Err(e) if no_team_api(&e) => Vec::new(),
                 Err(e) => return Err(e.into()),
             };
