@@ -219,11 +219,12 @@ fn set_schedule(env: &Env, schedule: &str) {
 async fn runs_cycles_on_schedule_and_skips_a_tick_during_a_cycle() {
     let env = env_with(EVERY_SECOND, &[]).await;
     // The first listing of the team is slow: the cycle started at launch outlasts the
-    // next scheduled second.
+    // next scheduled seconds. The first of them waits for it (a full cycle due during
+    // another starts right after it); the later ones are skipped.
     env.world.kafkaman.faults().arm(FaultSpec {
         route: "/scim/v2/Users".into(),
         method: Some("GET".into()),
-        kind: FaultKind::Latency { ms: 1600 },
+        kind: FaultKind::Latency { ms: 3500 },
         count: 1,
         after: 0,
     });
@@ -234,7 +235,13 @@ async fn runs_cycles_on_schedule_and_skips_a_tick_during_a_cycle() {
     )
     .unwrap();
     let mut daemon = Daemon::spawn(&env);
-    let runs = wait_runs(&env, &daemon, 4, Duration::from_secs(12)).await;
+    let runs = wait_runs(&env, &daemon, 4, Duration::from_secs(20)).await;
+    daemon
+        .wait_log(
+            "the full cycle starts when the running cycle ends",
+            Duration::from_secs(1),
+        )
+        .await;
 
     let warning = daemon
         .wait_log("accessible to every user", Duration::from_secs(1))
