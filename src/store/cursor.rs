@@ -6,6 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::journal::{CycleKind, RunResult};
+use super::snapshot::{insert_invite_row, upsert_member_row};
 use super::{Store, StoreError, now};
 use crate::plan::{AssignedUser, Member, PendingInvite, email_key};
 
@@ -185,45 +186,13 @@ impl Store {
                 .map_err(|e| self.sql(e))?;
         }
         for m in &c.members {
-            tx.execute(
-                "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
-                 active, membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
-                 ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
-                 given_name = excluded.given_name, family_name = excluded.family_name,
-                 external_id = excluded.external_id, active = excluded.active,
-                 membership = excluded.membership, role = excluded.role,
-                 refreshed_at = excluded.refreshed_at",
-                params![
-                    m.scim_id,
-                    m.user_name,
-                    m.given_name,
-                    m.family_name,
-                    m.external_id,
-                    m.active,
-                    m.membership.as_str(),
-                    m.role,
-                    at
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
+            upsert_member_row(tx, m, at).map_err(|e| self.sql(e))?;
         }
         if let Some(all) = &c.all_invites {
             tx.execute("DELETE FROM invites", [])
                 .map_err(|e| self.sql(e))?;
             for i in all {
-                tx.execute(
-                    "INSERT OR REPLACE INTO invites (id, email, source, invited_by,
-                     created_at, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6)",
-                    params![
-                        i.id,
-                        i.email,
-                        i.source.as_str(),
-                        i.invited_by,
-                        i.created_at,
-                        at
-                    ],
-                )
-                .map_err(|e| self.sql(e))?;
+                insert_invite_row(tx, i, at).map_err(|e| self.sql(e))?;
             }
         }
         if !c.invites.is_empty() {
@@ -246,19 +215,7 @@ impl Store {
                     }
                 }
                 for i in invites {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO invites (id, email, source, invited_by,
-                         created_at, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6)",
-                        params![
-                            i.id,
-                            i.email,
-                            i.source.as_str(),
-                            i.invited_by,
-                            i.created_at,
-                            at
-                        ],
-                    )
-                    .map_err(|e| self.sql(e))?;
+                    insert_invite_row(tx, i, at).map_err(|e| self.sql(e))?;
                 }
             }
         }

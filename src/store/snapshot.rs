@@ -254,27 +254,7 @@ impl Store {
 
     /// Updates one member of the snapshot after a successful write.
     pub fn upsert_member(&self, m: &Member) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id, active,
-             membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
-             ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
-             given_name = excluded.given_name, family_name = excluded.family_name,
-             external_id = excluded.external_id, active = excluded.active,
-             membership = excluded.membership, role = excluded.role,
-             refreshed_at = excluded.refreshed_at",
-            params![
-                m.scim_id,
-                m.user_name,
-                m.given_name,
-                m.family_name,
-                m.external_id,
-                m.active,
-                m.membership.as_str(),
-                m.role,
-                now()
-            ],
-        ).map_err(|e| self.sql(e))?;
-        Ok(())
+        upsert_member_row(&self.conn(), m, &now()).map_err(|e| self.sql(e))
     }
 
     pub fn remove_invite(&self, id: &str) -> Result<(), StoreError> {
@@ -303,4 +283,54 @@ impl Store {
             .map_err(|e| self.sql(e))?
             .flatten())
     }
+}
+
+/// Inserts or updates one member row (after our own write, or an incremental read).
+pub(super) fn upsert_member_row(
+    conn: &rusqlite::Connection,
+    m: &Member,
+    at: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id, active,
+         membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
+         ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
+         given_name = excluded.given_name, family_name = excluded.family_name,
+         external_id = excluded.external_id, active = excluded.active,
+         membership = excluded.membership, role = excluded.role,
+         refreshed_at = excluded.refreshed_at",
+        params![
+            m.scim_id,
+            m.user_name,
+            m.given_name,
+            m.family_name,
+            m.external_id,
+            m.active,
+            m.membership.as_str(),
+            m.role,
+            at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts (or replaces) one pending invite row.
+pub(super) fn insert_invite_row(
+    conn: &rusqlite::Connection,
+    i: &PendingInvite,
+    at: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at)
+         VALUES (?1,?2,?3,?4,?5,?6)",
+        params![
+            i.id,
+            i.email,
+            i.source.as_str(),
+            i.invited_by,
+            i.created_at,
+            at
+        ],
+    )?;
+    Ok(())
 }
