@@ -17,7 +17,7 @@
 //! `wait4`.
 //!
 //! Run: `cargo build --release && cargo bench --bench incremental`
-//! (`BENCH_USERS=100000`; `BENCH_SAME_MODIFIED=1` to leave every member with one lastModified; `BENCH_BIN=path` for another scim-sync binary; `BENCH_PARTS=full,quiet,changes,lag` to run only some parts;
+//! (`BENCH_USERS=100000`; `BENCH_SAME_MODIFIED=1` to leave every member with one lastModified; `BENCH_BIN=path` for another scim-sync binary; `BENCH_UNLIMITED=1` lifts the rate limits, for memory profiling only; `BENCH_PARTS=full,quiet,changes,lag` to run only some parts;
 //! `BENCH_LAG_SAMPLES=20`, `BENCH_LAG_SPREAD_SECS=240` for the daemon lag).
 
 use std::collections::HashMap;
@@ -250,6 +250,15 @@ fn main() {
     let t = Instant::now();
     let mut scenario = generate::generate(users, 1);
     generate::in_sync(&mut scenario);
+    if std::env::var("BENCH_UNLIMITED").is_ok() {
+        // For profiling memory only (heaptrack, `BENCH_BIN`): no figure in the README
+        // comes from an unlimited run.
+        scenario.okta.rate_limits.apps = 1_000_000;
+        scenario.okta.rate_limits.users_list = 1_000_000;
+        scenario.okta.rate_limits.logs = 1_000_000;
+        scenario.okta.rate_limits.other = 1_000_000;
+        scenario.kafkaman.rate_limit.requests = 1_000_000;
+    }
     let world = rt
         .block_on(SimWorld::start(&scenario))
         .expect("simulators start");
