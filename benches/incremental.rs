@@ -13,8 +13,10 @@
 //!    changes spread over a few minutes, each timed from the change to its kafkaman write.
 //!
 //! Requests per side are counted in the simulators' request logs (what scim-sync sent)
-//! and also read from the run's summary; peak RSS is the child's `ru_maxrss` from
-//! `wait4`.
+//! and also read from the run's summary; peak RSS is the child's own `VmHWM`, polled
+//! from `/proc/<pid>/status` every 2 ms until it exits. (Not `wait4`'s `ru_maxrss`: a
+//! child started with `posix_spawn` shares this process's memory until it execs, so its
+//! `ru_maxrss` is at least this process's RSS, simulators and all.)
 //!
 //! Run: `cargo build --release && cargo bench --bench incremental`
 //! (`BENCH_USERS=100000`; `BENCH_SAME_MODIFIED=1` to leave every member with one lastModified; `BENCH_BIN=path` for another scim-sync binary; `BENCH_UNLIMITED=1` lifts the rate limits, for memory profiling only; `BENCH_PARTS=full,quiet,changes,lag` to run only some parts;
@@ -57,8 +59,35 @@ fn binary() -> PathBuf {
     bin
 }
 
-/// Waits for `pid` and returns its exit code and peak RSS in MiB (`ru_maxrss`, KiB).
-fn wait_child(pid: u32) -> (i32, f64) {
+/// Polls the peak RSS (`VmHWM`, KiB) of `pid` until it has exited (a zombie's status
+/// has no `Vm` lines), and returns the last value read, in MiB. `VmHWM` only grows, so
+/// the last read is the peak but for what the process touched in its last 2 ms.
+fn watch_peak_rss(pid: u32) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let path = format!("/proc/{pid}/status");
+        let mut peak_kib = 0u64;
+        loop {
+            let Ok(status) = std::fs::read_to_string(&path) else {
+                break;
+            };
+            let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) else {
+                break;
+            };
+            let kib: u64 = hwm
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        peak_kib as f64 / 1024.0
+    })
+}
+
+/// Waits for `pid` and returns its exit code.
+fn wait_child(pid: u32) -> i32 {
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -75,7 +104,7 @@ fn wait_child(pid: u32) -> (i32, f64) {
     } else {
         -libc::WTERMSIG(status)
     };
-    (code, usage.ru_maxrss as f64 / 1024.0)
+    code
 }
 
 fn last_run_summary(db: &Path) -> Option<serde_json::Value> {
@@ -120,14 +149,16 @@ fn cycle(world: &SimWorld, config: &Path, db: &Path, label: &str, full: bool) ->
         cmd.arg("--full");
     }
     let started = Instant::now();
-    // Reaped by `wait_child` (wait4), which also reads its peak RSS.
+    // Reaped by `wait_child` (wait4); its peak RSS is watched in /proc meanwhile.
     #[allow(clippy::zombie_processes)]
     let child = cmd
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("scim-sync starts");
-    let (exit, rss_mib) = wait_child(child.id());
+    let peak = watch_peak_rss(child.id());
+    let exit = wait_child(child.id());
+    let rss_mib = peak.join().expect("the RSS watcher");
     let wall = started.elapsed();
     let okta = world.okta.log().since(okta_seq);
     let km = world.kafkaman.log().since(km_seq);
@@ -368,7 +399,7 @@ fn daemon_lag(
     std::fs::write(&daemon_config, text).expect("daemon config");
     let log = std::fs::File::create(config.with_file_name("daemon.log")).expect("log");
     let runs_before = ended_runs(db);
-    // Reaped by `wait_child` (wait4) after SIGTERM, which also reads its peak RSS.
+    // Reaped by `wait_child` (wait4) after SIGTERM; its peak RSS is watched in /proc.
     #[allow(clippy::zombie_processes)]
     let child = Command::new(binary())
         .arg("--config")
@@ -379,6 +410,7 @@ fn daemon_lag(
         .spawn()
         .expect("daemon starts");
     let pid = child.id();
+    let peak = watch_peak_rss(pid);
     let started = Instant::now();
     while ended_runs(db) == runs_before {
         assert!(
@@ -450,7 +482,8 @@ fn daemon_lag(
     }
     // SAFETY: `pid` is our running child; SIGTERM asks the daemon to stop.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    let (exit, rss) = wait_child(pid);
+    let exit = wait_child(pid);
+    let rss = peak.join().expect("the RSS watcher");
     let mut sorted = lags.clone();
     sorted.sort_by(f64::total_cmp);
     println!(

@@ -17,6 +17,8 @@ use crate::http::{self, Request};
 const PAGE_SIZE: usize = 100;
 /// Reads of one `meta.lastModified` listing before giving up on it settling.
 const MAX_PASSES: usize = 5;
+/// The most rows a listing reserves room for from `totalResults` before reading them.
+const MAX_RESERVED_USERS: usize = 200_000;
 
 /// One read of a `meta.lastModified` listing: each member once (as last read) with its
 /// parsed time, and, when a member showed up twice (it changed during the read, so the
@@ -39,7 +41,17 @@ impl KafkamanClient {
         &self,
         on_page: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Vec<ScimUser>, KafkamanError> {
-        let mut users = Vec::new();
+        self.list_users_as(on_page, |u| u).await
+    }
+
+    /// [`list_users`](Self::list_users), each user turned into what the caller keeps as
+    /// its page arrives: a large team is never held twice.
+    pub async fn list_users_as<T>(
+        &self,
+        on_page: &(dyn Fn(usize) + Send + Sync),
+        mut convert: impl FnMut(ScimUser) -> T,
+    ) -> Result<Vec<T>, KafkamanError> {
+        let mut users: Vec<T> = Vec::new();
         let mut seen = HashSet::new();
         let mut start_index = 1usize;
         for _ in 0..MAX_PAGES {
@@ -49,15 +61,21 @@ impl KafkamanClient {
                 .append_pair("count", &PAGE_SIZE.to_string());
             let page = self.get_list(&url).await?;
             let received = page.users.len();
+            if start_index == 1 {
+                // `totalResults` is the server's word, so it only sizes the first
+                // reservation up to a bound; the Vec still grows past it if it must.
+                users.reserve(page.total_results.min(MAX_RESERVED_USERS));
+            }
             for user in page.users {
                 // Offsets don't shift (users are never deleted), but stay safe.
                 if seen.insert(user.id.clone()) {
-                    users.push(user);
+                    users.push(convert(user));
                 }
             }
             on_page(users.len());
             start_index += received;
             if start_index > page.total_results {
+                users.shrink_to_fit();
                 return Ok(users);
             }
             if received == 0 {

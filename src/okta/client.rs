@@ -51,6 +51,10 @@ pub struct OktaClientOptions {
     /// The longest this client sleeps for one rate-limit reset; a 429 that needs longer
     /// is an error.
     pub max_rate_limit_wait: Duration,
+    /// The profile attributes app-user reads keep (empty: all of them). An org's profiles
+    /// can carry dozens of attributes; a 100k listing that keeps only the few that are
+    /// mapped holds a fraction of the memory.
+    pub profile_attributes: Vec<String>,
 }
 
 impl OktaClientOptions {
@@ -65,6 +69,7 @@ impl OktaClientOptions {
             timeout: Duration::from_secs(30),
             max_retries: 4,
             max_rate_limit_wait: Duration::from_secs(90),
+            profile_attributes: Vec::new(),
         }
     }
 }
@@ -94,6 +99,7 @@ struct Inner {
     org_url: Url,
     auth: AuthState,
     page_size: u32,
+    profile_attributes: Vec<String>,
 }
 
 impl OktaClient {
@@ -144,6 +150,7 @@ impl OktaClient {
                 org_url,
                 auth,
                 page_size: opts.page_size,
+                profile_attributes: opts.profile_attributes,
             }),
         })
     }
@@ -155,29 +162,42 @@ impl OktaClient {
         app_id: &str,
         on_page: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Vec<AppUser>, OktaError> {
+        self.list_app_users_as(app_id, on_page, |u| u).await
+    }
+
+    /// [`list_app_users`](Self::list_app_users), each app user turned into what the
+    /// caller keeps as its page arrives: a 100k listing is never held as full app users.
+    pub async fn list_app_users_as<T>(
+        &self,
+        app_id: &str,
+        on_page: &(dyn Fn(usize) + Send + Sync),
+        mut convert: impl FnMut(AppUser) -> T,
+    ) -> Result<Vec<T>, OktaError> {
         let mut url = self.api_url(&["api", "v1", "apps", app_id, "users"]);
         url.query_pairs_mut()
             .append_pair("limit", &self.inner.page_size.to_string())
             .append_pair("expand", "user");
-        let mut users: Vec<AppUser> = Vec::new();
+        let mut users: Vec<T> = Vec::new();
         let mut seen_ids = HashSet::new();
         self.for_each_page(url, Some(app_id), |items, path, reply| {
             for item in items {
-                let user = parse_app_user(item).map_err(|reason| OktaError::Malformed {
+                let mut user = parse_app_user(item).map_err(|reason| OktaError::Malformed {
                     path: path.to_string(),
                     status: reply.status.as_u16(),
                     request_id: reply.request_id.clone(),
                     reason,
                 })?;
+                self.keep_profile_attributes(&mut user);
                 // Okta gives no snapshot across pages; a row seen twice is one user.
                 if seen_ids.insert(user.id.clone()) {
-                    users.push(user);
+                    users.push(convert(user));
                 }
             }
             on_page(users.len());
             Ok(())
         })
         .await?;
+        users.shrink_to_fit();
         Ok(users)
     }
 
@@ -204,9 +224,17 @@ impl OktaClient {
         };
         self.expect_success(&reply)?;
         let value: serde_json::Value = self.parse_json(&reply)?;
-        parse_app_user(value)
-            .map(Some)
-            .map_err(|reason| self.malformed(&reply, reason))
+        let mut user = parse_app_user(value).map_err(|reason| self.malformed(&reply, reason))?;
+        self.keep_profile_attributes(&mut user);
+        Ok(Some(user))
+    }
+
+    /// Drops the profile attributes nobody reads ([`OktaClientOptions::profile_attributes`]).
+    fn keep_profile_attributes(&self, user: &mut AppUser) {
+        let keep = &self.inner.profile_attributes;
+        if !keep.is_empty() {
+            user.user.profile.retain(|name, _| keep.contains(name));
+        }
     }
 
     /// A user by id or login; None when there is no such user.

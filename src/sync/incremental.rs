@@ -256,7 +256,12 @@ async fn changed_members(
         Some(changed) => (changed, false),
         None => (kafkaman.list_users(&|_| {}).await?, true),
     };
-    let clock = team_clock(kafkaman, read_started, team_modified, &changed);
+    let clock = team_clock(
+        kafkaman,
+        read_started,
+        team_modified,
+        newest_modified(&changed),
+    );
     let mut by_id: HashMap<String, Member> = if whole {
         HashMap::new()
     } else {
@@ -278,34 +283,31 @@ async fn changed_members(
 /// Where the next read of kafkaman's changes starts: kafkaman's own clock when this read
 /// began (its `Date`, read back by the overlap next time), so that a team whose members
 /// all changed long ago isn't read again and again; without a `Date`, the newest
-/// `meta.lastModified` seen. Never earlier than the stored clock.
+/// `meta.lastModified` seen (`newest_read`, see [`newest_modified`]). Never earlier than
+/// the stored clock.
 pub fn team_clock(
     kafkaman: &KafkamanClient,
     read_started: std::time::Instant,
     stored: Option<&str>,
-    users: &[ScimUser],
+    newest_read: Option<DateTime<Utc>>,
 ) -> Option<String> {
+    let stored = stored.and_then(parse_time);
     let at_start = kafkaman
         .server_time()
         .and_then(|now| now.checked_sub(read_started.elapsed()))
         .map(DateTime::<Utc>::from);
     match at_start {
-        Some(t) => {
-            let stored = stored.and_then(parse_time);
-            Some(format_time(stored.map_or(t, |s| s.max(t))))
-        }
-        None => newest_modified(stored, users),
+        Some(t) => Some(format_time(stored.map_or(t, |s| s.max(t)))),
+        None => stored.max(newest_read).map(format_time),
     }
 }
 
-/// The newer of the stored clock and every `meta.lastModified` read.
-pub fn newest_modified(stored: Option<&str>, users: &[ScimUser]) -> Option<String> {
-    let stored = stored.and_then(parse_time);
-    let read = users
+/// The newest `meta.lastModified` of these users.
+pub fn newest_modified(users: &[ScimUser]) -> Option<DateTime<Utc>> {
+    users
         .iter()
         .filter_map(|u| u.last_modified.as_deref().and_then(parse_time))
-        .max();
-    stored.max(read).map(format_time)
+        .max()
 }
 
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -225,6 +225,11 @@ pub fn okta_client(cfg: &Config) -> Result<OktaClient, SyncError> {
         timeout: Duration::from_secs(cfg.okta.timeout_secs),
         max_retries: cfg.okta.max_retries,
         max_rate_limit_wait: Duration::from_secs(cfg.okta.max_rate_limit_wait_secs),
+        profile_attributes: vec![
+            cfg.sync.user_name_attribute.clone(),
+            cfg.sync.given_name_attribute.clone(),
+            cfg.sync.family_name_attribute.clone(),
+        ],
     })
     .map_err(SyncError::from)
 }
@@ -281,8 +286,9 @@ pub async fn read_both(
             p("okta", n)
         }
     };
-    let app_users = okta
-        .list_app_users(&cfg.okta.app_id, &okta_progress)
+    // Each app user is converted as its page arrives (see `list_app_users_as`).
+    let assigned = okta
+        .list_app_users_as(&cfg.okta.app_id, &okta_progress, |u| assigned_user(cfg, &u))
         .await?;
     let team_progress = |n: usize| {
         if let Some(p) = progress {
@@ -290,7 +296,15 @@ pub async fn read_both(
         }
     };
     let team_read_started = Instant::now();
-    let users = kafkaman.list_users(&team_progress).await?;
+    // Each row is converted as its page arrives: the whole team is never held twice.
+    let mut newest_read = None;
+    let members = kafkaman
+        .list_users_as(&team_progress, |u| {
+            let modified = u.last_modified.as_deref().and_then(incremental::parse_time);
+            newest_read = newest_read.max(modified);
+            apply::member_from_scim(&u)
+        })
+        .await?;
     // Invites come from kafkaman's team API. Clearing needs it; without clearing they
     // still let the planner report an invite that blocks a create (instead of a 409
     // every cycle), and a plain RFC 7644 target without the API (404) has none.
@@ -300,10 +314,10 @@ pub async fn read_both(
         Err(e) => return Err(e.into()),
     };
 
-    let assigned: Vec<AssignedUser> = app_users.iter().map(|u| assigned_user(cfg, u)).collect();
-    let team_modified = incremental::team_clock(kafkaman, team_read_started, None, &users);
+    let team_modified =
+        incremental::team_clock(kafkaman, team_read_started, None, newest_read);
     let team = TeamView {
-        members: users.iter().map(apply::member_from_scim).collect(),
+        members,
         invites: invites
             .into_iter()
             .filter(|i| i.status == "pending")
@@ -502,9 +516,11 @@ async fn cycle(
             })?,
         }
         store.replace_okta_lookups(&reads.okta.lookups)?;
-        for l in &plan.new_links {
-            store.link(&l.okta_id, &l.scim_id)?;
-        }
+        store.link_all(
+            plan.new_links
+                .iter()
+                .map(|l| (l.okta_id.as_str(), l.scim_id.as_str())),
+        )?;
         applied = apply::apply(
             &plan,
             &kafkaman,
