@@ -1,11 +1,14 @@
 //! The HTML report: one self-contained file (inline styles, no script, no external
 //! resource) that mail clients display; well-formed XHTML syntax so that it also parses
-//! as XML.
+//! as XML. It fits a phone: tables scroll sideways in their own box, long words (emails,
+//! ids) break, and the charts (`chart.rs`, inline SVG) scale to the width.
 
 use std::fmt::Write;
 
+use super::chart;
+
 use super::text::{drift_groups, invite_groups, run_result, source_lines, summary_rows};
-use super::{PersonItem, Report, human_duration, short_time};
+use super::{PersonItem, Report, code_spans, human_duration, short_time};
 
 /// Escapes text for element content and double-quoted attribute values.
 pub(crate) fn esc(text: &str) -> String {
@@ -24,19 +27,34 @@ pub(crate) fn esc(text: &str) -> String {
 }
 
 const BODY: &str = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
-font-size:14px;color:#1f2328;max-width:960px;margin:0 auto;padding:16px";
+font-size:14px;color:#1f2328;max-width:960px;margin:0 auto;padding:16px;\
+overflow-wrap:anywhere";
 const H2: &str =
     "font-size:17px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:24px";
 const H3: &str = "font-size:15px;margin:12px 0 4px";
+/// Around every table: a wide one scrolls in its box instead of widening the page.
+const SCROLL: &str = "overflow-x:auto;max-width:100%";
 const TABLE: &str = "border-collapse:collapse;width:100%;font-size:13px";
 const TH: &str = "text-align:left;background:#f6f8fa;border:1px solid #d0d7de;padding:4px 8px";
 const TD: &str = "border:1px solid #d0d7de;padding:4px 8px;vertical-align:top";
+/// Cells of short figures (the runs table): kept on one line, the box scrolls.
+const TD_NOWRAP: &str =
+    "border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;white-space:nowrap";
+const CODE: &str = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;\
+font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:4px";
 const MUTED: &str = "color:#656d76";
 const OK: &str = "background:#dafbe1;color:#116329;padding:8px 12px;border-radius:6px";
 const WARN: &str = "background:#fff8c5;color:#7d4e00;padding:8px 12px;border-radius:6px";
 
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let _ = write!(out, "<table style=\"{TABLE}\"><thead><tr>");
+    table_with(out, header, rows, TD);
+}
+
+fn table_with(out: &mut String, header: &[&str], rows: &[Vec<String>], td: &str) {
+    let _ = write!(
+        out,
+        "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><thead><tr>"
+    );
     for h in header {
         let _ = write!(out, "<th style=\"{TH}\">{}</th>", esc(h));
     }
@@ -44,11 +62,43 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     for row in rows {
         out.push_str("<tr>");
         for cell in row {
-            let _ = write!(out, "<td style=\"{TD}\">{}</td>", esc(cell));
+            let _ = write!(out, "<td style=\"{td}\">{}</td>", esc(cell));
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
+}
+
+/// A two-column table of labels and values: the labels are row headers, there is no
+/// header row.
+fn key_values(out: &mut String, rows: &[(&str, String)]) {
+    let _ = write!(
+        out,
+        "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><tbody>\n"
+    );
+    for (label, value) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\" style=\"{TH};width:40%\">{}</th><td style=\"{TD}\">{}</td></tr>",
+            esc(label),
+            esc(value)
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+}
+
+/// Our own prose that marks commands with backticks: the commands become `<code>`.
+fn prose(text: &str) -> String {
+    code_spans(text)
+        .iter()
+        .map(|(is_code, part)| {
+            if *is_code {
+                format!("<code style=\"{CODE}\">{}</code>", esc(part))
+            } else {
+                esc(part)
+            }
+        })
+        .collect()
 }
 
 fn none(out: &mut String, text: &str) {
@@ -102,11 +152,14 @@ pub(super) fn render(r: &Report) -> String {
     );
 
     let _ = writeln!(out, "<h2 style=\"{H2}\">Summary</h2>");
-    let rows: Vec<Vec<String>> = summary_rows(r)
-        .into_iter()
-        .map(|(k, v)| vec![k.to_string(), v])
-        .collect();
-    table(&mut out, &["", ""], &rows);
+    key_values(&mut out, &summary_rows(r));
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Runs at a glance since {}</h2>",
+        esc(&short_time(&r.period.since))
+    );
+    out.push_str(&chart::charts(r));
 
     let _ = writeln!(out, "<h2 style=\"{H2}\">Drift ({})</h2>", r.drift.count());
     if r.drift.count() == 0 {
@@ -148,7 +201,7 @@ pub(super) fn render(r: &Report) -> String {
         );
         people(&mut out, &r.held.items);
         if let Some(how) = &r.held.release {
-            let _ = writeln!(out, "<p><strong>To release:</strong> {}.</p>", esc(how));
+            let _ = writeln!(out, "<p><strong>To release:</strong> {}.</p>", prose(how));
         }
     }
 
@@ -287,13 +340,14 @@ pub(super) fn render(r: &Report) -> String {
                 ]
             })
             .collect();
-        table(
+        table_with(
             &mut out,
             &[
                 "Run", "Started", "Trigger", "Kind", "Took", "Planned", "Applied", "Failed",
                 "Held", "Result",
             ],
             &rows,
+            TD_NOWRAP,
         );
     }
     out.push_str("</body>\n</html>\n");
