@@ -27,7 +27,10 @@ const BOTTOM: f64 = 48.0;
 const FONT: &str = "font-family=\"sans-serif\" font-size=\"13\" fill=\"#1f2328\"";
 const AXIS: &str = "#656d76";
 const GRID: &str = "#d8dee4";
-const SVG_STYLE: &str = "width:100%;max-width:640px;height:auto;display:block";
+const SVG_STYLE: &str = "width:100%;height:auto;display:block";
+/// Two charts side by side on a wide screen, one under the other on a phone.
+const FIGURE: &str = "display:inline-block;vertical-align:top;width:100%;max-width:450px;\
+margin:8px 12px 16px 0";
 const CAPTION: &str = "color:#656d76;font-size:13px;margin-top:4px";
 /// Most labelled runs on the x axis; the others are ticks only.
 const X_LABELS: usize = 6;
@@ -214,7 +217,7 @@ fn render(c: &Chart<'_>) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<figure style=\"margin:12px 0 20px\">\n<svg xmlns=\"http://www.w3.org/2000/svg\" \
+        "<figure style=\"{FIGURE}\">\n<svg xmlns=\"http://www.w3.org/2000/svg\" \
          viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{title}\" \
          aria-describedby=\"{id}-desc\" data-chart=\"{id}\" data-runs=\"{n}\" \
          style=\"{SVG_STYLE}\">\n<title>{title}</title>\n<desc id=\"{id}-desc\">{desc}</desc>\n",

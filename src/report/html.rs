@@ -35,34 +35,49 @@ const H3: &str = "font-size:15px;margin:12px 0 4px";
 /// Around every table: a wide one scrolls in its box instead of widening the page.
 const SCROLL: &str = "overflow-x:auto;max-width:100%";
 const TABLE: &str = "border-collapse:collapse;width:100%;font-size:13px";
-const TH: &str = "text-align:left;background:#f6f8fa;border:1px solid #d0d7de;padding:4px 8px";
+const TH: &str = "text-align:left;background:#f6f8fa;border:1px solid #d0d7de;padding:4px 8px;\
+white-space:nowrap";
 const TD: &str = "border:1px solid #d0d7de;padding:4px 8px;vertical-align:top";
-/// Cells of short figures (the runs table): kept on one line, the box scrolls.
-const TD_NOWRAP: &str =
-    "border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;white-space:nowrap";
 const CODE: &str = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;\
 font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:4px";
 const MUTED: &str = "color:#656d76";
 const OK: &str = "background:#dafbe1;color:#116329;padding:8px 12px;border-radius:6px";
 const WARN: &str = "background:#fff8c5;color:#7d4e00;padding:8px 12px;border-radius:6px";
 
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    table_with(out, header, rows, TD);
+/// How a column's cells wrap on a narrow screen.
+#[derive(Clone, Copy)]
+enum Col {
+    /// Emails, ids, reasons, errors: break anywhere, even inside a long address.
+    Text,
+    /// Short words and figures (actions, times, counts): one line; the table's box
+    /// scrolls when they don't fit.
+    Short,
 }
 
-fn table_with(out: &mut String, header: &[&str], rows: &[Vec<String>], td: &str) {
+impl Col {
+    fn style(self) -> &'static str {
+        match self {
+            Col::Text => "overflow-wrap:anywhere",
+            Col::Short => "white-space:nowrap",
+        }
+    }
+}
+
+use Col::{Short, Text};
+
+fn table(out: &mut String, columns: &[(&str, Col)], rows: &[Vec<String>]) {
     let _ = write!(
         out,
         "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><thead><tr>"
     );
-    for h in header {
+    for (h, _) in columns {
         let _ = write!(out, "<th style=\"{TH}\">{}</th>", esc(h));
     }
     out.push_str("</tr></thead><tbody>\n");
     for row in rows {
         out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td style=\"{td}\">{}</td>", esc(cell));
+        for (cell, (_, col)) in row.iter().zip(columns) {
+            let _ = write!(out, "<td style=\"{TD};{}\">{}</td>", col.style(), esc(cell));
         }
         out.push_str("</tr>\n");
     }
@@ -79,7 +94,8 @@ fn key_values(out: &mut String, rows: &[(&str, String)]) {
     for (label, value) in rows {
         let _ = writeln!(
             out,
-            "<tr><th scope=\"row\" style=\"{TH};width:40%\">{}</th><td style=\"{TD}\">{}</td></tr>",
+            "<tr><th scope=\"row\" style=\"{TH};white-space:normal;width:40%\">{}</th>\
+             <td style=\"{TD}\">{}</td></tr>",
             esc(label),
             esc(value)
         );
@@ -117,7 +133,16 @@ fn people(out: &mut String, items: &[PersonItem]) {
             ]
         })
         .collect();
-    table(out, &["User", "Okta id", "Action", "Reason"], &rows);
+    table(
+        out,
+        &[
+            ("User", Text),
+            ("Okta id", Text),
+            ("Action", Short),
+            ("Reason", Text),
+        ],
+        &rows,
+    );
 }
 
 pub(super) fn render(r: &Report) -> String {
@@ -235,7 +260,13 @@ pub(super) fn render(r: &Report) -> String {
                 .collect();
             table(
                 &mut out,
-                &["Email", "Source", "Invited by", "Created", "Age"],
+                &[
+                    ("Email", Text),
+                    ("Source", Short),
+                    ("Invited by", Text),
+                    ("Created", Short),
+                    ("Age", Short),
+                ],
                 &rows,
             );
         }
@@ -260,7 +291,11 @@ pub(super) fn render(r: &Report) -> String {
                 ]
             })
             .collect();
-        table(&mut out, &["User", "Membership", "externalId"], &rows);
+        table(
+            &mut out,
+            &[("User", Text), ("Membership", Short), ("externalId", Text)],
+            &rows,
+        );
     }
 
     let _ = writeln!(
@@ -276,7 +311,7 @@ pub(super) fn render(r: &Report) -> String {
             .iter()
             .map(|s| vec![s.user_name.clone(), s.describe()])
             .collect();
-        table(&mut out, &["Email", "Okta users"], &rows);
+        table(&mut out, &[("Email", Text), ("Okta users", Text)], &rows);
     }
 
     let _ = writeln!(
@@ -304,7 +339,14 @@ pub(super) fn render(r: &Report) -> String {
             .collect();
         table(
             &mut out,
-            &["Run", "Operation", "User", "HTTP", "Error", "Request id"],
+            &[
+                ("Run", Short),
+                ("Operation", Short),
+                ("User", Text),
+                ("HTTP", Short),
+                ("Error", Text),
+                ("Request id", Text),
+            ],
             &rows,
         );
     }
@@ -340,14 +382,21 @@ pub(super) fn render(r: &Report) -> String {
                 ]
             })
             .collect();
-        table_with(
+        table(
             &mut out,
             &[
-                "Run", "Started", "Trigger", "Kind", "Took", "Planned", "Applied", "Failed",
-                "Held", "Result",
+                ("Run", Short),
+                ("Started", Short),
+                ("Trigger", Short),
+                ("Kind", Short),
+                ("Took", Short),
+                ("Planned", Short),
+                ("Applied", Short),
+                ("Failed", Short),
+                ("Held", Short),
+                ("Result", Short),
             ],
             &rows,
-            TD_NOWRAP,
         );
     }
     out.push_str("</body>\n</html>\n");
