@@ -695,10 +695,7 @@ async fn a_held_run_is_called_held_in_every_format() {
 
     let (_, md, _) = cli(&env, &["report", "--format", "markdown"]).await;
     assert!(
-        md.contains(&format!(
-            "- **Last success:** {}",
-            held_words.replace('(', "(").replace(')', ")")
-        )),
+        md.contains(&format!("- **Last success:** {held_words}")),
         "{md}"
     );
     assert!(md.contains("**Last cycle:** run 1 at "), "{md}");

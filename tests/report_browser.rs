@@ -457,3 +457,10 @@ async fn html_report_renders_in_chromium_at_desktop_and_phone_width() {
         check_screenshot(&png, width);
     }
 }
+
+#[test]
+fn empty_header_cells_are_counted() {
+    let dom = "<table><thead><tr><th style=\"a\"></th><th>Run</th><th> </th></tr></thead>\
+               <tbody><tr><th scope=\"row\">Drift</th><td></td></tr></tbody></table>";
+    assert_eq!(empty_header_cells(dom), 2);
+}

@@ -229,10 +229,10 @@ fn render(c: &Chart<'_>) -> String {
     // Legend, along the top.
     let mut lx = LEFT;
     for series in &c.series {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<rect x=\"{lx:.1}\" y=\"8\" width=\"12\" height=\"12\" fill=\"{}\" />\
-             <text x=\"{:.1}\" y=\"18.5\" {FONT}>{}</text>\n",
+             <text x=\"{:.1}\" y=\"18.5\" {FONT}>{}</text>",
             series.color,
             lx + 16.0,
             esc(series.label)
@@ -244,45 +244,45 @@ fn render(c: &Chart<'_>) -> String {
     let mut v = 0;
     while v <= top {
         let y = y_of(v);
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{GRID}\" \
              stroke-width=\"1\" />\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" {FONT}>{v}</text>\n",
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" {FONT}>{v}</text>",
             W - RIGHT,
             LEFT - 5.0,
             y + 4.5
         );
         v += step;
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text transform=\"translate(13 {:.1}) rotate(-90)\" text-anchor=\"middle\" {FONT}>{}</text>\n",
+        "<text transform=\"translate(13 {:.1}) rotate(-90)\" text-anchor=\"middle\" {FONT}>{}</text>",
         TOP + plot_h / 2.0,
         esc(c.y_title)
     );
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<line x1=\"{LEFT}\" y1=\"{bottom:.1}\" x2=\"{:.1}\" y2=\"{bottom:.1}\" stroke=\"{AXIS}\" \
-         stroke-width=\"1\" />\n",
+         stroke-width=\"1\" />",
         W - RIGHT
     );
 
     // X axis: the run ids of a few runs, and the axis title.
     for i in labelled(n) {
         let x = x_mid(i);
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<line x1=\"{x:.1}\" y1=\"{bottom:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{AXIS}\" />\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" {FONT}>{}</text>\n",
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" {FONT}>{}</text>",
             bottom + 4.0,
             bottom + 17.0,
             c.runs[i].id
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" {FONT}>run (oldest to newest)</text>\n",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" {FONT}>run (oldest to newest)</text>",
         LEFT + plot_w / 2.0,
         H - 8.0
     );

@@ -87,9 +87,9 @@ fn table(out: &mut String, columns: &[(&str, Col)], rows: &[Vec<String>]) {
 /// A two-column table of labels and values: the labels are row headers, there is no
 /// header row.
 fn key_values(out: &mut String, rows: &[(&str, String)]) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><tbody>\n"
+        "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><tbody>"
     );
     for (label, value) in rows {
         let _ = writeln!(

@@ -215,7 +215,7 @@ pub(crate) fn code_spans(prose: &str) -> Vec<(bool, String)> {
         .map(|(n, part)| (n % 2 == 1, part.to_string()))
         .collect();
     // An odd number of backticks: the last one opened no span.
-    if parts.len() % 2 == 0
+    if parts.len().is_multiple_of(2)
         && let Some((_, tail)) = parts.pop()
         && let Some(last) = parts.last_mut()
     {
