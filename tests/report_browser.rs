@@ -45,12 +45,14 @@ fn chromium_or_skip() -> Option<PathBuf> {
              (apt-get install chromium, or set CHROMIUM)"
         ),
         None => {
-            eprintln!(
-                "\n########################################################################\n\
-                 # SKIPPED: the HTML report browser test needs chromium (not found).   #\n\
-                 # apt-get install chromium, or set CHROMIUM=/path/to/chrome.          #\n\
-                 # Set SCIM_SYNC_REQUIRE_BROWSER=1 to make this a failure.             #\n\
-                 ########################################################################\n"
+            // Straight to stderr: libtest captures `eprintln!` of passing tests.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"\n########################################################################\n\
+                  # SKIPPED: the HTML report browser test needs chromium (not found).   #\n\
+                  # apt-get install chromium, or set CHROMIUM=/path/to/chrome.          #\n\
+                  # Set SCIM_SYNC_REQUIRE_BROWSER=1 to make this a failure.             #\n\
+                  ########################################################################\n",
             );
             None
         }
