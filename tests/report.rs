@@ -666,3 +666,73 @@ async fn explain_a_person_with_a_conflicting_invite() {
     );
     assert_eq!(env.store.count_runs().unwrap(), 0);
 }
+
+/// A run that held deactivations is `held` in every format: neither a success nor
+/// "never"; and the HTML charts cope with one run and with none.
+#[tokio::test]
+async fn a_held_run_is_called_held_in_every_format() {
+    // No floor under the cap: the builtin org's first run holds its 2 deactivations.
+    let env = Env::start(
+        &generate::builtin(),
+        &[("safety", "min_deactivation_cap = 0")],
+    )
+    .await;
+    assert_eq!(env.sync().await.result, RunResult::Held);
+    let held_words = "none recorded (the last cycle, run 1, was held)";
+
+    let (code, text, err) = cli(&env, &["report"]).await;
+    assert_eq!(code, 1, "{err}");
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line in\n{text}"))
+            .to_string()
+    };
+    assert!(line("Last cycle").ends_with(": held"), "{text}");
+    assert!(line("Last success").ends_with(held_words), "{text}");
+    let summary = &text[..text.find("\nDrift").expect("a drift section")];
+    assert!(!summary.contains("never"), "{summary}");
+
+    let (_, md, _) = cli(&env, &["report", "--format", "markdown"]).await;
+    assert!(
+        md.contains(&format!("- **Last success:** {held_words}")),
+        "{md}"
+    );
+    assert!(md.contains("**Last cycle:** run 1 at "), "{md}");
+    // The release instructions' commands are code spans, not escaped backticks.
+    assert!(md.contains("`scim-sync --release-held`"), "{md}");
+    assert!(!md.contains("\\`"), "{md}");
+
+    let (_, json, _) = cli(&env, &["report", "--format", "json"]).await;
+    let r: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(r.summary.last_success, None);
+    let last = r.summary.last_run.expect("a last run");
+    assert_eq!((last.id, last.result), (1, Some(RunResult::Held)));
+
+    let (_, html, _) = cli(&env, &["report", "--format", "html"]).await;
+    assert!(html.contains(held_words), "{html}");
+    assert!(
+        html.contains("<code style=\"") && html.contains(">scim-sync --release-held</code>"),
+        "{html}"
+    );
+    assert!(!html.contains('`'), "a backtick in the HTML");
+    assert_eq!(html.matches("<svg ").count(), 3);
+    assert_eq!(html.matches("data-runs=\"1\"").count(), 3);
+    assert_eq!(
+        html.matches("<g data-run=\"1\">").count(),
+        1,
+        "one bar group"
+    );
+    assert!(html.contains("<title>run 1 (held): "), "{html}");
+    assert!(!html.contains("No runs in this period"));
+
+    // A period without runs: a sentence, not three empty charts.
+    let (_, html, _) = cli(
+        &env,
+        &["report", "--format", "html", "--since", "2999-01-01"],
+    )
+    .await;
+    assert!(html.contains("No runs in this period"), "{html}");
+    assert!(!html.contains("<svg"), "{html}");
+    assert!(html.contains("Last cycle"), "{html}");
+}

@@ -94,6 +94,7 @@ pub async fn build(
                 .map_err(StoreError::from)?,
             failures,
             last_success: store.last_success()?,
+            last_run: store.last_apply_run()?,
             now,
         },
     ))
@@ -168,6 +169,7 @@ struct Assembly<'a> {
     runs: Vec<RunRow>,
     failures: Vec<Failure>,
     last_success: Option<RunRecord>,
+    last_run: Option<RunRecord>,
     now: DateTime<Utc>,
 }
 
@@ -268,11 +270,8 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         pending_invites: invites.len(),
         failures: a.failures.len(),
         runs: a.runs.len(),
-        last_success: a.last_success.map(|r| RunRef {
-            id: r.id,
-            started_at: r.started_at,
-            ended_at: r.ended_at,
-        }),
+        last_success: a.last_success.map(run_ref),
+        last_run: a.last_run.map(run_ref),
     };
     let mut fired = Vec::new();
     if summary.drift > 0 {
@@ -318,6 +317,16 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
                 .collect(),
             exit_status: exit_status.code(),
         },
+    }
+}
+
+fn run_ref(r: RunRecord) -> RunRef {
+    RunRef {
+        // An unknown stored result is shown as none rather than failing the report.
+        result: r.run_result().ok().flatten(),
+        id: r.id,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
     }
 }
 
@@ -388,6 +397,8 @@ pub fn run_row(r: &RunRecord) -> Result<RunRow, UnknownValue> {
         mode: r.run_mode()?,
         result: r.run_result()?,
         assigned: num("assigned"),
+        members: num("members"),
+        in_sync: num("in_sync"),
         planned: sum_map("planned", &|_| true),
         applied: sum_map("outcomes", &|k| {
             k.ends_with(".done") || k.ends_with(".recovered")

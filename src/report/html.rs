@@ -1,11 +1,14 @@
 //! The HTML report: one self-contained file (inline styles, no script, no external
 //! resource) that mail clients display; well-formed XHTML syntax so that it also parses
-//! as XML.
+//! as XML. It fits a phone: tables scroll sideways in their own box, long words (emails,
+//! ids) break, and the charts (`chart.rs`, inline SVG) scale to the width.
 
 use std::fmt::Write;
 
+use super::chart;
+
 use super::text::{drift_groups, invite_groups, run_result, source_lines, summary_rows};
-use super::{PersonItem, Report, human_duration, short_time};
+use super::{PersonItem, Report, code_spans, human_duration, short_time};
 
 /// Escapes text for element content and double-quoted attribute values.
 pub(crate) fn esc(text: &str) -> String {
@@ -24,31 +27,94 @@ pub(crate) fn esc(text: &str) -> String {
 }
 
 const BODY: &str = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
-font-size:14px;color:#1f2328;max-width:960px;margin:0 auto;padding:16px";
+font-size:14px;color:#1f2328;max-width:960px;margin:0 auto;padding:16px;\
+overflow-wrap:anywhere";
 const H2: &str =
     "font-size:17px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:24px";
 const H3: &str = "font-size:15px;margin:12px 0 4px";
+/// Around every table: a wide one scrolls in its box instead of widening the page.
+const SCROLL: &str = "overflow-x:auto;max-width:100%";
 const TABLE: &str = "border-collapse:collapse;width:100%;font-size:13px";
-const TH: &str = "text-align:left;background:#f6f8fa;border:1px solid #d0d7de;padding:4px 8px";
+const TH: &str = "text-align:left;background:#f6f8fa;border:1px solid #d0d7de;padding:4px 8px;\
+white-space:nowrap";
 const TD: &str = "border:1px solid #d0d7de;padding:4px 8px;vertical-align:top";
+const CODE: &str = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;\
+font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:4px";
 const MUTED: &str = "color:#656d76";
 const OK: &str = "background:#dafbe1;color:#116329;padding:8px 12px;border-radius:6px";
 const WARN: &str = "background:#fff8c5;color:#7d4e00;padding:8px 12px;border-radius:6px";
 
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let _ = write!(out, "<table style=\"{TABLE}\"><thead><tr>");
-    for h in header {
+/// How a column's cells wrap on a narrow screen.
+#[derive(Clone, Copy)]
+enum Col {
+    /// Emails, ids, reasons, errors: break anywhere, even inside a long address.
+    Text,
+    /// Short words and figures (actions, times, counts): one line; the table's box
+    /// scrolls when they don't fit.
+    Short,
+}
+
+impl Col {
+    fn style(self) -> &'static str {
+        match self {
+            Col::Text => "overflow-wrap:anywhere",
+            Col::Short => "white-space:nowrap",
+        }
+    }
+}
+
+use Col::{Short, Text};
+
+fn table(out: &mut String, columns: &[(&str, Col)], rows: &[Vec<String>]) {
+    let _ = write!(
+        out,
+        "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><thead><tr>"
+    );
+    for (h, _) in columns {
         let _ = write!(out, "<th style=\"{TH}\">{}</th>", esc(h));
     }
     out.push_str("</tr></thead><tbody>\n");
     for row in rows {
         out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td style=\"{TD}\">{}</td>", esc(cell));
+        for (cell, (_, col)) in row.iter().zip(columns) {
+            let _ = write!(out, "<td style=\"{TD};{}\">{}</td>", col.style(), esc(cell));
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
+}
+
+/// A two-column table of labels and values: the labels are row headers, there is no
+/// header row.
+fn key_values(out: &mut String, rows: &[(&str, String)]) {
+    let _ = writeln!(
+        out,
+        "<div style=\"{SCROLL}\"><table style=\"{TABLE}\"><tbody>"
+    );
+    for (label, value) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\" style=\"{TH};white-space:normal;width:40%\">{}</th>\
+             <td style=\"{TD}\">{}</td></tr>",
+            esc(label),
+            esc(value)
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+}
+
+/// Our own prose that marks commands with backticks: the commands become `<code>`.
+fn prose(text: &str) -> String {
+    code_spans(text)
+        .iter()
+        .map(|(is_code, part)| {
+            if *is_code {
+                format!("<code style=\"{CODE}\">{}</code>", esc(part))
+            } else {
+                esc(part)
+            }
+        })
+        .collect()
 }
 
 fn none(out: &mut String, text: &str) {
@@ -67,7 +133,16 @@ fn people(out: &mut String, items: &[PersonItem]) {
             ]
         })
         .collect();
-    table(out, &["User", "Okta id", "Action", "Reason"], &rows);
+    table(
+        out,
+        &[
+            ("User", Text),
+            ("Okta id", Text),
+            ("Action", Short),
+            ("Reason", Text),
+        ],
+        &rows,
+    );
 }
 
 pub(super) fn render(r: &Report) -> String {
@@ -102,11 +177,14 @@ pub(super) fn render(r: &Report) -> String {
     );
 
     let _ = writeln!(out, "<h2 style=\"{H2}\">Summary</h2>");
-    let rows: Vec<Vec<String>> = summary_rows(r)
-        .into_iter()
-        .map(|(k, v)| vec![k.to_string(), v])
-        .collect();
-    table(&mut out, &["", ""], &rows);
+    key_values(&mut out, &summary_rows(r));
+
+    let _ = writeln!(
+        out,
+        "<h2 style=\"{H2}\">Runs at a glance since {}</h2>",
+        esc(&short_time(&r.period.since))
+    );
+    out.push_str(&chart::charts(r));
 
     let _ = writeln!(out, "<h2 style=\"{H2}\">Drift ({})</h2>", r.drift.count());
     if r.drift.count() == 0 {
@@ -148,7 +226,7 @@ pub(super) fn render(r: &Report) -> String {
         );
         people(&mut out, &r.held.items);
         if let Some(how) = &r.held.release {
-            let _ = writeln!(out, "<p><strong>To release:</strong> {}.</p>", esc(how));
+            let _ = writeln!(out, "<p><strong>To release:</strong> {}.</p>", prose(how));
         }
     }
 
@@ -182,7 +260,13 @@ pub(super) fn render(r: &Report) -> String {
                 .collect();
             table(
                 &mut out,
-                &["Email", "Source", "Invited by", "Created", "Age"],
+                &[
+                    ("Email", Text),
+                    ("Source", Short),
+                    ("Invited by", Text),
+                    ("Created", Short),
+                    ("Age", Short),
+                ],
                 &rows,
             );
         }
@@ -207,7 +291,11 @@ pub(super) fn render(r: &Report) -> String {
                 ]
             })
             .collect();
-        table(&mut out, &["User", "Membership", "externalId"], &rows);
+        table(
+            &mut out,
+            &[("User", Text), ("Membership", Short), ("externalId", Text)],
+            &rows,
+        );
     }
 
     let _ = writeln!(
@@ -223,7 +311,7 @@ pub(super) fn render(r: &Report) -> String {
             .iter()
             .map(|s| vec![s.user_name.clone(), s.describe()])
             .collect();
-        table(&mut out, &["Email", "Okta users"], &rows);
+        table(&mut out, &[("Email", Text), ("Okta users", Text)], &rows);
     }
 
     let _ = writeln!(
@@ -251,7 +339,14 @@ pub(super) fn render(r: &Report) -> String {
             .collect();
         table(
             &mut out,
-            &["Run", "Operation", "User", "HTTP", "Error", "Request id"],
+            &[
+                ("Run", Short),
+                ("Operation", Short),
+                ("User", Text),
+                ("HTTP", Short),
+                ("Error", Text),
+                ("Request id", Text),
+            ],
             &rows,
         );
     }
@@ -290,8 +385,16 @@ pub(super) fn render(r: &Report) -> String {
         table(
             &mut out,
             &[
-                "Run", "Started", "Trigger", "Kind", "Took", "Planned", "Applied", "Failed",
-                "Held", "Result",
+                ("Run", Short),
+                ("Started", Short),
+                ("Trigger", Short),
+                ("Kind", Short),
+                ("Took", Short),
+                ("Planned", Short),
+                ("Applied", Short),
+                ("Failed", Short),
+                ("Held", Short),
+                ("Result", Short),
             ],
             &rows,
         );

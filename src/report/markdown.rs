@@ -58,7 +58,11 @@ pub(super) fn render(r: &Report) -> String {
         );
         people(&mut out, &r.held.items);
         if let Some(how) = &r.held.release {
-            let _ = writeln!(out, "\n**To release:** {}.", md(how));
+            let how: String = super::code_spans(how)
+                .iter()
+                .map(|(is_code, part)| if *is_code { code(part) } else { md(part) })
+                .collect();
+            let _ = writeln!(out, "\n**To release:** {how}.");
         }
     }
 

@@ -8,9 +8,11 @@
 //!
 //! - [`model`]: the report's data (the JSON shape),
 //! - [`build`](mod@build): gathering it from the store and the planner,
-//! - one module per format: `text`, `markdown`, `json`, `people_csv`, `html`.
+//! - one module per format: `text`, `markdown`, `json`, `people_csv`, `html` (with its
+//!   SVG charts in `chart`).
 
 mod build;
+mod chart;
 mod html;
 mod json;
 mod markdown;
@@ -203,6 +205,26 @@ fn write_file(path: &Path, body: &str) -> Result<(), ReportError> {
     Ok(())
 }
 
+/// Splits prose that marks commands Markdown-style (`` `scim-sync --dry-run` ``) into
+/// its parts: `(true, command)` for a code span, `(false, text)` for the rest. A lone
+/// backtick stays in the text.
+pub(crate) fn code_spans(prose: &str) -> Vec<(bool, String)> {
+    let mut parts: Vec<(bool, String)> = prose
+        .split('`')
+        .enumerate()
+        .map(|(n, part)| (n % 2 == 1, part.to_string()))
+        .collect();
+    // An odd number of backticks: the last one opened no span.
+    if parts.len().is_multiple_of(2)
+        && let Some((_, tail)) = parts.pop()
+        && let Some(last) = parts.last_mut()
+    {
+        last.1 = format!("{}`{tail}", last.1);
+    }
+    parts.retain(|(_, part)| !part.is_empty());
+    parts
+}
+
 /// "3 h", "2 d": a coarse age for people.
 pub fn human_age(seconds: i64) -> String {
     match seconds {
@@ -259,5 +281,27 @@ mod tests {
         for bad in ["", "h", "10y", "yesterday", "-5d"] {
             assert!(parse_since(bad, now).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn code_spans_split_commands_from_prose() {
+        let spans = |s: &str| -> Vec<(bool, String)> { code_spans(s) };
+        assert_eq!(
+            spans("read them (`scim-sync --dry-run`) now"),
+            [
+                (false, "read them (".to_string()),
+                (true, "scim-sync --dry-run".to_string()),
+                (false, ") now".to_string())
+            ]
+        );
+        assert_eq!(spans("no code"), [(false, "no code".to_string())]);
+        assert_eq!(
+            spans("a `b` c `d"),
+            [
+                (false, "a ".to_string()),
+                (true, "b".to_string()),
+                (false, " c `d".to_string())
+            ]
+        );
     }
 }

@@ -72,7 +72,11 @@ pub struct Summary {
     pub pending_invites: usize,
     pub failures: usize,
     pub runs: usize,
+    /// The last applying run with result `success` (a `held` or `partial` run is not one).
     pub last_success: Option<RunRef>,
+    /// The last finished applying run, whatever its result (not a dry run).
+    #[serde(default)]
+    pub last_run: Option<RunRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +84,9 @@ pub struct RunRef {
     pub id: i64,
     pub started_at: String,
     pub ended_at: Option<String>,
+    /// The run's result: `success`, `partial`, `held`, `failed`, `interrupted`.
+    #[serde(default)]
+    pub result: Option<RunResult>,
 }
 
 /// One person in a list, with what the planner would do and why.
@@ -178,6 +185,12 @@ pub struct RunRow {
     /// None while running.
     pub result: Option<RunResult>,
     pub assigned: Option<u64>,
+    /// Team members (any membership) and people in sync, as the run read them (None
+    /// for a run that recorded no counts).
+    #[serde(default)]
+    pub members: Option<u64>,
+    #[serde(default)]
+    pub in_sync: Option<u64>,
     pub planned: u64,
     pub applied: u64,
     pub failed: u64,

@@ -7,7 +7,7 @@ use crate::escape::text;
 use crate::store::{CycleKind, RunMode, RunResult};
 
 use super::{
-    Failure, InviteItem, PersonItem, Report, RunRow, SourceMode, human_age, human_duration,
+    Failure, InviteItem, PersonItem, Report, RunRef, RunRow, SourceMode, human_age, human_duration,
     short_time,
 };
 
@@ -232,21 +232,45 @@ pub(super) fn summary_rows(r: &Report) -> Vec<(&'static str, String)> {
                 .map(|(id, n)| format!("{n} (full run {id}; 0 expected)"))
                 .unwrap_or_else(|| "not counted in this period".into()),
         ),
-        (
-            "Last successful cycle",
-            s.last_success
-                .as_ref()
-                .map(|run| {
-                    format!(
-                        "run {} at {}",
-                        run.id,
-                        short_time(run.ended_at.as_deref().unwrap_or(&run.started_at))
-                    )
-                })
-                .unwrap_or_else(|| "never".into()),
-        ),
+        ("Last cycle", last_cycle(r)),
+        ("Last success", last_success(r)),
         ("Status", status_line(r)),
     ]
+}
+
+/// `run 12 at 2025-03-01 14:05 UTC`.
+fn run_at(run: &RunRef) -> String {
+    format!(
+        "run {} at {}",
+        run.id,
+        short_time(run.ended_at.as_deref().unwrap_or(&run.started_at))
+    )
+}
+
+/// The last applying run and its result, in the run-result words.
+fn last_cycle(r: &Report) -> String {
+    match &r.summary.last_run {
+        Some(run) => format!(
+            "{}: {}",
+            run_at(run),
+            run.result.map_or("running", RunResult::as_str)
+        ),
+        None => "none recorded".into(),
+    }
+}
+
+/// The last run whose result is `success`. When there is none, says what the last
+/// cycle's result was instead: a held or partial run is neither a success nor nothing.
+fn last_success(r: &Report) -> String {
+    match (&r.summary.last_success, &r.summary.last_run) {
+        (Some(run), _) => run_at(run),
+        (None, Some(last)) => format!(
+            "none recorded (the last cycle, run {}, was {})",
+            last.id,
+            last.result.map_or("running", RunResult::as_str)
+        ),
+        (None, None) => "none recorded (no cycle has run)".into(),
+    }
 }
 
 pub(super) fn status_line(r: &Report) -> String {
