@@ -57,6 +57,20 @@ fn every_shell_gets_a_script_naming_the_subcommands() {
             "{shell}:\n{script}"
         );
     }
+    // A build without the simulators doesn't offer `demo` or `sim` (they only say so).
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout(&run(&["completions", shell]));
+        let words: Vec<&str> = script
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .collect();
+        for sim_command in ["demo", "sim"] {
+            assert_eq!(
+                words.contains(&sim_command),
+                cfg!(feature = "sim"),
+                "{shell} and {sim_command}:\n{script}"
+            );
+        }
+    }
     // zsh loads a file named `_scim-sync` by its #compdef line.
     let zsh = stdout(&run(&["completions", "zsh"]));
     assert!(zsh.starts_with("#compdef scim-sync"), "{zsh}");
@@ -82,18 +96,34 @@ fn man_page_is_roff_naming_the_subcommands_and_files() {
     assert!(first_macro.starts_with(".TH scim-sync 1 "), "{page}");
     let title = first_macro;
     assert!(title.contains(env!("CARGO_PKG_VERSION")), "title: {title}");
-    for section in ["NAME", "SYNOPSIS", "OPTIONS", "SUBCOMMANDS", "FILES"] {
+    for section in ["NAME", "SYNOPSIS", "OPTIONS", "COMMANDS", "FILES"] {
         assert!(
             page.contains(&format!(".SH {section}")),
             "no {section} in:\n{page}"
         );
     }
+    // One page for all: a subsection per command, with that command's options (no
+    // references to scim-sync-report(1) and the like, which nobody installs).
     for sub in SUBCOMMANDS {
-        // roff escapes hyphens; the subcommand names have none.
-        assert!(page.contains(sub), "no {sub} in:\n{page}");
+        assert!(
+            page.contains(&format!(".SS \"scim\\-sync {sub}\"")),
+            "no {sub} subsection in:\n{page}"
+        );
     }
+    assert!(!page.contains(r"scim\-sync\-report(1)"), "{page}");
+    let report = page.split(r#".SS "scim\-sync report""#).nth(1).unwrap();
+    let report = report.split(".SS ").next().unwrap();
+    assert!(report.contains(r"\-\-since"), "{report}");
+    // The global options are in OPTIONS, not repeated for every command.
+    assert!(!report.contains(r"\-\-log\-format"), "{report}");
     assert!(page.contains(r"/etc/scim\-sync/config.toml"), "{page}");
     assert!(page.contains(r"\-\-dry\-run"), "{page}");
+    // The simulators' commands are in the page of the build that has them.
+    assert_eq!(
+        page.contains(r#".SS "scim\-sync demo""#),
+        cfg!(feature = "sim"),
+        "{page}"
+    );
 }
 
 /// The short commit of this checkout, when the tests run in a git checkout of it.
