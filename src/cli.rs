@@ -18,7 +18,7 @@ use crate::sync::{self, CycleOptions, SyncError, Trigger};
 #[derive(Debug, Parser)]
 #[command(
     name = "scim-sync",
-    version,
+    version = crate::build_info::LONG_VERSION,
     about = "Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta"
 )]
 pub struct Cli {
@@ -104,6 +104,13 @@ pub enum Command {
     /// Run the simulated Okta and kafkaman servers.
     #[cfg(feature = "sim")]
     Sim(crate::sim::process::SimArgs),
+    /// Print the shell completion script for SHELL to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `scim-sync man | man -l -`.
+    Man,
     /// Not in this build: it has no simulators.
     #[cfg(not(feature = "sim"))]
     #[command(hide = true)]
@@ -185,6 +192,8 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Daemon) => {
             return crate::daemon::cli_main(cli.config.clone(), cli.log_format).await;
         }
+        Some(Command::Completions { shell }) => return crate::manual::completions(shell),
+        Some(Command::Man) => return crate::manual::man(),
         _ => {}
     }
     init_logging(cli.log_format, cli.quiet);
@@ -206,6 +215,7 @@ async fn run(cli: Cli) -> ExitCode {
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
         // Handled above.
         Some(Command::Daemon | Command::Schedule(_) | Command::Sim(_)) => ExitCode::from(Exit::Ok),
+        Some(Command::Completions { .. } | Command::Man) => ExitCode::from(Exit::Ok),
         #[cfg(feature = "sim")]
         Some(Command::Demo) => ExitCode::from(Exit::Ok),
         #[cfg(not(feature = "sim"))]

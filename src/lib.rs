@@ -3,6 +3,7 @@
 //! `apply` → `sync`, driven by `cli` (one cycle, `check`, `demo`). See ARCHITECTURE.md.
 
 pub mod apply;
+pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod history;
 pub mod http;
 pub mod kafkaman;
 pub mod logging;
+pub mod manual;
 pub mod metrics;
 pub mod okta;
 pub mod plan;

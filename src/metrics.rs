@@ -27,6 +27,7 @@ pub const TICKS_SKIPPED: &str = "scim_sync_ticks_skipped_total";
 pub const RELOADS: &str = "scim_sync_config_reloads_total";
 pub const CYCLES_BY_KIND: &str = "scim_sync_cycles_by_kind_total";
 pub const FULL_CYCLE_DRIFT: &str = "scim_sync_full_cycle_missed_drift";
+pub const BUILD_INFO: &str = "scim_sync_build_info";
 
 /// Cycle results that mean "the sync ran through" (it read both sides and applied what
 /// it may): the last such run keeps `/healthz` fresh and sets [`LAST_SUCCESS`]. Only
@@ -107,9 +108,25 @@ fn describe() {
         "Cycles that planned, by kind (full, incremental) and mode (apply, dry_run)."
     );
     describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the labels say which scim-sync runs: version, git commit, build date."
+    );
+    describe_gauge!(
         FULL_CYCLE_DRIFT,
         "Okta users and members the last full cycle found changed that incremental cycles had not seen (should be 0)."
     );
+}
+
+/// Sets [`BUILD_INFO`] (once, at the start of the daemon): which version, `commit` and
+/// `build_date` this process runs, as labels of a gauge that is always 1.
+pub fn build_info(version: &str, commit: &str, build_date: &str) {
+    ::metrics::gauge!(
+        BUILD_INFO,
+        "version" => version.to_string(),
+        "commit" => commit.to_string(),
+        "build_date" => build_date.to_string()
+    )
+    .set(1.0);
 }
 
 /// One HTTP exchange with `api` ("okta" or "kafkaman"); `status` is `None` when no

@@ -736,6 +736,24 @@ async fn metrics_parse_as_prometheus_text_and_match_the_simulators() {
     assert_eq!(code, 200);
     let m = parse_prometheus(&text);
 
+    // Which build runs: one series, 1, labelled as `--version` says.
+    let build: Vec<_> = m
+        .iter()
+        .filter(|((n, _), _)| n == "scim_sync_build_info")
+        .collect();
+    assert_eq!(build.len(), 1, "{text}");
+    let ((_, labels), value) = build[0];
+    assert_eq!(*value, 1.0);
+    assert_eq!(labels["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        format!(
+            "scim-sync {} (commit {}, built {})",
+            labels["version"], labels["commit"], labels["build_date"]
+        ),
+        version_line(),
+        "{text}"
+    );
+
     // Requests by API match what each simulator served, and by status too.
     let okta_log = env.world.okta.log().all();
     let km_log = env.world.kafkaman.log().all();
@@ -823,6 +841,41 @@ async fn metrics_parse_as_prometheus_text_and_match_the_simulators() {
             .any(|(n, _)| n == "scim_sync_kafkaman_rate_limit_remaining"),
         "{text}"
     );
+    assert!(daemon.stop().await.success());
+}
+
+/// What `scim-sync --version` prints.
+fn version_line() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_index_page_names_the_version_and_the_endpoints() {
+    let env = env_with(YEARLY, &[]).await;
+    let mut daemon = Daemon::spawn(&env);
+    let base = daemon.base_url().await;
+
+    let resp = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let body = resp.text().await.unwrap();
+    assert_eq!(body.lines().next(), Some(version_line().as_str()), "{body}");
+    for endpoint in ["GET /healthz", "GET /metrics"] {
+        assert!(body.contains(endpoint), "no {endpoint} in:\n{body}");
+    }
+    // The endpoints it names answer; anything else is still not found.
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    assert_eq!(get(&format!("{base}/metrics")).await.0, 200);
+    assert_eq!(get(&format!("{base}/index.html")).await.0, 404);
     assert!(daemon.stop().await.success());
 }
 
@@ -951,14 +1004,30 @@ fn unit_files_pass_systemd_analyze_verify() {
         // verify checks that ExecStart= exists: point it at the binary just built.
         let text = std::fs::read_to_string(&path)
             .unwrap()
-            .replace("/usr/local/bin/scim-sync", env!("CARGO_BIN_EXE_scim-sync"));
+            .replace("/usr/bin/scim-sync", env!("CARGO_BIN_EXE_scim-sync"));
         std::fs::write(dir.path().join(&name), text).unwrap();
         names.push(dir.path().join(&name));
     }
     assert_eq!(names.len(), 5, "{names:?}");
+    // verify also runs `man` on each `Documentation=man:` page: give it the page the
+    // binary prints (the package installs it; scripts/check-deb checks that one). Without
+    // `man` on this host it would fail on every page, so that check is left to check-deb.
+    let man_dir = dir.path().join("man");
+    std::fs::create_dir_all(man_dir.join("man1")).unwrap();
+    let page = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .arg("man")
+        .output()
+        .unwrap();
+    assert!(page.status.success());
+    std::fs::write(man_dir.join("man1/scim-sync.1"), page.stdout).unwrap();
+    let has_man = ["/usr/bin/man", "/bin/man"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
     let out = Command::new(analyze)
         .arg("verify")
+        .args((!has_man).then_some("--man=no"))
         .args(&names)
+        .env("MANPATH", &man_dir)
         .output()
         .unwrap();
     assert!(

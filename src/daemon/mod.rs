@@ -134,6 +134,11 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
             None
         }
     };
+    metrics::build_info(
+        crate::build_info::VERSION,
+        crate::build_info::COMMIT,
+        crate::build_info::BUILD_DATE,
+    );
     let stop_tasks = CancellationToken::new();
     if let Some(handle) = prometheus.clone() {
         let stop = stop_tasks.clone();

@@ -1,5 +1,5 @@
-//! The optional HTTP listener: `/healthz` (JSON, 200 or 503) and `/metrics`
-//! (Prometheus text format).
+//! The optional HTTP listener: `/healthz` (JSON, 200 or 503), `/metrics` (Prometheus
+//! text format), and at `/` a plain-text page naming the version and these endpoints.
 //!
 //! The listener must never starve the cycles of file descriptors (reading a secret or
 //! opening a connection to Okta needs one), so every connection is bounded: at most
@@ -57,6 +57,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(AppState { status, metrics });
@@ -170,6 +171,26 @@ impl Throttled {
         self.last = Some(now);
         Some(std::mem::take(&mut self.count))
     }
+}
+
+/// What a person who opens the listener's address in a browser or with curl reads.
+fn index_text() -> String {
+    format!(
+        "scim-sync {}\n\
+         Keeps a kafkaman team in step with the users assigned to the kafkaman app in Okta.\n\
+         \n\
+         GET /healthz   health as JSON: 200 while the sync works, 503 when it has stopped working\n\
+         GET /metrics   Prometheus metrics (text format)\n",
+        crate::build_info::LONG_VERSION
+    )
+}
+
+async fn index() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        index_text(),
+    )
+        .into_response()
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
