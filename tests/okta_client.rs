@@ -131,6 +131,44 @@ async fn full_listing_across_pages_equals_the_assigned_set() {
 }
 
 #[tokio::test]
+async fn app_user_reads_keep_only_the_profile_attributes_asked_for() {
+    let world = SimWorld::start(&scenario(23)).await.unwrap();
+    let mut opts = options(&world);
+    opts.profile_attributes = vec!["login".to_string(), "lastName".to_string()];
+    let okta = OktaClient::new(opts).unwrap();
+    let app_id = world.okta.app_id();
+    // Converted as the pages arrive: what the caller keeps is all that is held.
+    let kept = okta
+        .list_app_users_as(&app_id, &no_progress(), |u| {
+            let mut names: Vec<String> = u.user.profile.keys().cloned().collect();
+            names.sort();
+            (u.id, names)
+        })
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 22);
+    for (id, names) in &kept {
+        assert_eq!(names, &["lastName", "login"], "{id}");
+    }
+    let one = okta
+        .get_app_user(&app_id, &kept[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(one.user.profile_str("login").is_some());
+    assert!(one.user.profile_str("firstName").is_none());
+    // Without the option every attribute stays (what `explain` shows).
+    let all = client(&world)
+        .list_app_users(&app_id, &no_progress())
+        .await
+        .unwrap();
+    assert!(
+        all.iter()
+            .all(|u| u.user.profile_str("firstName").is_some())
+    );
+}
+
+#[tokio::test]
 async fn persistent_500_on_page_3_is_an_error_not_a_partial_list() {
     let world = SimWorld::start(&scenario(23)).await.unwrap();
     arm(&world, FaultKind::Status { status: 500 }, 2, 10);

@@ -314,8 +314,7 @@ pub async fn read_both(
         Err(e) => return Err(e.into()),
     };
 
-    let team_modified =
-        incremental::team_clock(kafkaman, team_read_started, None, newest_read);
+    let team_modified = incremental::team_clock(kafkaman, team_read_started, None, newest_read);
     let team = TeamView {
         members,
         invites: invites
