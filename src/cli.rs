@@ -49,7 +49,8 @@ pub struct SyncArgs {
     /// Run the cycle up to the first write and print the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// With --dry-run: exit 2 when changes are pending, 0 when none.
+    /// With --dry-run: exit 2 when changes are pending (held deactivations count), 0 when
+    /// none, 1 on an error (README "Exit codes").
     #[arg(long, requires = "dry_run")]
     pub detailed_exitcode: bool,
     /// Apply the deactivations the last run held (those you read in its plan or report);
@@ -132,7 +133,10 @@ pub struct NotInThisBuild {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -157,7 +161,7 @@ async fn run(cli: Cli) -> ExitCode {
             "scim-sync: --dry-run, --release-held, --detailed-exitcode and --output belong to \
              the sync command: put them after the subcommand or leave the subcommand out"
         );
-        return ExitCode::from(Exit::Config);
+        return ExitCode::from(Exit::Usage);
     }
     match cli.command {
         #[cfg(feature = "sim")]
@@ -181,7 +185,7 @@ async fn run(cli: Cli) -> ExitCode {
                 "scim-sync: `{name}` is not in this build: it was built without the simulators \
                  (cargo feature `sim`); the default build has them"
             );
-            return ExitCode::from(Exit::NotInThisBuild);
+            return ExitCode::from(Exit::Usage);
         }
         Some(Command::Schedule(ref args)) => {
             return ExitCode::from(crate::daemon::schedule_cli::run(
@@ -223,6 +227,18 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
         Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
         Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
+    }
+}
+
+/// Prints clap's message: `--help` and `--version` exit 0, a usage error exits
+/// [`Exit::Usage`] (not clap's 2, which `--detailed-exitcode` keeps for "changes pending").
+fn usage_error(e: &clap::Error) -> ExitCode {
+    // Nothing to do when stdout or stderr is closed: the exit code still tells.
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(Exit::Usage)
+    } else {
+        ExitCode::from(Exit::Ok)
     }
 }
 

@@ -7,9 +7,26 @@ use std::path::PathBuf;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::CONFIG_PATH_ENV;
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// There is no file at the path: says where the path came from and what to do.
+    #[error(
+        "no config file at {} ({chosen_by})\n  \
+         to fix: pass --config PATH (or set {CONFIG_PATH_ENV}) to your config file, or create \
+         this one from the example (config.example.toml in the source tree; \
+         /usr/share/doc/scim-sync/config.example.toml once installed from the package)\n  \
+         to try scim-sync without a config: scim-sync demo (built-in simulators of Okta and \
+         kafkaman)",
+        path.display()
+    )]
+    NotFound {
+        path: PathBuf,
+        /// How the path was chosen (`--config`, `$SCIM_SYNC_CONFIG`, the default).
+        chosen_by: &'static str,
+    },
     #[error("cannot read config file {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -24,7 +41,7 @@ impl ConfigError {
     /// The dotted key the error is about (`okta.org_url`), when there is one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotFound { .. } => None,
             ConfigError::Invalid(invalid) => invalid.key.as_deref(),
         }
     }
@@ -32,7 +49,7 @@ impl ConfigError {
     /// The 1-based line of the config file the error is about, when known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotFound { .. } => None,
             ConfigError::Invalid(invalid) => invalid.line,
         }
     }

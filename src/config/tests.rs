@@ -583,11 +583,26 @@ fn relative_paths_resolve_against_the_config_directory() {
 }
 
 #[test]
+fn a_missing_file_says_how_its_path_was_chosen() {
+    let default = Path::new(DEFAULT_CONFIG_PATH);
+    assert!(chosen_by(default, None).starts_with("the default path"));
+    assert_eq!(
+        chosen_by(Path::new("/x.toml"), Some(OsString::from("/x.toml"))),
+        "set by $SCIM_SYNC_CONFIG"
+    );
+    assert_eq!(
+        chosen_by(Path::new("/y.toml"), Some(OsString::from("/x.toml"))),
+        "given with --config"
+    );
+    assert_eq!(chosen_by(Path::new("/y.toml"), None), "given with --config");
+}
+
+#[test]
 fn load_errors_name_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("missing.toml");
     let err = load(&path).expect_err("missing file");
-    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(matches!(err, ConfigError::NotFound { .. }));
     assert!(
         err.to_string().contains(&path.display().to_string()),
         "{err}"
