@@ -96,6 +96,8 @@ pub enum Command {
     Daemon,
     /// Print the schedule and its next run times (the configured one, or EXPRESSION).
     Schedule(crate::daemon::schedule_cli::ScheduleArgs),
+    /// The configuration file: `config check` validates it offline.
+    Config(ConfigArgs),
     /// Reconciliation report: drift, invites, held, failures and runs (for cron and mail).
     Report(crate::report::ReportArgs),
     /// Everything about one person and what scim-sync would do about them now.
@@ -120,6 +122,19 @@ pub enum Command {
     #[cfg(not(feature = "sim"))]
     #[command(hide = true)]
     Sim(NotInThisBuild),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config offline: syntax and values, secrets readable and not writable by
+    /// others, the schedule and its next runs. Exit 0 when fine, 78 when not; no network.
+    Check,
 }
 
 /// The arguments of a command this build leaves out (whatever they are), so that it can
@@ -198,6 +213,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Completions { shell }) => return crate::manual::completions(shell),
         Some(Command::Man) => return crate::manual::man(),
+        // Loads the config itself, to report on it line by line.
+        Some(Command::Config(ConfigArgs {
+            command: ConfigCommand::Check,
+        })) => {
+            let path = cli.config.clone().unwrap_or_else(config::default_path);
+            return ExitCode::from(config::check::run(&path));
+        }
         _ => {}
     }
     init_logging(cli.log_format, cli.quiet);
@@ -218,7 +240,9 @@ async fn run(cli: Cli) -> ExitCode {
         }
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
         // Handled above.
-        Some(Command::Daemon | Command::Schedule(_) | Command::Sim(_)) => ExitCode::from(Exit::Ok),
+        Some(Command::Daemon | Command::Schedule(_) | Command::Config(_) | Command::Sim(_)) => {
+            ExitCode::from(Exit::Ok)
+        }
         Some(Command::Completions { .. } | Command::Man) => ExitCode::from(Exit::Ok),
         #[cfg(feature = "sim")]
         Some(Command::Demo) => ExitCode::from(Exit::Ok),

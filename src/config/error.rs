@@ -361,6 +361,26 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     offset
 }
 
+/// The 1-based line of the value of the dotted `key` in config `text`, when it is
+/// written there (for errors found after loading, such as a schedule that does not parse).
+pub(crate) fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (_, value) = table.iter().find(|(name, _)| name.get_ref() == part)?;
+        if parts.peek().is_none() {
+            return Some(line_column(text, value.span().start).0);
+        }
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// The dotted path of the deepest key whose key or value contains byte `pos`.
 fn key_path_at(root: &Spanned<DeTable<'_>>, pos: usize) -> Vec<String> {
     let mut path = Vec::new();

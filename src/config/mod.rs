@@ -10,6 +10,7 @@
 //! types of `model.rs` (one function per section and value kind), `error.rs` places
 //! errors at key and line, `secret.rs` resolves secret references.
 
+pub mod check;
 mod error;
 mod model;
 mod raw;
@@ -45,11 +46,16 @@ fn default_path_from(env_value: Option<std::ffi::OsString>) -> PathBuf {
 /// against the file's directory. Secrets are not read here (see [`SecretRef::resolve`]).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = read_config_text(path)?;
+    parse_file_text(path, &text)
+}
+
+/// Validates `text`, read from the file at `path`.
+fn parse_file_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
     // Absolute, so relative entries keep meaning the same file if the daemon changes
     // its working directory.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-    parse_with_base(&text, &path.display().to_string(), &base_dir)
+    parse_with_base(text, &path.display().to_string(), &base_dir)
 }
 
 /// The text of the config file at `path`; a missing file is [`ConfigError::NotFound`].
