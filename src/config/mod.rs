@@ -8,7 +8,8 @@
 //!
 //! `raw.rs` is the file as serde reads it (with spans), `validate.rs` turns it into the
 //! types of `model.rs` (one function per section and value kind), `error.rs` places
-//! errors at key and line, `secret.rs` resolves secret references.
+//! errors at key and line (with "did you mean" for a misspelt key), `secret.rs` resolves
+//! secret references, `check.rs` is `scim-sync config check`.
 
 pub mod check;
 mod error;
