@@ -9,6 +9,13 @@ use toml::de::{DeTable, DeValue};
 
 use super::CONFIG_PATH_ENV;
 
+/// How the missing-config message offers the demo, which needs no config.
+#[cfg(feature = "sim")]
+const DEMO_HINT: &str = "scim-sync demo (built-in simulators of Okta and kafkaman)";
+#[cfg(not(feature = "sim"))]
+const DEMO_HINT: &str = "scim-sync demo, in a build with the simulators (the default \
+     `cargo build`; this one has none)";
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -18,8 +25,7 @@ pub enum ConfigError {
          to fix: pass --config PATH (or set {CONFIG_PATH_ENV}) to your config file, or create \
          this one from the example (config.example.toml in the source tree; \
          /usr/share/doc/scim-sync/config.example.toml once installed from the package)\n  \
-         to try scim-sync without a config: scim-sync demo (built-in simulators of Okta and \
-         kafkaman)",
+         to try scim-sync without a config: {DEMO_HINT}",
         path.display()
     )]
     NotFound {
