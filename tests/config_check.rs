@@ -203,6 +203,54 @@ fn unreadable_secrets_fail_and_say_what_to_do() {
     );
 }
 
+/// A systemd credential is skipped outside the service, and checked like a file when
+/// $CREDENTIALS_DIRECTORY points at the files the unit loads.
+#[test]
+fn credentials_are_checked_where_credentials_directory_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), "", 0o600);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "api_token = { file = \"okta-token\" }",
+        "api_token = { credential = \"okta-token\" }",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = config_check(&config);
+    let text = shown(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("SKIP okta.api_token: systemd credential")
+                && l.contains("LoadCredential=okta-token:")),
+        "{text}"
+    );
+
+    let with_dir = |mode: u32| {
+        std::fs::set_permissions(
+            dir.path().join("okta-token"),
+            std::fs::Permissions::from_mode(mode),
+        )
+        .unwrap();
+        Command::new(BIN)
+            .args(["config", "check", "--config"])
+            .arg(&config)
+            .env("CREDENTIALS_DIRECTORY", dir.path())
+            .env("KM_KEY", KAFKAMAN_KEY)
+            .output()
+            .unwrap()
+    };
+    let out = with_dir(0o600);
+    let text = shown(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("OK   okta.api_token: systemd credential `okta-token` (mode 0600)"),
+        "{text}"
+    );
+    let out = with_dir(0o666);
+    let text = shown(&out);
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(text.contains("FAIL okta.api_token:"), "{text}");
+}
+
 #[test]
 fn a_bad_schedule_fails_with_its_line_and_column() {
     let dir = tempfile::tempdir().unwrap();

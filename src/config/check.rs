@@ -307,7 +307,16 @@ fn secret_line(
     use secrecy::ExposeSecret as _;
     let key = &secret.key;
     let mut mode_warning = None;
-    if let SecretSource::File(path) = &secret.source {
+    // A credential's file when $CREDENTIALS_DIRECTORY is set (under systemd, or pointed
+    // at the files the unit loads): as much a file as `{ file = … }`.
+    let file = match &secret.source {
+        SecretSource::File(path) => Some(path.clone()),
+        SecretSource::Credential(name) => env(CREDENTIALS_DIRECTORY_ENV)
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| Path::new(&dir).join(name)),
+        SecretSource::Env(_) => None,
+    };
+    if let Some(path) = &file {
         let shown = escape::text(&path.display().to_string()).into_owned();
         if let Ok(meta) = std::fs::metadata(path) {
             let mode = meta.permissions().mode();
@@ -350,12 +359,10 @@ fn secret_line(
     if let Some(warning) = mode_warning {
         return line(Status::Warn, warning);
     }
-    let mode = match &secret.source {
-        SecretSource::File(path) => std::fs::metadata(path)
-            .map(|meta| format!(" ({})", mode_text(meta.permissions().mode())))
-            .unwrap_or_default(),
-        SecretSource::Env(_) | SecretSource::Credential(_) => String::new(),
-    };
+    let mode = file
+        .and_then(|path| std::fs::metadata(path).ok())
+        .map(|meta| format!(" ({})", mode_text(meta.permissions().mode())))
+        .unwrap_or_default();
     line(
         Status::Ok,
         format!(
@@ -374,11 +381,11 @@ fn secret_failure(secret: &SecretRef, e: SecretError) -> CheckLine {
         SecretError::NoCredentialsDirectory { name, .. } => line(
             Status::Skip,
             format!(
-                "{key}: systemd credential `{}` is read only by the service \
+                "{key}: systemd credential `{name}` is read only by the service \
                  (${CREDENTIALS_DIRECTORY_ENV} is not set here): the unit needs \
-                 `LoadCredential={}:/path/to/secret`",
-                escape::text(&name),
-                escape::text(&name)
+                 `LoadCredential={name}:/path/to/secret`; to check that file, run with \
+                 {CREDENTIALS_DIRECTORY_ENV}=its directory (e.g. /etc/scim-sync/credentials)",
+                name = escape::text(&name)
             ),
         ),
         SecretError::EnvMissing { name, .. } => line(
