@@ -49,7 +49,8 @@ pub struct SyncArgs {
     /// Run the cycle up to the first write and print the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// With --dry-run: exit 2 when changes are pending, 0 when none.
+    /// With --dry-run: exit 2 when changes are pending (held deactivations count), 0 when
+    /// none, 1 on an error (README "Exit codes").
     #[arg(long, requires = "dry_run")]
     pub detailed_exitcode: bool,
     /// Apply the deactivations the last run held (those you read in its plan or report);
@@ -95,6 +96,8 @@ pub enum Command {
     Daemon,
     /// Print the schedule and its next run times (the configured one, or EXPRESSION).
     Schedule(crate::daemon::schedule_cli::ScheduleArgs),
+    /// The configuration file: `config check` validates it offline.
+    Config(ConfigArgs),
     /// Reconciliation report: drift, invites, held, failures and runs (for cron and mail).
     Report(crate::report::ReportArgs),
     /// Everything about one person and what scim-sync would do about them now.
@@ -121,6 +124,19 @@ pub enum Command {
     Sim(NotInThisBuild),
 }
 
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config offline: syntax and values, secrets readable and not writable by
+    /// others, the schedule and its next runs. Exit 0 when fine, 78 when not; no network.
+    Check,
+}
+
 /// The arguments of a command this build leaves out (whatever they are), so that it can
 /// say so rather than call the command unknown.
 #[cfg(not(feature = "sim"))]
@@ -132,7 +148,10 @@ pub struct NotInThisBuild {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -157,7 +176,7 @@ async fn run(cli: Cli) -> ExitCode {
             "scim-sync: --dry-run, --release-held, --detailed-exitcode and --output belong to \
              the sync command: put them after the subcommand or leave the subcommand out"
         );
-        return ExitCode::from(Exit::Config);
+        return ExitCode::from(Exit::Usage);
     }
     match cli.command {
         #[cfg(feature = "sim")]
@@ -181,7 +200,7 @@ async fn run(cli: Cli) -> ExitCode {
                 "scim-sync: `{name}` is not in this build: it was built without the simulators \
                  (cargo feature `sim`); the default build has them"
             );
-            return ExitCode::from(Exit::NotInThisBuild);
+            return ExitCode::from(Exit::Usage);
         }
         Some(Command::Schedule(ref args)) => {
             return ExitCode::from(crate::daemon::schedule_cli::run(
@@ -194,6 +213,13 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Completions { shell }) => return crate::manual::completions(shell),
         Some(Command::Man) => return crate::manual::man(),
+        // Loads the config itself, to report on it line by line.
+        Some(Command::Config(ConfigArgs {
+            command: ConfigCommand::Check,
+        })) => {
+            let path = cli.config.clone().unwrap_or_else(config::default_path);
+            return ExitCode::from(config::check::run(&path));
+        }
         _ => {}
     }
     init_logging(cli.log_format, cli.quiet);
@@ -214,7 +240,9 @@ async fn run(cli: Cli) -> ExitCode {
         }
         None => sync_command(&cfg, &cli.sync, cli.quiet).await,
         // Handled above.
-        Some(Command::Daemon | Command::Schedule(_) | Command::Sim(_)) => ExitCode::from(Exit::Ok),
+        Some(Command::Daemon | Command::Schedule(_) | Command::Config(_) | Command::Sim(_)) => {
+            ExitCode::from(Exit::Ok)
+        }
         Some(Command::Completions { .. } | Command::Man) => ExitCode::from(Exit::Ok),
         #[cfg(feature = "sim")]
         Some(Command::Demo) => ExitCode::from(Exit::Ok),
@@ -223,6 +251,18 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
         Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
         Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
+    }
+}
+
+/// Prints clap's message: `--help` and `--version` exit 0, a usage error exits
+/// [`Exit::Usage`] (not clap's 2, which `--detailed-exitcode` keeps for "changes pending").
+fn usage_error(e: &clap::Error) -> ExitCode {
+    // Nothing to do when stdout or stderr is closed: the exit code still tells.
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(Exit::Usage)
+    } else {
+        ExitCode::from(Exit::Ok)
     }
 }
 

@@ -1,6 +1,11 @@
-//! The process exit codes of every command: the one table (README "Exit codes" and
-//! "Report exit status"). Commands return an [`Exit`]; only [`Exit::code`] knows the
-//! numbers.
+//! The process exit codes of every command: the one table (README "Exit codes").
+//! Commands return an [`Exit`]; only [`Exit::code`] knows the numbers.
+//!
+//! As Terraform's `plan -detailed-exitcode`: with `--dry-run --detailed-exitcode`, 0 is
+//! "no changes", 1 an error and 2 "changes pending", and no other failure exits 2, so a
+//! CI job may read 2 as "changes pending" and nothing else. Mistakes that retrying
+//! cannot fix get the sysexits(3) numbers: 64 (`EX_USAGE`) for the command line, 78
+//! (`EX_CONFIG`) for the configuration; the systemd unit does not restart on them.
 
 use std::process::ExitCode;
 
@@ -18,10 +23,8 @@ pub enum Exit {
     Failed,
     /// 1: `report`: something a human should look at (drift, held, failures).
     Attention,
-    /// 2: the configuration (or a schedule expression) is invalid, or sync flags were
-    /// given to another command.
-    Config,
-    /// 2: with `--dry-run --detailed-exitcode`, changes are pending.
+    /// 2: with `--dry-run --detailed-exitcode`, changes are pending (held deactivations
+    /// count). Nothing else exits 2.
     ChangesPending,
     /// 3: some users failed (within the error budget), or deactivations were held.
     PartialOrHeld,
@@ -36,9 +39,14 @@ pub enum Exit {
     /// 130 (128 + SIGINT, as shells report it): a second signal stopped the process at
     /// once; its unfinished operations are settled by the next run.
     Aborted,
-    /// This build has no simulators (`demo`, `sim`): built without the `sim` feature.
-    #[cfg(not(feature = "sim"))]
-    NotInThisBuild,
+    /// 64 (`EX_USAGE`): the command line is wrong: an unknown command or flag, a missing
+    /// or bad argument, sync flags (`--dry-run`, …) given to another command, a command
+    /// this build leaves out (`demo` and `sim` without the `sim` feature).
+    Usage,
+    /// 78 (`EX_CONFIG`): the configuration is missing or invalid (the message names the
+    /// key and line), a schedule expression or time zone is invalid, the daemon would run
+    /// as root without `daemon.allow_root`; `config check`: a line failed.
+    Config,
 }
 
 impl Exit {
@@ -47,13 +55,13 @@ impl Exit {
         match self {
             Exit::Ok => 0,
             Exit::Failed | Exit::Attention => 1,
-            Exit::Config | Exit::ChangesPending => 2,
+            Exit::ChangesPending => 2,
             Exit::PartialOrHeld | Exit::Unavailable => 3,
             Exit::Locked => 4,
             Exit::Interrupted => 5,
+            Exit::Usage => 64,
+            Exit::Config => 78,
             Exit::Aborted => 130,
-            #[cfg(not(feature = "sim"))]
-            Exit::NotInThisBuild => 2,
         }
     }
 
@@ -84,12 +92,13 @@ mod tests {
             (Exit::Ok, 0),
             (Exit::Failed, 1),
             (Exit::Attention, 1),
-            (Exit::Config, 2),
             (Exit::ChangesPending, 2),
             (Exit::PartialOrHeld, 3),
             (Exit::Unavailable, 3),
             (Exit::Locked, 4),
             (Exit::Interrupted, 5),
+            (Exit::Usage, 64),
+            (Exit::Config, 78),
             (Exit::Aborted, 130),
         ];
         for (exit, code) in table {

@@ -101,8 +101,10 @@ async fn held_run_exits_3_and_tells_how_to_release() {
     );
 }
 
+/// With `--detailed-exitcode` a CI job reads 2 as "changes pending" and nothing else: a
+/// bad config exits 78 (EX_CONFIG), never 2.
 #[test]
-fn config_error_names_key_and_line_and_exits_2() {
+fn config_error_names_key_and_line_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(
@@ -110,21 +112,105 @@ fn config_error_names_key_and_line_and_exits_2() {
         "[okta]\norg_url = \"http://okta.example.com\"\napp_id = \"0oa1\"\napi_token = { env = \"T\" }\n\n[kafkaman]\napi_key = { env = \"K\" }\n",
     )
     .unwrap();
-    let out = run(&["--dry-run"], &path);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("okta.org_url") && err.contains("line 2"),
-        "{err}"
-    );
-    assert!(err.contains("https"), "{err}");
+    for args in [
+        &["--dry-run"][..],
+        &["--dry-run", "--detailed-exitcode"][..],
+    ] {
+        let out = run(args, &path);
+        assert_eq!(out.status.code(), Some(78), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("okta.org_url") && err.contains("line 2"),
+            "{err}"
+        );
+        assert!(err.contains("https"), "{err}");
+    }
 }
 
 #[test]
-fn missing_config_file_is_a_config_error() {
-    let out = run(&[], std::path::Path::new("/nonexistent/scim-sync.toml"));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scim-sync.toml"));
+fn missing_config_file_says_where_it_looked_and_what_to_do() {
+    let out = run(
+        &["--dry-run", "--detailed-exitcode"],
+        std::path::Path::new("/nonexistent/scim-sync.toml"),
+    );
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for hint in [
+        "/nonexistent/scim-sync.toml",
+        "--config",
+        "config.example.toml",
+        "/usr/share/doc/scim-sync/config.example.toml",
+        "scim-sync demo",
+    ] {
+        assert!(err.contains(hint), "{hint} in {err}");
+    }
+    // Without --config: the default path (or $SCIM_SYNC_CONFIG) is named.
+    let out = Command::new(BIN)
+        .arg("report")
+        .env("SCIM_SYNC_CONFIG", "/nonexistent/from-env.toml")
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/from-env.toml"), "{err}");
+    assert!(err.contains("SCIM_SYNC_CONFIG"), "{err}");
+}
+
+/// Command-line mistakes exit 64 (EX_USAGE), not clap's 2; help and version exit 0.
+#[test]
+fn usage_errors_exit_64_and_help_exits_0() {
+    let config = std::path::Path::new("/nonexistent/scim-sync.toml");
+    for args in [
+        &["--no-such-flag"][..],
+        &["no-such-command"][..],
+        &["report", "--dry-run"][..],
+        &["--dry-run", "report"][..],
+        &["--output", "yaml"][..],
+        &["sync", "--detailed-exitcode"][..],
+    ] {
+        let out = run(args, config);
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?} says why");
+    }
+    for args in [&["--help"][..], &["--version"][..], &["sync", "--help"][..]] {
+        let out = run(args, config);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Held deactivations are changes pending: once everything else is applied, a dry run
+/// with only held deactivations left exits 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_deactivations_alone_are_changes_pending() {
+    let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;
+    assert_eq!(run(&["--quiet"], &env.config_path).status.code(), Some(3));
+    let writes = env.world.kafkaman.log().writes().len();
+    let out = run(
+        &["--dry-run", "--detailed-exitcode", "--output", "json"],
+        &env.config_path,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON plan");
+    assert!(
+        plan["operations"].as_array().is_some_and(Vec::is_empty),
+        "{plan}"
+    );
+    assert!(
+        plan["held"].as_array().is_some_and(|h| !h.is_empty()),
+        "{plan}"
+    );
+    assert_eq!(env.world.kafkaman.log().writes().len(), writes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

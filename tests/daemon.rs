@@ -884,7 +884,7 @@ async fn refuses_an_invalid_schedule_at_start_with_its_position() {
     let env = env_with("0 7 * * MON-FRU", &[]).await;
     let mut daemon = Daemon::spawn(&env);
     let status = daemon.wait_exit(Duration::from_secs(10)).await;
-    assert_eq!(status.code(), Some(2));
+    assert_eq!(status.code(), Some(78));
     let line = daemon
         .wait_log("the daemon cannot run", Duration::from_secs(2))
         .await;
@@ -910,7 +910,7 @@ async fn refuses_to_run_as_root_unless_allowed() {
     std::fs::write(&env.config_path, text).unwrap();
     let mut daemon = Daemon::spawn(&env);
     let status = daemon.wait_exit(Duration::from_secs(10)).await;
-    assert_eq!(status.code(), Some(2));
+    assert_eq!(status.code(), Some(78));
     let line = daemon
         .wait_log("the daemon cannot run", Duration::from_secs(2))
         .await;

@@ -79,7 +79,7 @@ fn every_shell_gets_a_script_naming_the_subcommands() {
 #[test]
 fn an_unknown_shell_is_a_usage_error_naming_the_shells() {
     let out = run(&["completions", "tcsh"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bash") && err.contains("fish"), "{err}");
 }

@@ -507,10 +507,10 @@ async fn exit_status_missing_database_is_3_and_names_the_path() {
         assert!(err.contains("no cycle has run"), "{err}");
     }
     assert!(!missing.exists(), "the report created the database");
-    // A broken config is 2, as for every command.
+    // A broken config is 78, as for every command.
     std::fs::write(&env.config_path, "[okta]\n").unwrap();
     let (code, _, _) = cli(&env, &["report"]).await;
-    assert_eq!(code, 2);
+    assert_eq!(code, 78);
 }
 
 #[tokio::test]

@@ -313,7 +313,7 @@ api_key = { env = "KM_KEY" }
         .arg(&config)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("column 3") && err.contains("hour"), "{err}");
 }

@@ -7,9 +7,32 @@ use std::path::PathBuf;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::CONFIG_PATH_ENV;
+
+/// How the missing-config message offers the demo, which needs no config.
+#[cfg(feature = "sim")]
+const DEMO_HINT: &str = "scim-sync demo (built-in simulators of Okta and kafkaman)";
+#[cfg(not(feature = "sim"))]
+const DEMO_HINT: &str = "scim-sync demo, in a build with the simulators (the default \
+     `cargo build`; this one has none)";
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// There is no file at the path: says where the path came from and what to do.
+    #[error(
+        "no config file at {} ({chosen_by})\n  \
+         to fix: pass --config PATH (or set {CONFIG_PATH_ENV}) to your config file, or create \
+         this one from the example (config.example.toml in the source tree; \
+         /usr/share/doc/scim-sync/config.example.toml once installed from the package)\n  \
+         to try scim-sync without a config: {DEMO_HINT}",
+        path.display()
+    )]
+    NotFound {
+        path: PathBuf,
+        /// How the path was chosen (`--config`, `$SCIM_SYNC_CONFIG`, the default).
+        chosen_by: &'static str,
+    },
     #[error("cannot read config file {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -24,7 +47,7 @@ impl ConfigError {
     /// The dotted key the error is about (`okta.org_url`), when there is one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotFound { .. } => None,
             ConfigError::Invalid(invalid) => invalid.key.as_deref(),
         }
     }
@@ -32,7 +55,7 @@ impl ConfigError {
     /// The 1-based line of the config file the error is about, when known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotFound { .. } => None,
             ConfigError::Invalid(invalid) => invalid.line,
         }
     }
@@ -66,6 +89,7 @@ impl fmt::Display for InvalidConfig {
         // do not repeat it as a prefix.
         if let Some(key) = &self.key
             && !self.message.contains(&format!("`{key}`"))
+            && !self.message.contains(&format!("`[{key}]`"))
         {
             write!(f, "{key}: ")?;
         }
@@ -143,11 +167,36 @@ impl Locator<'_> {
             && let Some((name, expected)) = rest.split_once('`')
         {
             let key = dotted(name);
-            let message = match expected_names(expected) {
-                Some(names) => format!(
-                    "unknown key `{key}`, expected one of {names} (check the spelling; see config.example.toml)"
+            let known = expected_list(expected);
+            let parent = key.rsplit_once('.').map(|(parent, _)| parent);
+            let is_table = match &parsed {
+                Ok(root) => is_table_at(root, &key),
+                Err(_) => false,
+            };
+            let message = match (nearest(name, &known), is_table) {
+                (Some(near), true) => {
+                    let near = parent.map_or_else(|| near.to_owned(), |p| format!("{p}.{near}"));
+                    format!(
+                        "unknown table `[{key}]`: did you mean `[{near}]`? (rename the table; \
+                         see config.example.toml)"
+                    )
+                }
+                (Some(near), false) => {
+                    let near = parent.map_or_else(|| near.to_owned(), |p| format!("{p}.{near}"));
+                    format!(
+                        "unknown key `{key}`: did you mean `{near}`? (rename the key; \
+                         see config.example.toml)"
+                    )
+                }
+                (None, _) if known.is_empty() => {
+                    format!("unknown key `{key}`: this table takes no keys")
+                }
+                (None, _) => format!(
+                    "unknown {} `{key}`, expected one of {} (check the spelling; see \
+                     config.example.toml)",
+                    if is_table { "table" } else { "key" },
+                    backquoted(&known)
                 ),
-                None => format!("unknown key `{key}`: this table takes no keys"),
             };
             return self.error(line, column, Some(key), message);
         }
@@ -155,10 +204,14 @@ impl Locator<'_> {
             && let Some((value, expected)) = rest.split_once('`')
         {
             let key = (!path.is_empty()).then(|| path.join("."));
-            let names = expected_names(expected).unwrap_or_default();
+            let known = expected_list(expected);
+            let suggestion = nearest(value, &known)
+                .map(|near| format!(": did you mean \"{near}\"?"))
+                .unwrap_or_default();
             let message = format!(
-                "{} is not a valid value, expected one of {names}",
-                quoted(value)
+                "{} is not a valid value, expected one of {}{suggestion}",
+                quoted(value),
+                backquoted(&known)
             );
             return self.error(line, column, key, message);
         }
@@ -191,16 +244,68 @@ impl Locator<'_> {
 }
 
 /// serde lists expected names as "`a`", "`a` or `b`" or "one of `a`, `b`, `c`";
-/// returns them uniformly as "`a`, `b`, `c`", or `None` when there are none.
-fn expected_names(text: &str) -> Option<String> {
-    let names: Vec<&str> = text.split('`').skip(1).step_by(2).collect();
-    (!names.is_empty()).then(|| {
-        names
-            .iter()
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    })
+/// returns the names.
+fn expected_list(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// The names as "`a`, `b`, `c`".
+fn backquoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The known name `unknown` is most likely a typo of, if one is close enough: at most
+/// two edits (a swap of neighbours is one) and fewer edits than it has characters, or
+/// the same start and most letters (Jaro-Winkler of at least 0.9, which catches a
+/// shortened or lengthened name like `max_deactivations_pct`). Case and `-` for `_` are
+/// ignored. `None` when nothing is close, or when two names are equally close.
+pub(crate) fn nearest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+    let normal = |name: &str| name.to_lowercase().replace('-', "_");
+    let unknown = normal(unknown);
+    let length = unknown.chars().count();
+    let mut scored: Vec<(usize, f64, &'a str)> = known
+        .iter()
+        .map(|&name| {
+            let candidate = normal(name);
+            (
+                strsim::damerau_levenshtein(&unknown, &candidate),
+                strsim::jaro_winkler(&unknown, &candidate),
+                name,
+            )
+        })
+        .filter(|&(edits, similarity, _)| (edits <= 2 && edits < length) || similarity >= 0.9)
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    match scored.as_slice() {
+        [] => None,
+        [(_, _, only)] => Some(only),
+        [
+            (edits, similarity, best),
+            (next_edits, next_similarity, _),
+            ..,
+        ] => (edits != next_edits || similarity != next_similarity).then_some(*best),
+    }
+}
+
+/// Whether the dotted `key` names a table (`[okat]`, or `okta.oath = { … }`).
+fn is_table_at(root: &Spanned<DeTable<'_>>, key: &str) -> bool {
+    let mut table = root.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some((_, value)) = table.iter().find(|(name, _)| name.get_ref() == part) else {
+            return false;
+        };
+        match value.get_ref() {
+            DeValue::Table(inner) if parts.peek().is_some() => table = inner,
+            DeValue::Table(_) => return true,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The dotted path of the table whose span is exactly `span` (`Some(vec![])` for the
@@ -260,6 +365,26 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
         offset -= 1;
     }
     offset
+}
+
+/// The 1-based line of the value of the dotted `key` in config `text`, when it is
+/// written there (for errors found after loading, such as a schedule that does not parse).
+pub(crate) fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (_, value) = table.iter().find(|(name, _)| name.get_ref() == part)?;
+        if parts.peek().is_none() {
+            return Some(line_column(text, value.span().start).0);
+        }
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The dotted path of the deepest key whose key or value contains byte `pos`.

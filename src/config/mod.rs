@@ -8,8 +8,10 @@
 //!
 //! `raw.rs` is the file as serde reads it (with spans), `validate.rs` turns it into the
 //! types of `model.rs` (one function per section and value kind), `error.rs` places
-//! errors at key and line, `secret.rs` resolves secret references.
+//! errors at key and line (with "did you mean" for a misspelt key), `secret.rs` resolves
+//! secret references, `check.rs` is `scim-sync config check`.
 
+pub mod check;
 mod error;
 mod model;
 mod raw;
@@ -44,15 +46,46 @@ fn default_path_from(env_value: Option<std::ffi::OsString>) -> PathBuf {
 /// Reads and validates the config file at `path`. Relative paths inside it are resolved
 /// against the file's directory. Secrets are not read here (see [`SecretRef::resolve`]).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = read_capped(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_config_text(path)?;
+    parse_file_text(path, &text)
+}
+
+/// Validates `text`, read from the file at `path`.
+fn parse_file_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
     // Absolute, so relative entries keep meaning the same file if the daemon changes
     // its working directory.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-    parse_with_base(&text, &path.display().to_string(), &base_dir)
+    parse_with_base(text, &path.display().to_string(), &base_dir)
+}
+
+/// The text of the config file at `path`; a missing file is [`ConfigError::NotFound`].
+pub(crate) fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    read_capped(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ConfigError::NotFound {
+                path: path.to_path_buf(),
+                chosen_by: chosen_by(path, std::env::var_os(CONFIG_PATH_ENV)),
+            }
+        } else {
+            ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+/// How `path` was chosen, for the missing-file message (the CLI reads `--config` and
+/// `$SCIM_SYNC_CONFIG` into one value, so the two are told apart by comparing).
+fn chosen_by(path: &Path, env_value: Option<std::ffi::OsString>) -> &'static str {
+    match env_value {
+        Some(value) if !value.is_empty() && Path::new(&value) == path => "set by $SCIM_SYNC_CONFIG",
+        _ if path == Path::new(DEFAULT_CONFIG_PATH) => {
+            "the default path; --config or $SCIM_SYNC_CONFIG name another"
+        }
+        _ => "given with --config",
+    }
 }
 
 /// The largest config file read: the example with every key and its comments is under

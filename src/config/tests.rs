@@ -211,11 +211,110 @@ fn unknown_key_in_every_section_names_key_and_line() {
         let key = format!("{section}.{bad}");
         assert_points_at(&err, &key, line);
         let shown = err.to_string();
+        assert!(shown.contains(&format!("unknown key `{key}`")), "{shown}");
+        assert!(shown.contains("did you mean"), "{shown}");
+    }
+}
+
+#[test]
+fn a_misspelt_key_gets_the_nearest_key_of_its_table() {
+    for (from, to, key, near, line) in [
+        ("app_id = ", "app_ld = ", "okta.app_ld", "okta.app_id", 4),
+        ("app_id = ", "appid = ", "okta.appid", "okta.app_id", 4),
+        ("app_id = ", "ap_id = ", "okta.ap_id", "okta.app_id", 4),
+        ("app_id = ", "App_Id = ", "okta.App_Id", "okta.app_id", 4),
+        ("app_id = ", "app-id = ", "okta.app-id", "okta.app_id", 4),
+        (
+            "{ env = ",
+            "{ evn = ",
+            "okta.api_token.evn",
+            "okta.api_token.env",
+            5,
+        ),
+        (
+            "{ file = ",
+            "{ flie = ",
+            "kafkaman.api_key.flie",
+            "kafkaman.api_key.file",
+            8,
+        ),
+    ] {
+        let err = parse_err(&MINIMAL.replace(from, to));
+        assert_points_at(&err, key, line);
         assert!(
-            shown.contains(&format!("unknown key `{key}`, expected one of")),
-            "{shown}"
+            err.message
+                .contains(&format!("unknown key `{key}`: did you mean `{near}`?")),
+            "{err}"
         );
     }
+    let (text, line) = with_extra("[safety]\nmax_deactivations_pct = 10\n");
+    let err = parse_err(&text);
+    assert_points_at(&err, "safety.max_deactivations_pct", line + 1);
+    assert!(
+        err.message
+            .contains("did you mean `safety.max_deactivations_percent`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misspelt_table_gets_the_nearest_table() {
+    let (text, line) = with_extra("[sycn]\nfull_cycle_max_age_hours = 1\n");
+    let err = parse_err(&text);
+    assert_points_at(&err, "sycn", line);
+    assert!(
+        err.to_string().ends_with(&format!(
+            "config.toml line {line}, column 2: unknown table `[sycn]`: did you mean `[sync]`? \
+             (rename the table; see config.example.toml)"
+        )),
+        "{err}"
+    );
+    let (text, line) = with_extra("[okta.oath]\nclient_id = \"x\"\n");
+    let err = parse_err(&text.replace("api_token = { env = \"OKTA_TOKEN\" }\n", ""));
+    assert_eq!(err.line, Some(line - 1), "{err}");
+    assert!(
+        err.message
+            .contains("unknown table `[okta.oath]`: did you mean `[okta.oauth]`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_key_like_no_known_one_lists_the_known_ones() {
+    let err = parse_err(&MINIMAL.replace("app_id = ", "colour = "));
+    assert_points_at(&err, "okta.colour", 4);
+    assert!(!err.message.contains("did you mean"), "{err}");
+    assert!(
+        err.message
+            .contains("unknown key `okta.colour`, expected one of `org_url`, `app_id`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misspelt_value_gets_the_nearest_value() {
+    let (text, line) = with_extra("[sync]\nsuspended_users = \"deactivte\"\n");
+    let err = parse_err(&text);
+    assert_points_at(&err, "sync.suspended_users", line + 1);
+    assert!(
+        err.message.contains("did you mean \"deactivate\"?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nearest_suggests_only_a_likely_typo() {
+    use super::error::nearest;
+    let known = ["file", "env", "credential"];
+    assert_eq!(nearest("flie", &known), Some("file"));
+    assert_eq!(nearest("ENV", &known), Some("env"));
+    assert_eq!(nearest("credentials", &known), Some("credential"));
+    assert_eq!(nearest("path", &known), None);
+    assert_eq!(nearest("e", &known), None);
+    assert_eq!(nearest("", &known), None);
+    // Equally near two names: no guess.
+    assert_eq!(nearest("ab", &["abc", "abd"]), None);
+    assert_eq!(nearest("anything", &[]), None);
 }
 
 #[test]
@@ -583,11 +682,26 @@ fn relative_paths_resolve_against_the_config_directory() {
 }
 
 #[test]
+fn a_missing_file_says_how_its_path_was_chosen() {
+    let default = Path::new(DEFAULT_CONFIG_PATH);
+    assert!(chosen_by(default, None).starts_with("the default path"));
+    assert_eq!(
+        chosen_by(Path::new("/x.toml"), Some(OsString::from("/x.toml"))),
+        "set by $SCIM_SYNC_CONFIG"
+    );
+    assert_eq!(
+        chosen_by(Path::new("/y.toml"), Some(OsString::from("/x.toml"))),
+        "given with --config"
+    );
+    assert_eq!(chosen_by(Path::new("/y.toml"), None), "given with --config");
+}
+
+#[test]
 fn load_errors_name_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("missing.toml");
     let err = load(&path).expect_err("missing file");
-    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(matches!(err, ConfigError::NotFound { .. }));
     assert!(
         err.to_string().contains(&path.display().to_string()),
         "{err}"

@@ -20,8 +20,8 @@ pub struct ScheduleArgs {
     pub count: usize,
 }
 
-/// Prints the schedule; returns the exit ([`Exit::Config`] for an invalid schedule or
-/// config).
+/// Prints the schedule; returns the exit ([`Exit::Config`], 78, for an invalid schedule
+/// or config).
 pub fn run(args: &ScheduleArgs, config_path: Option<&Path>) -> Exit {
     match render(args, config_path, chrono::Utc::now()) {
         Ok(text) => {
@@ -67,14 +67,28 @@ fn render(
     }
     out.push_str(&format!("meaning    {}\n", schedule.describe()));
     out.push_str(&format!("time zone  {}\n", zone.name()));
-    let upcoming = schedule.upcoming(now, args.count);
+    let upcoming = next_runs(&schedule, now, args.count);
     if upcoming.is_empty() {
         out.push_str("next runs  none: the expression matches no future time\n");
     } else {
         out.push_str("next runs\n");
         for t in upcoming {
-            out.push_str(&format!("  {}\n", schedule.format_time(t)));
+            out.push_str(&format!("  {t}\n"));
         }
     }
     Ok(out)
+}
+
+/// The next `count` run times after `now`, as people read them (in the schedule's time
+/// zone); empty when the expression matches no future time. Also `config check`'s.
+pub fn next_runs(
+    schedule: &Schedule,
+    now: chrono::DateTime<chrono::Utc>,
+    count: usize,
+) -> Vec<String> {
+    schedule
+        .upcoming(now, count)
+        .into_iter()
+        .map(|t| schedule.format_time(t))
+        .collect()
 }
