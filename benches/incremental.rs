@@ -66,10 +66,7 @@ fn watch_peak_rss(pid: u32) -> std::thread::JoinHandle<f64> {
     std::thread::spawn(move || {
         let path = format!("/proc/{pid}/status");
         let mut peak_kib = 0u64;
-        loop {
-            let Ok(status) = std::fs::read_to_string(&path) else {
-                break;
-            };
+        while let Ok(status) = std::fs::read_to_string(&path) {
             let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) else {
                 break;
             };
@@ -99,12 +96,11 @@ fn wait_child(pid: u32) -> i32 {
         "wait4: {}",
         std::io::Error::last_os_error()
     );
-    let code = if libc::WIFEXITED(status) {
+    if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -libc::WTERMSIG(status)
-    };
-    code
+    }
 }
 
 fn last_run_summary(db: &Path) -> Option<serde_json::Value> {

@@ -37,7 +37,12 @@ mod tests {
 
     #[test]
     fn the_ascii_shortcut_gives_what_the_unicode_path_gives() {
-        for s in ["  Ann.Lee+x@Example.COM\t", "a@b", "", " MIXED_case-1@x.io "] {
+        for s in [
+            "  Ann.Lee+x@Example.COM\t",
+            "a@b",
+            "",
+            " MIXED_case-1@x.io ",
+        ] {
             let slow: String = s.trim().to_lowercase().nfc().collect();
             assert_eq!(email_key(s), slow, "{s:?}");
             let sent: String = s.trim().nfc().collect();
