@@ -180,7 +180,7 @@ pub struct DaemonConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportConfig {
     pub stale_invite_days: u32,
-    /// Outcomes that make `scim-sync run`/`check` exit 1.
+    /// What makes `scim-sync report` exit 1 (something a human should look at).
     pub exit_1_on: Vec<ExitTrigger>,
 }
 
