@@ -357,7 +357,13 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         {
             print!("{}", render::in_sync_text(&report))
         }
-        (OutputFormat::Text, false) => print!("{}", render::cycle_text(&report)),
+        (OutputFormat::Text, false) => {
+            print!("{}", render::cycle_text(&report));
+            if quiet {
+                // The plan that says it was not printed.
+                print!("{}", render::held_hint(&report));
+            }
+        }
     }
     if args.dry_run && args.detailed_exitcode {
         let pending = !report.plan.operations.is_empty() || !report.plan.held.is_empty();

@@ -211,6 +211,18 @@ pub fn in_sync_text(report: &CycleReport) -> String {
     out
 }
 
+/// What a held run asks of a person, in a line (for `--quiet`, which prints no plan).
+pub fn held_hint(report: &CycleReport) -> String {
+    if report.plan.held.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{} deactivation(s) held by the safety cap: review them (`scim-sync report` or \
+         `scim-sync --dry-run`) and apply them with `scim-sync --release-held`.\n",
+        report.plan.held.len()
+    )
+}
+
 /// The outcome of a real cycle, for a person.
 pub fn cycle_text(report: &CycleReport) -> String {
     let s = &report.summary;

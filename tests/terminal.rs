@@ -262,3 +262,23 @@ async fn the_demo_tells_its_story_without_log_lines() {
     assert!(stdout.contains("In sync: "), "{stdout}");
     assert!(stderr.is_empty(), "log lines in the demo:\n{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_run_says_so_once_on_a_terminal_and_under_quiet() {
+    let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;
+    let (code, raw) = run_in_pty(&[], &env.config_path, Some((40, 120)));
+    assert_eq!(code, Some(3), "{raw}");
+    assert!(!raw.contains("WARN"), "{raw}");
+    assert_eq!(raw.matches("--release-held").count(), 1, "{raw}");
+    assert!(raw.contains(" held: "), "the result says held:\n{raw}");
+
+    // Cron: the result and what to do, nothing on stderr.
+    let out = run_piped(&["--quiet"], &env.config_path);
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("Run "), "{stdout}");
+    assert!(stdout.contains(" held: "), "{stdout}");
+    assert!(stdout.contains("--release-held"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

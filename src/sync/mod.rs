@@ -202,23 +202,35 @@ pub fn policy_from(
     }
 }
 
-/// The WARN line of every cycle that holds deactivations: how many, since when, and
-/// what a human does about it.
-fn warn_held(store: &Store, plan: &Plan, dry_run: bool) -> Result<(), SyncError> {
+/// The log line of every cycle that holds deactivations: how many, since when, and
+/// what a human does about it. WARN, except in a one-shot command (`at_warn` false),
+/// whose plan and result say it on stdout (`--quiet` too: [`crate::render::held_hint`]).
+fn warn_held(store: &Store, plan: &Plan, dry_run: bool, at_warn: bool) -> Result<(), SyncError> {
     let since = store
         .held_deactivations()?
         .into_iter()
         .map(|h| h.held_since)
         .min();
-    tracing::warn!(
-        held = plan.held.len(),
-        held_since = since.as_deref().unwrap_or("this cycle"),
-        deactivation_cap = plan.deactivation_cap,
-        dry_run,
-        "{} deactivation(s) held by the safety cap, not applied: review them \
-         (`scim-sync report` or a dry run) and apply with `scim-sync --release-held`",
-        plan.held.len()
-    );
+    let since = since.as_deref().unwrap_or("this cycle");
+    let held = plan.held.len();
+    let cap = plan.deactivation_cap;
+    macro_rules! held_event {
+        ($level:ident) => {
+            tracing::$level!(
+                held,
+                held_since = since,
+                deactivation_cap = cap,
+                dry_run,
+                "{held} deactivation(s) held by the safety cap, not applied: review them \
+                 (`scim-sync report` or a dry run) and apply with `scim-sync --release-held`"
+            )
+        };
+    }
+    if at_warn {
+        held_event!(warn);
+    } else {
+        held_event!(info);
+    }
     Ok(())
 }
 
@@ -510,7 +522,7 @@ async fn cycle(
         store.replace_held(run_id, &plan.held)?;
     }
     if !plan.held.is_empty() {
-        warn_held(store, &plan, opts.dry_run)?;
+        warn_held(store, &plan, opts.dry_run, opts.trigger != Trigger::Manual)?;
     }
     for shared in &plan.shared_emails {
         // Every cycle, like a hold: it needs a person until Okta is fixed.
