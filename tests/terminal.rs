@@ -280,5 +280,9 @@ async fn a_held_run_says_so_once_on_a_terminal_and_under_quiet() {
     assert!(stdout.contains(" held: "), "{stdout}");
     assert!(stdout.contains("--release-held"), "{stdout}");
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
