@@ -223,3 +223,24 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BarAwareStderr {
         LogLine(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_levels_keep_dependencies_at_warn() {
+        assert_eq!(with_quiet_dependencies("info"), "warn,scim_sync=info");
+        assert_eq!(with_quiet_dependencies("DEBUG"), "warn,scim_sync=DEBUG");
+        assert_eq!(with_quiet_dependencies("warn"), "warn");
+        assert_eq!(
+            with_quiet_dependencies("info,hyper=debug"),
+            "info,hyper=debug"
+        );
+        // One-shot commands: WARN on a terminal or with --quiet, INFO off one or with -v.
+        assert_eq!(one_shot_level(false, false, true), "warn");
+        assert_eq!(one_shot_level(false, true, true), "info");
+        assert_eq!(one_shot_level(true, false, false), "warn");
+        assert_eq!(one_shot_level(false, false, false), "info");
+    }
+}
