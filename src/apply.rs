@@ -71,6 +71,16 @@ pub enum ApplyError {
 /// of one user, then that user's create).
 type Unit = Vec<Operation>;
 
+/// What the caller of [`apply`] wants besides the writes.
+#[derive(Clone, Copy, Default)]
+pub struct ApplyHooks<'a> {
+    /// Told the operations done so far, of the plan's total.
+    pub progress: Option<&'a crate::sync::Progress>,
+    /// Log each failed operation at WARN (the daemon). A one-shot command lists the
+    /// failures in its result itself, so there they are INFO: said once, not twice.
+    pub failures_at_warn: bool,
+}
+
 /// Applies the plan's operations. Stops starting new units once `cancel` fires; units in
 /// flight finish and are recorded.
 pub async fn apply(
@@ -80,8 +90,16 @@ pub async fn apply(
     run_id: i64,
     concurrency: usize,
     cancel: &CancellationToken,
+    hooks: &ApplyHooks<'_>,
 ) -> Result<ApplyReport, ApplyError> {
+    let progress = hooks.progress;
+    let failures_at_warn = hooks.failures_at_warn;
     let mut report = ApplyReport::default();
+    let total = plan.operations.len();
+    let mut done = 0;
+    if let Some(p) = progress.filter(|_| total > 0) {
+        p(crate::sync::Phase::Apply, done, Some(total));
+    }
     let phases = phases(&plan.operations);
     let phase_count = phases.len();
     for (index, phase) in phases.into_iter().enumerate() {
@@ -89,7 +107,7 @@ pub async fn apply(
             if cancel.is_cancelled() {
                 return Ok((Vec::new(), true));
             }
-            run_unit(unit, client, store, run_id)
+            run_unit(unit, client, store, run_id, failures_at_warn)
                 .await
                 .map(|outcomes| (outcomes, false))
         }))
@@ -97,7 +115,11 @@ pub async fn apply(
         while let Some(result) = results.next().await {
             let (outcomes, skipped) = result?;
             report.interrupted |= skipped;
+            done += outcomes.len();
             report.outcomes.extend(outcomes);
+            if let Some(p) = progress {
+                p(crate::sync::Phase::Apply, done, Some(total));
+            }
         }
         if cancel.is_cancelled() {
             // Only a phase that never started makes the run interrupted.
@@ -148,6 +170,7 @@ async fn run_unit(
     client: &KafkamanClient,
     store: &Store,
     run_id: i64,
+    failures_at_warn: bool,
 ) -> Result<Vec<OpOutcome>, ApplyError> {
     let mut outcomes = Vec::new();
     let mut blocked: Option<String> = None;
@@ -172,7 +195,7 @@ async fn run_unit(
             outcome.error.as_deref(),
             outcome.request_id.as_deref(),
         )?;
-        log_outcome(&op, &outcome);
+        log_outcome(&op, &outcome, failures_at_warn);
         outcomes.push(OpOutcome {
             kind: op.kind,
             user_name: op.user_name.clone(),
@@ -186,9 +209,18 @@ async fn run_unit(
     Ok(outcomes)
 }
 
-fn log_outcome(op: &Operation, o: &Outcome) {
+fn log_outcome(op: &Operation, o: &Outcome, failures_at_warn: bool) {
     match o.state {
-        OpState::Failed => tracing::warn!(
+        OpState::Failed if failures_at_warn => tracing::warn!(
+            kind = op.kind.as_str(),
+            user = %op.user_name,
+            okta_id = op.okta_id.as_deref().unwrap_or(""),
+            status = o.http_status.unwrap_or(0),
+            request_id = o.request_id.as_deref().unwrap_or(""),
+            error = o.error.as_deref().unwrap_or(""),
+            "operation failed"
+        ),
+        OpState::Failed => tracing::info!(
             kind = op.kind.as_str(),
             user = %op.user_name,
             okta_id = op.okta_id.as_deref().unwrap_or(""),

@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::exit::Exit;
-use crate::logging::{LogFormat, init_logging, progress_reporter};
+use crate::logging::{
+    LogFormat, clear_progress, init_logging, init_logging_verbose, progress_reporter,
+};
 use crate::render;
 use crate::store::{StateLock, Store, StoreError};
 use crate::sync::{self, CycleOptions, SyncError, Trigger};
@@ -28,9 +30,14 @@ pub struct Cli {
     /// Log format: auto (text on a terminal, journald fields under systemd), text, json.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
-    /// No progress output, only warnings and errors in the log.
+    /// No progress bar, only warnings and errors in the log; a sync that changed nothing
+    /// prints nothing, one that did prints its result only (for cron).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// The INFO log lines too (on a terminal the default is warnings and errors only;
+    /// `SCIM_SYNC_LOG` overrides both).
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
     #[command(flatten)]
     pub sync: SyncArgs,
     #[command(subcommand)]
@@ -186,7 +193,14 @@ async fn run(cli: Cli) -> ExitCode {
         }
         #[cfg(feature = "sim")]
         Some(Command::Demo) => {
-            init_logging(cli.log_format, cli.quiet);
+            // The demo tells its story on stdout: its log is warnings only, wherever
+            // it runs (and not the simulators' notes on their scenario), unless -v.
+            let level = if cli.verbose {
+                "info"
+            } else {
+                "warn,scim_sync::sim=error"
+            };
+            crate::logging::init_logging_at(cli.log_format, level);
             return code(crate::demo::run(cli.quiet).await);
         }
         #[cfg(not(feature = "sim"))]
@@ -222,7 +236,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         _ => {}
     }
-    init_logging(cli.log_format, cli.quiet);
+    init_logging_verbose(cli.log_format, cli.quiet, cli.verbose);
     let config_path = cli.config.clone().unwrap_or_else(config::default_path);
     let cfg = match config::load(&config_path) {
         Ok(cfg) => cfg,
@@ -330,14 +344,31 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         shutdown_signal().await;
         std::process::exit(Exit::Aborted.code().into());
     });
+    let plain = !std::io::stdout().is_terminal();
+    let text = args.output == OutputFormat::Text;
+    // A real run's plan is printed before its first write, the result after it.
+    let on_plan: Option<sync::OnPlan> = if !args.dry_run && text && !quiet {
+        Some(std::sync::Arc::new(move |plan: &crate::plan::Plan| {
+            clear_progress();
+            if render::plan_needs_reading(plan) {
+                print!("{}", render::plan_text(plan, plain));
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            }
+        }))
+    } else {
+        None
+    };
     let opts = CycleOptions {
         dry_run: args.dry_run,
         release_held: args.release_held,
         trigger: Trigger::Manual,
         progress: progress_reporter(quiet),
         full: args.full,
+        on_plan,
     };
-    let report = match sync::run_cycle(cfg, &store, &opts, &cancel).await {
+    let outcome = sync::run_cycle(cfg, &store, &opts, &cancel).await;
+    clear_progress();
+    let report = match outcome {
         Ok(r) => r,
         Err(SyncError::Config(msg)) => {
             eprintln!("scim-sync: {msg}");
@@ -353,19 +384,25 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
             return ExitCode::from(Exit::Failed);
         }
     };
-    if opts.progress.is_some() {
-        eprintln!();
-    }
-    let plain = !std::io::stdout().is_terminal();
+    let nothing_changed =
+        report.result == sync::RunResult::Success && report.applied.outcomes.is_empty();
     match (args.output, args.dry_run) {
         (OutputFormat::Json, true) => println!("{}", render::plan_json(&report.plan)),
         (OutputFormat::Json, false) => println!("{}", render::cycle_json(&report)),
         (OutputFormat::Text, true) => print!("{}", render::plan_text(&report.plan, plain)),
+        // Cron mails only what is worth reading: nothing when nothing changed.
+        (OutputFormat::Text, false) if quiet && nothing_changed => {}
+        (OutputFormat::Text, false)
+            if nothing_changed && !render::plan_needs_reading(&report.plan) =>
+        {
+            print!("{}", render::in_sync_text(&report))
+        }
         (OutputFormat::Text, false) => {
-            if !quiet {
-                print!("{}", render::plan_text(&report.plan, plain));
-            }
             print!("{}", render::cycle_text(&report));
+            if quiet {
+                // The plan that says it was not printed.
+                print!("{}", render::held_hint(&report));
+            }
         }
     }
     if args.dry_run && args.detailed_exitcode {

@@ -75,6 +75,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
 
     let progress = crate::logging::progress_reporter(quiet);
     heading("1. Dry run: the plan, nothing written");
+    println!("scim-sync reads every Okta assignment and every team member, and plans:");
     let writes_before = world.kafkaman.log().writes().len();
     let dry = sync::run_cycle(
         &cfg,
@@ -88,26 +89,27 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
         &cancel,
     )
     .await?;
-    if progress.is_some() {
-        eprintln!();
-    }
+    crate::logging::clear_progress();
     print!("{}", render::plan_text_limited(&dry.plan, false, 8));
     println!(
-        "kafkaman writes during the dry run: {}",
+        "Writes to kafkaman during the dry run: {}.",
         world.kafkaman.log().writes().len() - writes_before
     );
 
     heading("2. First sync");
+    println!("The same plan, applied: deactivations first (they free seats), then the rest.");
     let first = sync::run_cycle(
         &cfg,
         &store,
         &CycleOptions {
             trigger: Trigger::Demo,
+            progress: progress.clone(),
             ..Default::default()
         },
         &cancel,
     )
     .await?;
+    crate::logging::clear_progress();
     print!("{}", render::cycle_text(&first));
 
     heading("3. An admin changes Okta");
@@ -150,23 +152,35 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     })?;
     world.okta.assign_user(&hire)?;
     changes.push("hired new.hire@example.com and assigned the app".to_string());
+    println!("Meanwhile an Okta admin:");
     for c in &changes {
         println!("  - {c}");
     }
 
     heading("4. Second sync: only the difference");
+    println!(
+        "An incremental cycle reads Okta's System Log since the last sync, not every user. \
+         Its plan, printed before the first write:"
+    );
     let writes_before = world.kafkaman.log().writes().len();
+    let show_plan: sync::OnPlan = std::sync::Arc::new(|plan: &crate::plan::Plan| {
+        crate::logging::clear_progress();
+        print!("{}", render::plan_text_limited(plan, false, 8));
+    });
     let second = sync::run_cycle(
         &cfg,
         &store,
         &CycleOptions {
             trigger: Trigger::Demo,
+            progress: progress.clone(),
+            on_plan: Some(show_plan),
             ..Default::default()
         },
         &cancel,
     )
     .await?;
-    print!("{}", render::plan_text_limited(&second.plan, false, 8));
+    crate::logging::clear_progress();
+    println!("Then the result:");
     print!("{}", render::cycle_text(&second));
     let second_writes = world.kafkaman.log().writes().len() - writes_before;
 
@@ -177,12 +191,18 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
         &store,
         &CycleOptions {
             trigger: Trigger::Demo,
+            progress: progress.clone(),
             ..Default::default()
         },
         &cancel,
     )
     .await?;
-    print!("{}", render::cycle_text(&third));
+    crate::logging::clear_progress();
+    if third.applied.outcomes.is_empty() {
+        print!("{}", render::in_sync_text(&third));
+    } else {
+        print!("{}", render::cycle_text(&third));
+    }
     let third_writes = world.kafkaman.log().writes().len() - writes_before;
 
     heading("Summary");

@@ -75,6 +75,29 @@ fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
     out
 }
 
+/// The width tables are fitted to: the terminal's, else `COLUMNS`, else 100. A
+/// pseudo-terminal nobody sized (`TIOCGWINSZ` says 0 columns: `script`, some CI and
+/// container consoles) would otherwise squeeze every column to one character.
+pub fn table_width() -> u16 {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into `size`, which lives through the call;
+    // on any error it writes nothing and the zero columns fall through below.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        return size.ws_col;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|&c| c > 0)
+        .unwrap_or(100)
+}
+
 /// The plan as a table for a terminal (or plain text when `plain`), every row.
 pub fn plan_text(plan: &Plan, plain: bool) -> String {
     plan_text_limited(plan, plain, usize::MAX)
@@ -110,6 +133,7 @@ pub fn plan_text_limited(plan: &Plan, plain: bool, max_rows: usize) -> String {
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED)
                 .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(table_width())
                 .set_header(vec!["User", "Reason"]);
             for (who, why) in rows {
                 t.add_row(vec![who, why]);
@@ -154,6 +178,49 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "managed": plan.managed,
         "deactivation_cap": plan.deactivation_cap,
     })
+}
+
+/// Whether a real run's plan is worth printing before its writes: it has operations or
+/// holds. (Who needs attention, with nothing to change, is a line of [`in_sync_text`]
+/// and the report's business: not a table every cycle.)
+pub fn plan_needs_reading(plan: &Plan) -> bool {
+    !plan.operations.is_empty() || !plan.held.is_empty()
+}
+
+/// A real cycle that found nothing to do, in a line.
+pub fn in_sync_text(report: &CycleReport) -> String {
+    let s = &report.summary;
+    let kind = s
+        .kind
+        .map(|k| format!("{} cycle, ", k.as_str()))
+        .unwrap_or_default();
+    let mut out = format!(
+        "In sync: {} assigned, {} members, nothing to change (run {} {}, {kind}{:.1} s).\n",
+        s.assigned,
+        s.members,
+        report.run_id,
+        report.result.as_str(),
+        s.duration_ms as f64 / 1000.0
+    );
+    if s.attention > 0 {
+        out.push_str(&format!(
+            "{} need attention: see `scim-sync report` or `scim-sync --dry-run`.\n",
+            s.attention
+        ));
+    }
+    out
+}
+
+/// What a held run asks of a person, in a line (for `--quiet`, which prints no plan).
+pub fn held_hint(report: &CycleReport) -> String {
+    if report.plan.held.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{} deactivation(s) held by the safety cap: review them (`scim-sync report` or \
+         `scim-sync --dry-run`) and apply them with `scim-sync --release-held`.\n",
+        report.plan.held.len()
+    )
 }
 
 /// The outcome of a real cycle, for a person.

@@ -1057,6 +1057,8 @@ async fn held_deactivations_are_degraded_warned_and_counted_every_cycle() {
     let (code, body) = healthz(&base).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["last_result"], "held", "{body}");
+    assert_eq!(body["last_run"]["result"], "held", "{body}");
     assert_eq!(body["held"]["count"], 2, "{body}");
     assert!(body["held"]["since"].is_string(), "{body}");
     let reason = body["reason"].as_str().unwrap_or_default();

@@ -422,6 +422,7 @@ const FULL: CycleOptions = CycleOptions {
     trigger: scim_sync::sync::Trigger::Manual,
     progress: None,
     full: true,
+    on_plan: None,
 };
 
 fn fail_listing(env: &Env, kind: FaultKind, count: u32) {

@@ -200,26 +200,41 @@ impl Status {
             (true, Some(_), true) => (
                 true,
                 "degraded",
-                "the last cycle did not succeed; the last success is still recent".to_string(),
+                format!(
+                    "the last cycle's result: {}; the last run through is still recent",
+                    last_result.unwrap_or("failed")
+                ),
             ),
-            (true, Some(_), false) => match &self.held {
-                Some(held) => (
+            (true, Some(_), false) => match (&self.held, last_result) {
+                (Some(held), _) => (
                     true,
                     "degraded",
                     format!(
-                        "{} deactivation(s) held since {}, waiting for a human: review them \
-                         and run `scim-sync --release-held`",
+                        "the last cycle's result: {}; {} deactivation(s) held since {}, \
+                         waiting for a human: review them and run `scim-sync --release-held`",
+                        last_result.unwrap_or("held"),
                         held.count,
                         held.since.to_rfc3339()
                     ),
                 ),
-                None if last_result == Some("success") => {
-                    (true, "ok", "the last cycle succeeded".to_string())
-                }
-                None => (
+                (None, Some("held")) => (
+                    true,
+                    "degraded",
+                    "the last cycle's result: held; deactivations wait for a human: review \
+                     them and run `scim-sync --release-held`"
+                        .to_string(),
+                ),
+                (None, Some("partial")) => (
                     true,
                     "ok",
-                    "the last cycle ran; some users failed within the error budget".to_string(),
+                    "the last cycle's result: partial (some users failed within the error \
+                     budget)"
+                        .to_string(),
+                ),
+                (None, result) => (
+                    true,
+                    "ok",
+                    format!("the last cycle's result: {}", result.unwrap_or("success")),
                 ),
             },
         };
@@ -227,6 +242,7 @@ impl Status {
             healthy,
             status,
             reason,
+            last_result: last_result.map(str::to_string),
             last_run: self.last_run.clone(),
             last_success: self.last_success.clone(),
             next_run: self.next_run,
@@ -248,6 +264,9 @@ pub struct Health {
     /// deactivations are held for a human), "starting" or "unhealthy".
     pub status: &'static str,
     pub reason: String,
+    /// The last finished real run's result, in the words of history and report
+    /// (success, partial, held, failed, interrupted).
+    pub last_result: Option<String>,
     pub last_run: Option<RunInfo>,
     pub last_success: Option<RunInfo>,
     pub next_run: Option<DateTime<Utc>>,
@@ -316,6 +335,23 @@ mod tests {
                 .contains("2 deactivation(s) held since 2026-01-01T09:45:00")
         );
         assert!(!h.reason.contains("succeeded"), "{}", h.reason);
+    }
+
+    #[test]
+    fn a_held_run_says_held_even_without_the_held_set() {
+        let mut s = status();
+        s.last_success = Some(run("held", "2026-01-01T10:00:00Z"));
+        s.last_run = Some(run("held", "2026-01-01T10:00:00Z"));
+        let h = s.health(at("2026-01-01T10:05:00Z"));
+        assert_eq!(h.status, "degraded");
+        assert_eq!(h.last_result.as_deref(), Some("held"));
+        assert!(h.reason.contains("result: held"), "{}", h.reason);
+        s.last_run = Some(run("success", "2026-01-01T10:15:00Z"));
+        let h = s.health(at("2026-01-01T10:16:00Z"));
+        assert_eq!(
+            (h.status, h.last_result.as_deref()),
+            ("ok", Some("success"))
+        );
     }
 
     #[test]

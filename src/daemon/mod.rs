@@ -405,6 +405,7 @@ impl Daemon {
                 trigger,
                 progress: None,
                 full,
+                on_plan: None,
             };
             sync::run_cycle(&cfg, &store, &opts, &cancel).await
         }));

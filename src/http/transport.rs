@@ -109,7 +109,9 @@ impl Reply {
     /// Logs `err` as the failure of this request, with the server's request id, and
     /// hands it back.
     pub fn failed<E: Display>(&self, err: E) -> E {
-        tracing::warn!(
+        // INFO: the error goes back to the caller, which says the failure it makes (an
+        // operation's outcome, a cycle's error); this line adds the request's detail.
+        tracing::info!(
             api = self.api,
             method = %self.method,
             path = %self.path,
@@ -254,7 +256,8 @@ impl Transport {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    tracing::warn!(api = p.api, method = %method, path = %path, failure = kind.describe(), attempts, error = %source, "request failed");
+                    // INFO, as in `failed` above: the caller says the failure.
+                    tracing::info!(api = p.api, method = %method, path = %path, failure = kind.describe(), attempts, error = %source, "request failed");
                     return Err(HttpError::Transport(Unanswered {
                         method: method.to_string(),
                         path,

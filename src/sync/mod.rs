@@ -55,8 +55,24 @@ impl From<KafkamanError> for SyncError {
     }
 }
 
-/// Called with (phase, items so far) during long reads, for a progress line.
-pub type Progress = std::sync::Arc<dyn Fn(&str, usize) + Send + Sync>;
+/// What a progress report counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Okta app users read so far (no total: Okta doesn't say).
+    OktaUsers,
+    /// kafkaman members read so far (no total).
+    KafkamanMembers,
+    /// Operations applied so far, of the plan's total.
+    Apply,
+}
+
+/// Called with (phase, done so far, total when known) during long reads and the apply,
+/// for a progress bar.
+pub type Progress = std::sync::Arc<dyn Fn(Phase, usize, Option<usize>) + Send + Sync>;
+
+/// Called once a real cycle's plan is made and recorded, before its first write (the
+/// command line prints the plan there, so that it is read before the writes start).
+pub type OnPlan = std::sync::Arc<dyn Fn(&Plan) + Send + Sync>;
 
 /// What started a cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,11 +108,13 @@ pub struct CycleOptions {
     /// Apply deactivations the cap would hold (a human read the dry run).
     pub release_held: bool,
     pub trigger: Trigger,
-    /// Called with (phase, items so far) during long reads.
+    /// Called during long reads and the apply.
     pub progress: Option<Progress>,
     /// A full cycle even when an incremental one could run (`--full`, the daemon's
     /// full schedule).
     pub full: bool,
+    /// Called with the plan before the first write (dry runs too, after the plan).
+    pub on_plan: Option<OnPlan>,
 }
 
 impl Default for CycleOptions {
@@ -107,6 +125,7 @@ impl Default for CycleOptions {
             trigger: Trigger::Manual,
             progress: None,
             full: false,
+            on_plan: None,
         }
     }
 }
@@ -183,23 +202,35 @@ pub fn policy_from(
     }
 }
 
-/// The WARN line of every cycle that holds deactivations: how many, since when, and
-/// what a human does about it.
-fn warn_held(store: &Store, plan: &Plan, dry_run: bool) -> Result<(), SyncError> {
+/// The log line of every cycle that holds deactivations: how many, since when, and
+/// what a human does about it. WARN, except in a one-shot command (`at_warn` false),
+/// whose plan and result say it on stdout (`--quiet` too: [`crate::render::held_hint`]).
+fn warn_held(store: &Store, plan: &Plan, dry_run: bool, at_warn: bool) -> Result<(), SyncError> {
     let since = store
         .held_deactivations()?
         .into_iter()
         .map(|h| h.held_since)
         .min();
-    tracing::warn!(
-        held = plan.held.len(),
-        held_since = since.as_deref().unwrap_or("this cycle"),
-        deactivation_cap = plan.deactivation_cap,
-        dry_run,
-        "{} deactivation(s) held by the safety cap, not applied: review them \
-         (`scim-sync report` or a dry run) and apply with `scim-sync --release-held`",
-        plan.held.len()
-    );
+    let since = since.as_deref().unwrap_or("this cycle");
+    let held = plan.held.len();
+    let cap = plan.deactivation_cap;
+    macro_rules! held_event {
+        ($level:ident) => {
+            tracing::$level!(
+                held,
+                held_since = since,
+                deactivation_cap = cap,
+                dry_run,
+                "{held} deactivation(s) held by the safety cap, not applied: review them \
+                 (`scim-sync report` or a dry run) and apply with `scim-sync --release-held`"
+            )
+        };
+    }
+    if at_warn {
+        held_event!(warn);
+    } else {
+        held_event!(info);
+    }
     Ok(())
 }
 
@@ -283,7 +314,7 @@ pub async fn read_both(
 ) -> Result<Reads, SyncError> {
     let okta_progress = |n: usize| {
         if let Some(p) = progress {
-            p("okta", n)
+            p(Phase::OktaUsers, n, None)
         }
     };
     // Each app user is converted as its page arrives (see `list_app_users_as`).
@@ -292,7 +323,7 @@ pub async fn read_both(
         .await?;
     let team_progress = |n: usize| {
         if let Some(p) = progress {
-            p("kafkaman", n)
+            p(Phase::KafkamanMembers, n, None)
         }
     };
     let team_read_started = Instant::now();
@@ -395,8 +426,15 @@ pub async fn run_cycle(
                 RunResult::Failed
             };
             store.finish_run(run_id, result, &summary_json, Some(&e.to_string()))?;
-            crate::metrics::cycle_finished("failed", started.elapsed(), None);
-            tracing::error!(run_id, result = "failed", duration_ms = summary.duration_ms, error = %e, "cycle failed");
+            crate::metrics::cycle_finished(result.as_str(), started.elapsed(), None);
+            if opts.trigger == Trigger::Manual {
+                // A one-shot run: the command says the error itself (`scim-sync: …` on
+                // stderr, and the exit code), so the log line is only for `-v`.
+                tracing::info!(run_id, result = result.as_str(), duration_ms = summary.duration_ms, error = %e, "cycle failed");
+            } else {
+                // The daemon (and the demo): the log is where the failure is said.
+                tracing::error!(run_id, result = result.as_str(), duration_ms = summary.duration_ms, error = %e, "cycle failed");
+            }
             Err(e)
         }
     }
@@ -484,7 +522,7 @@ async fn cycle(
         store.replace_held(run_id, &plan.held)?;
     }
     if !plan.held.is_empty() {
-        warn_held(store, &plan, opts.dry_run)?;
+        warn_held(store, &plan, opts.dry_run, opts.trigger != Trigger::Manual)?;
     }
     for shared in &plan.shared_emails {
         // Every cycle, like a hold: it needs a person until Okta is fixed.
@@ -496,6 +534,10 @@ async fn cycle(
             "Okta users share one email: {}",
             shared.describe()
         );
+    }
+
+    if let Some(on_plan) = &opts.on_plan {
+        on_plan(&plan);
     }
 
     let mut applied = ApplyReport::default();
@@ -527,6 +569,10 @@ async fn cycle(
             run_id,
             cfg.kafkaman.concurrency as usize,
             cancel,
+            &apply::ApplyHooks {
+                progress: opts.progress.as_ref(),
+                failures_at_warn: opts.trigger != Trigger::Manual,
+            },
         )
         .await?;
     }
