@@ -71,11 +71,26 @@ pub enum ApplyError {
 /// of one user, then that user's create).
 type Unit = Vec<Operation>;
 
+/// What a progress report counts (the reads report it too, through `sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Okta app users read so far (no total: Okta doesn't say).
+    OktaUsers,
+    /// kafkaman members read so far (no total).
+    KafkamanMembers,
+    /// Operations applied so far, of the plan's total.
+    Apply,
+}
+
+/// Called with (phase, done so far, total when known) during long reads and the apply,
+/// for a progress bar.
+pub type Progress = std::sync::Arc<dyn Fn(Phase, usize, Option<usize>) + Send + Sync>;
+
 /// What the caller of [`apply`] wants besides the writes.
 #[derive(Clone, Copy, Default)]
 pub struct ApplyHooks<'a> {
     /// Told the operations done so far, of the plan's total.
-    pub progress: Option<&'a crate::sync::Progress>,
+    pub progress: Option<&'a Progress>,
     /// Log each failed operation at WARN (the daemon). A one-shot command lists the
     /// failures in its result itself, so there they are INFO: said once, not twice.
     pub failures_at_warn: bool,
@@ -98,7 +113,7 @@ pub async fn apply(
     let total = plan.operations.len();
     let mut done = 0;
     if let Some(p) = progress.filter(|_| total > 0) {
-        p(crate::sync::Phase::Apply, done, Some(total));
+        p(Phase::Apply, done, Some(total));
     }
     let phases = phases(&plan.operations);
     let phase_count = phases.len();
@@ -118,7 +133,7 @@ pub async fn apply(
             done += outcomes.len();
             report.outcomes.extend(outcomes);
             if let Some(p) = progress {
-                p(crate::sync::Phase::Apply, done, Some(total));
+                p(Phase::Apply, done, Some(total));
             }
         }
         if cancel.is_cancelled() {

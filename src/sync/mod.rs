@@ -55,20 +55,8 @@ impl From<KafkamanError> for SyncError {
     }
 }
 
-/// What a progress report counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Okta app users read so far (no total: Okta doesn't say).
-    OktaUsers,
-    /// kafkaman members read so far (no total).
-    KafkamanMembers,
-    /// Operations applied so far, of the plan's total.
-    Apply,
-}
-
-/// Called with (phase, done so far, total when known) during long reads and the apply,
-/// for a progress bar.
-pub type Progress = std::sync::Arc<dyn Fn(Phase, usize, Option<usize>) + Send + Sync>;
+// Progress is defined beside the apply, the lowest stage that reports it.
+pub use crate::apply::{Phase, Progress};
 
 /// Called once a real cycle's plan is made and recorded, before its first write (the
 /// command line prints the plan there, so that it is read before the writes start).
