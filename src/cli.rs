@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
@@ -225,14 +225,16 @@ async fn run(cli: Cli) -> ExitCode {
         Some(Command::Daemon) => {
             return crate::daemon::cli_main(cli.config.clone(), cli.log_format).await;
         }
-        Some(Command::Completions { shell }) => return crate::manual::completions(shell),
-        Some(Command::Man) => return crate::manual::man(),
+        Some(Command::Completions { shell }) => {
+            return crate::manual::completions(&Cli::command(), shell);
+        }
+        Some(Command::Man) => return crate::manual::man(Cli::command()),
         // Loads the config itself, to report on it line by line.
         Some(Command::Config(ConfigArgs {
             command: ConfigCommand::Check,
         })) => {
             let path = cli.config.clone().unwrap_or_else(config::default_path);
-            return ExitCode::from(config::check::run(&path));
+            return ExitCode::from(crate::config_check::run(&path));
         }
         _ => {}
     }

@@ -7,6 +7,7 @@ pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod config_check;
 pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;

@@ -1,15 +1,13 @@
 //! `scim-sync completions <shell>` and `scim-sync man`: shell completion scripts and the
-//! man page, generated from the command line's own definition ([`crate::cli::Cli`]), so
-//! they never disagree with `--help`. `scripts/build-deb` runs both for the package.
+//! man page, generated from the command line's own definition (the `clap::Command` the
+//! caller passes: `Cli::command()`), so they never disagree with `--help`. `scripts/build-deb` runs both for the package.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::build_info;
-use crate::cli::Cli;
 use crate::exit::Exit;
 
 /// The sections clap's definition doesn't give: where the files are, where to read on.
@@ -31,17 +29,16 @@ service, reports).
 "#;
 
 /// Prints the completion script for `shell` to stdout.
-pub fn completions(shell: Shell) -> ExitCode {
+pub fn completions(full: &clap::Command, shell: Shell) -> ExitCode {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut visible_command(), "scim-sync", &mut script);
+    clap_complete::generate(shell, &mut visible_command(full), "scim-sync", &mut script);
     print(&script)
 }
 
 /// The command line without its hidden subcommands (`demo` and `sim` in a build without
 /// the simulators, which only say so): clap_complete would offer them. Only the top level
 /// has hidden ones; it has no settings besides these.
-fn visible_command() -> clap::Command {
-    let full = Cli::command();
+fn visible_command(full: &clap::Command) -> clap::Command {
     clap::Command::new("scim-sync")
         .version(build_info::LONG_VERSION)
         .about(full.get_about().cloned().unwrap_or_default())
@@ -50,8 +47,8 @@ fn visible_command() -> clap::Command {
 }
 
 /// Prints the man page (roff) to stdout.
-pub fn man() -> ExitCode {
-    match man_page() {
+pub fn man(cli: clap::Command) -> ExitCode {
+    match man_page(cli) {
         Ok(page) => print(&page),
         Err(e) => {
             eprintln!("scim-sync: cannot render the man page: {e}");
@@ -62,8 +59,7 @@ pub fn man() -> ExitCode {
 
 /// The man page, section 1: one page for every command, each with its options (rather
 /// than clap_mangen's list of `scim-sync-<command>(1)` pages nobody installs).
-pub fn man_page() -> std::io::Result<Vec<u8>> {
-    let mut cmd = Cli::command();
+pub fn man_page(mut cmd: clap::Command) -> std::io::Result<Vec<u8>> {
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone())
         .date(build_info::BUILD_DATE)

@@ -98,6 +98,19 @@ impl Daemon {
             .collect()
     }
 
+    /// Waits for at least `n` log lines whose message contains `text` (a run is in the
+    /// database a moment before its summary line is logged).
+    async fn wait_logs(&self, text: &str, n: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.messages(text);
+            if found.len() >= n || Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Waits for a log line whose message contains `text`.
     async fn wait_log(&self, text: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
@@ -273,7 +286,9 @@ async fn runs_cycles_on_schedule_and_skips_a_tick_during_a_cycle() {
         );
     }
     // Each cycle ends with one summary line: counts, result, duration.
-    let summaries = daemon.messages("cycle finished");
+    let summaries = daemon
+        .wait_logs("cycle finished", 4, Duration::from_secs(5))
+        .await;
     assert!(summaries.len() >= 4, "{summaries:#?}");
     for s in &summaries {
         assert_eq!(s["result"], "success");

@@ -9,10 +9,10 @@
 //! `raw.rs` is the file as serde reads it (with spans), `validate.rs` turns it into the
 //! types of `model.rs` (one function per section and value kind), `error.rs` places
 //! errors at key and line (with "did you mean" for a misspelt key), `secret.rs` resolves
-//! secret references, `check.rs` is `scim-sync config check`.
+//! secret references, `scim-sync config check` is `crate::config_check`.
 
-pub mod check;
 mod error;
+pub(crate) use error::line_of_key;
 mod model;
 mod raw;
 mod secret;
@@ -51,7 +51,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Validates `text`, read from the file at `path`.
-fn parse_file_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+pub(crate) fn parse_file_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
     // Absolute, so relative entries keep meaning the same file if the daemon changes
     // its working directory.
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());

@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::html::esc;
 use super::{Report, RunRow, short_time};
+use crate::escape::html as esc;
 use crate::store::RunResult;
 
 /// The drawing, in viewBox units.

@@ -10,21 +10,7 @@ use super::chart;
 use super::text::{drift_groups, invite_groups, run_result, source_lines, summary_rows};
 use super::{PersonItem, Report, code_spans, human_duration, short_time};
 
-/// Escapes text for element content and double-quoted attribute values.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::escape::html as esc;
 
 const BODY: &str = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
 font-size:14px;color:#1f2328;max-width:960px;margin:0 auto;padding:16px;\

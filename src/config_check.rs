@@ -1,6 +1,6 @@
 //! `scim-sync config check`: the config file checked offline, line by line.
 //!
-//! Everything [`super::load`] checks (syntax, known keys, values), then what only shows
+//! Everything [`crate::config::load`] checks (syntax, known keys, values), then what only shows
 //! at run time: that each secret can be read and is not empty, that secret files cannot
 //! be changed by others (group- or world-writable: FAIL) nor read by every user
 //! (world-readable: WARN), that the schedule and time zone parse, and when the next runs
@@ -15,8 +15,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    CREDENTIALS_DIRECTORY_ENV, Config, ConfigError, OktaAuth, SecretError, SecretRef, SecretSource,
+use crate::config::{
+    self, CREDENTIALS_DIRECTORY_ENV, Config, ConfigError, OktaAuth, SecretError, SecretRef,
+    SecretSource,
 };
 use crate::daemon::schedule::{Schedule, Zone};
 use crate::daemon::schedule_cli::next_runs;
@@ -115,7 +116,7 @@ pub fn check(
 ) -> Vec<CheckLine> {
     let shown = escape::text(&path.display().to_string()).into_owned();
     let mut lines = Vec::new();
-    let text = match super::read_config_text(path) {
+    let text = match config::read_config_text(path) {
         Ok(text) => text,
         Err(e) => {
             lines.push(line(Status::Fail, e.to_string()));
@@ -123,7 +124,7 @@ pub fn check(
         }
     };
     lines.push(config_file_line(path, &shown));
-    let cfg = match super::parse_file_text(path, &text) {
+    let cfg = match config::parse_file_text(path, &text) {
         Ok(cfg) => cfg,
         Err(e) => {
             lines.push(line(Status::Fail, syntax_failure(&e)));
@@ -244,7 +245,7 @@ fn schedule_lines(
     now: DateTime<Utc>,
     lines: &mut Vec<CheckLine>,
 ) {
-    let at = |key: &str| match super::error::line_of_key(text, key) {
+    let at = |key: &str| match config::line_of_key(text, key) {
         Some(n) => format!("{config_shown} line {n}: {key}"),
         None => format!("{config_shown}: {key}"),
     };
