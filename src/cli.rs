@@ -10,9 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::exit::Exit;
-use crate::logging::{
-    LogFormat, clear_progress, init_logging, init_logging_verbose, progress_reporter,
-};
+use crate::logging::{LogFormat, clear_progress, init_logging_verbose, progress_reporter};
 use crate::render;
 use crate::store::{StateLock, Store, StoreError};
 use crate::sync::{self, CycleOptions, SyncError, Trigger};
@@ -188,7 +186,7 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         #[cfg(feature = "sim")]
         Some(Command::Sim(ref args)) => {
-            init_logging(cli.log_format, true);
+            crate::logging::init_logging(cli.log_format, true);
             return code(crate::sim::process::run(args.clone()).await);
         }
         #[cfg(feature = "sim")]

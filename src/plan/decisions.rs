@@ -435,7 +435,8 @@ impl<'a> Decisions<'a> {
         index: &TeamIndex<'a>,
     ) {
         let mut members: Vec<&Member> = team.members.iter().collect();
-        members.sort_by_key(|m| email_key(&m.user_name));
+        // Cached: one key per member, not one per comparison.
+        members.sort_by_cached_key(|m| email_key(&m.user_name));
         for m in members {
             let linked_okta = index.linked_okta(m);
             let okta_id = linked_okta.or(m.external_id.as_deref());

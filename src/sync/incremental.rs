@@ -262,20 +262,16 @@ async fn changed_members(
         team_modified,
         newest_modified(&changed),
     );
-    let mut by_id: HashMap<String, Member> = if whole {
-        HashMap::new()
-    } else {
-        snapshot
-            .into_iter()
-            .map(|m| (m.scim_id.clone(), m))
-            .collect()
-    };
-    for u in &changed {
-        let m = apply::member_from_scim(u);
-        by_id.insert(m.scim_id.clone(), m.clone());
-        changes.members.push(m);
+    // The snapshot with the changed members replaced (each comes once from either read);
+    // a quiet cycle changes nothing and rebuilds nothing.
+    let changed: Vec<Member> = changed.iter().map(apply::member_from_scim).collect();
+    let mut members = if whole { Vec::new() } else { snapshot };
+    if !changed.is_empty() {
+        let replaced: HashSet<&str> = changed.iter().map(|m| m.scim_id.as_str()).collect();
+        members.retain(|m| !replaced.contains(m.scim_id.as_str()));
+        members.extend(changed.iter().cloned());
     }
-    let mut members: Vec<Member> = by_id.into_values().collect();
+    changes.members.extend(changed);
     members.sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
     Ok((members, clock))
 }
