@@ -1,5 +1,5 @@
 // jemalloc, returning freed pages to the OS at once, holds a 100k-user full cycle to
-// 83 MiB where glibc's malloc peaked at 102 MiB for the same heap (README "Scale").
+// 82-85 MiB where glibc's malloc peaked at 102 MiB for the same heap (README "Scale").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
