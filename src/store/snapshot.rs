@@ -267,19 +267,7 @@ impl Store {
 
     /// Records that an Okta user and a member are the same person.
     pub fn link(&self, okta_id: &str, scim_id: &str) -> Result<(), StoreError> {
-        let conn = self.conn();
-        conn.execute(
-            "DELETE FROM links WHERE scim_id = ?1 AND okta_id <> ?2",
-            params![scim_id, okta_id],
-        )
-        .map_err(|e| self.sql(e))?;
-        conn.execute(
-            "INSERT INTO links (okta_id, scim_id, linked_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (okta_id) DO UPDATE SET scim_id = excluded.scim_id",
-            params![okta_id, scim_id, now()],
-        )
-        .map_err(|e| self.sql(e))?;
-        Ok(())
+        self.link_all([(okta_id, scim_id)])
     }
 
     /// Updates one member of the snapshot after a successful write.
