@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scim_sync::sim::{LoggedRequest, SimWorld, generate, process};
+use scim_sync_sim::{LoggedRequest, SimWorld, generate, process};
 
 /// What one child run cost.
 struct Run {
@@ -312,7 +312,7 @@ fn main() {
             .kafkaman
             .update_member(
                 "unmanaged1@example.com",
-                scim_sync::sim::kafkaman::MemberUpdate {
+                scim_sync_sim::kafkaman::MemberUpdate {
                     given_name: Some("Service (edited)".into()),
                     ..Default::default()
                 },

@@ -9,9 +9,9 @@
 
 use std::time::Instant;
 
-use scim_sync::sim::{SimWorld, generate, process};
 use scim_sync::store::Store;
 use scim_sync::sync::{self, CycleOptions};
+use scim_sync_sim::{SimWorld, generate, process};
 use tokio_util::sync::CancellationToken;
 
 fn peak_rss_mib() -> f64 {

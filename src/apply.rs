@@ -12,9 +12,11 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::kafkaman::{Invite, InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
-use crate::plan::{Member, Membership, OpKind, Operation, PendingInvite, Plan, same_email};
-use crate::store::{OpState, Store, StoreError};
+use crate::kafkaman::{InviteDeletion, KafkamanClient, KafkamanError, NewUser, ScimUser};
+use crate::progress::{Phase, Progress};
+use crate::store::{OpState, OutcomeKey, Store, StoreError};
+use crate::view::convert;
+use scim_sync_plan::{OpKind, Operation, Plan, same_email};
 
 /// One operation's outcome, as reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,11 +51,14 @@ impl ApplyReport {
     }
 
     /// Counts per `kind.state`, for run summaries.
-    pub fn counts(&self) -> BTreeMap<String, usize> {
+    pub fn counts(&self) -> BTreeMap<OutcomeKey, usize> {
         let mut out = BTreeMap::new();
         for o in &self.outcomes {
-            *out.entry(format!("{}.{}", o.kind.as_str(), o.state.as_str()))
-                .or_insert(0) += 1;
+            let key = OutcomeKey {
+                kind: o.kind,
+                state: o.state,
+            };
+            *out.entry(key).or_insert(0) += 1;
         }
         out
     }
@@ -70,21 +75,6 @@ pub enum ApplyError {
 /// A unit of work: operations that must run one after the other (the invite clearings
 /// of one user, then that user's create).
 type Unit = Vec<Operation>;
-
-/// What a progress report counts (the reads report it too, through `sync`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Okta app users read so far (no total: Okta doesn't say).
-    OktaUsers,
-    /// kafkaman members read so far (no total).
-    KafkamanMembers,
-    /// Operations applied so far, of the plan's total.
-    Apply,
-}
-
-/// Called with (phase, done so far, total when known) during long reads and the apply,
-/// for a progress bar.
-pub type Progress = std::sync::Arc<dyn Fn(Phase, usize, Option<usize>) + Send + Sync>;
 
 /// What the caller of [`apply`] wants besides the writes.
 #[derive(Clone, Copy, Default)]
@@ -152,10 +142,10 @@ fn phases(ops: &[Operation]) -> Vec<Vec<Unit>> {
     let mut current_kind: Option<OpKind> = None;
     let mut pending_clears: Vec<Operation> = Vec::new();
     for op in ops {
-        let phase_kind = if op.kind == OpKind::ClearInvite {
+        let phase_kind = if op.kind() == OpKind::ClearInvite {
             OpKind::Create
         } else {
-            op.kind
+            op.kind()
         };
         if current_kind != Some(phase_kind) {
             phases.push(Vec::new());
@@ -164,7 +154,7 @@ fn phases(ops: &[Operation]) -> Vec<Vec<Unit>> {
         let Some(phase) = phases.last_mut() else {
             continue;
         };
-        match op.kind {
+        match op.kind() {
             OpKind::ClearInvite => pending_clears.push(op.clone()),
             OpKind::Create => {
                 let mut unit = std::mem::take(&mut pending_clears);
@@ -196,7 +186,7 @@ async fn run_unit(
         } else {
             execute(&op, client, store).await?
         };
-        if op.kind == OpKind::ClearInvite && outcome.state == OpState::Failed {
+        if op.kind() == OpKind::ClearInvite && outcome.state == OpState::Failed {
             blocked = Some(format!(
                 "not attempted: the conflicting invite could not be removed ({})",
                 outcome.error.as_deref().unwrap_or("unknown error")
@@ -212,9 +202,9 @@ async fn run_unit(
         )?;
         log_outcome(&op, &outcome, failures_at_warn);
         outcomes.push(OpOutcome {
-            kind: op.kind,
-            user_name: op.user_name.clone(),
-            okta_id: op.okta_id.clone(),
+            kind: op.kind(),
+            user_name: op.user_name().to_string(),
+            okta_id: op.okta_id().map(str::to_string),
             state: outcome.state,
             http_status: outcome.http_status,
             error: outcome.error,
@@ -227,26 +217,26 @@ async fn run_unit(
 fn log_outcome(op: &Operation, o: &Outcome, failures_at_warn: bool) {
     match o.state {
         OpState::Failed if failures_at_warn => tracing::warn!(
-            kind = op.kind.as_str(),
-            user = %op.user_name,
-            okta_id = op.okta_id.as_deref().unwrap_or(""),
+            kind = op.kind().as_str(),
+            user = %op.user_name(),
+            okta_id = op.okta_id().unwrap_or(""),
             status = o.http_status.unwrap_or(0),
             request_id = o.request_id.as_deref().unwrap_or(""),
             error = o.error.as_deref().unwrap_or(""),
             "operation failed"
         ),
         OpState::Failed => tracing::info!(
-            kind = op.kind.as_str(),
-            user = %op.user_name,
-            okta_id = op.okta_id.as_deref().unwrap_or(""),
+            kind = op.kind().as_str(),
+            user = %op.user_name(),
+            okta_id = op.okta_id().unwrap_or(""),
             status = o.http_status.unwrap_or(0),
             request_id = o.request_id.as_deref().unwrap_or(""),
             error = o.error.as_deref().unwrap_or(""),
             "operation failed"
         ),
         _ => tracing::info!(
-            kind = op.kind.as_str(),
-            user = %op.user_name,
+            kind = op.kind().as_str(),
+            user = %op.user_name(),
             state = o.state.as_str(),
             "operation applied"
         ),
@@ -294,39 +284,10 @@ impl Outcome {
     }
 }
 
-/// A pending invite of the snapshot from kafkaman's team API.
-pub fn pending_invite_from(i: Invite) -> PendingInvite {
-    PendingInvite {
-        id: i.id,
-        email: i.email,
-        source: i.source.into(),
-        invited_by: i.invited_by,
-        created_at: i.created_at,
-    }
-}
-
-/// A member of the snapshot from kafkaman's SCIM resource.
-pub fn member_from_scim(u: &ScimUser) -> Member {
-    Member {
-        scim_id: u.id.clone(),
-        user_name: u.user_name.clone(),
-        given_name: u.given_name.clone(),
-        family_name: u.family_name.clone(),
-        external_id: u.external_id.clone(),
-        active: u.active,
-        membership: match &u.membership {
-            Some(m) => m.as_str().into(),
-            None if u.active => Membership::Active,
-            None => Membership::Deactivated,
-        },
-        role: u.role.clone(),
-    }
-}
-
 /// Keeps the snapshot in step with a successful write.
 fn remember(store: &Store, op: &Operation, user: &ScimUser) -> Result<(), StoreError> {
-    store.upsert_member(&member_from_scim(user))?;
-    if let Some(okta_id) = &op.okta_id {
+    store.upsert_member(&convert::member(user))?;
+    if let Some(okta_id) = op.okta_id() {
         store.link(okta_id, &user.id)?;
     }
     Ok(())
@@ -337,41 +298,56 @@ async fn execute(
     client: &KafkamanClient,
     store: &Store,
 ) -> Result<Outcome, StoreError> {
-    let scim_id = op.scim_id.as_deref().unwrap_or_default();
-    Ok(match op.kind {
-        OpKind::ClearInvite => {
-            let id = op.invite_id.as_deref().unwrap_or_default();
-            match client.delete_invite(id).await {
+    let written = match op {
+        Operation::ClearInvite { invite_id, .. } => {
+            return Ok(match client.delete_invite(invite_id).await {
                 Ok(InviteDeletion::Deleted) | Ok(InviteDeletion::AlreadyGone) => {
-                    store.remove_invite(id)?;
+                    store.remove_invite(invite_id)?;
                     Outcome::done(None, 204)
                 }
                 Err(e) => Outcome::failed(&e),
-            }
+            });
         }
-        OpKind::Deactivate | OpKind::Reactivate => {
-            let active = op.kind == OpKind::Reactivate;
-            let result = idempotent(|| client.set_active(scim_id, active)).await;
-            match result {
-                Ok(user) => {
-                    remember(store, op, &user)?;
-                    Outcome::done(Some(user.id), 200)
-                }
-                Err(e) => Outcome::failed(&e),
-            }
+        Operation::Create {
+            okta_id,
+            user_name,
+            given_name,
+            family_name,
+            ..
+        } => {
+            let new_user = NewUser {
+                user_name: user_name.clone(),
+                given_name: given_name.clone().unwrap_or_default(),
+                family_name: family_name.clone().unwrap_or_default(),
+                // scim-sync sends the Okta user id: later cycles match the member by it.
+                external_id: okta_id.clone(),
+                display_name: display_name(op),
+            };
+            return create(op, &new_user, client, store).await;
         }
-        OpKind::UpdateName => {
-            let given = op.given_name.as_deref().unwrap_or("");
-            let family = op.family_name.as_deref().unwrap_or("");
-            match idempotent(|| client.set_name(scim_id, given, family)).await {
-                Ok(user) => {
-                    remember(store, op, &user)?;
-                    Outcome::done(Some(user.id), 200)
-                }
-                Err(e) => Outcome::failed(&e),
-            }
+        Operation::Deactivate { scim_id, .. } => {
+            idempotent(|| client.set_active(scim_id, false)).await
         }
-        OpKind::Create => create(op, client, store).await?,
+        Operation::Reactivate { scim_id, .. } => {
+            idempotent(|| client.set_active(scim_id, true)).await
+        }
+        Operation::UpdateName {
+            scim_id,
+            given_name,
+            family_name,
+            ..
+        } => {
+            let given = given_name.as_deref().unwrap_or("");
+            let family = family_name.as_deref().unwrap_or("");
+            idempotent(|| client.set_name(scim_id, given, family)).await
+        }
+    };
+    Ok(match written {
+        Ok(user) => {
+            remember(store, op, &user)?;
+            Outcome::done(Some(user.id), 200)
+        }
+        Err(e) => Outcome::failed(&e),
     })
 }
 
@@ -411,30 +387,25 @@ where
 /// (the member appears with our externalId, or the create is planned again).
 async fn create(
     op: &Operation,
+    new_user: &NewUser,
     client: &KafkamanClient,
     store: &Store,
 ) -> Result<Outcome, StoreError> {
-    let new_user = NewUser {
-        user_name: op.user_name.clone(),
-        given_name: op.given_name.clone().unwrap_or_default(),
-        family_name: op.family_name.clone().unwrap_or_default(),
-        external_id: op.okta_id.clone().unwrap_or_default(),
-        display_name: display_name(op),
-    };
-    match client.create_user(&new_user).await {
+    let user_name = &new_user.user_name;
+    match client.create_user(new_user).await {
         Ok(user) => {
             remember(store, op, &user)?;
             Ok(Outcome::done(Some(user.id), 201))
         }
         Err(e) if e.write_may_have_happened() => {
             tracing::warn!(
-                user = %op.user_name,
+                user = %user_name,
                 request_id = e.request_id().unwrap_or(""),
                 error = %e,
                 "create outcome unknown; checking with a userName lookup"
             );
             let mut o = Outcome::failed(&e);
-            match member_named(client, &op.user_name).await {
+            match member_named(client, user_name).await {
                 Ok(Some(user)) => {
                     remember(store, op, &user)?;
                     o.state = OpState::Recovered;
@@ -475,7 +446,8 @@ async fn member_named(
 }
 
 fn display_name(op: &Operation) -> Option<String> {
-    let parts: Vec<&str> = [op.given_name.as_deref(), op.family_name.as_deref()]
+    let (given, family) = op.name();
+    let parts: Vec<&str> = [given, family]
         .into_iter()
         .flatten()
         .filter(|s| !s.is_empty())
@@ -533,15 +505,41 @@ mod tests {
     use super::*;
 
     fn op(kind: OpKind, user: &str) -> Operation {
-        Operation {
-            kind,
-            okta_id: None,
-            scim_id: None,
-            user_name: user.into(),
-            given_name: None,
-            family_name: None,
-            invite_id: None,
-            reason: String::new(),
+        let (id, user_name, reason) = (String::new(), user.to_string(), String::new());
+        match kind {
+            OpKind::Deactivate => Operation::Deactivate {
+                scim_id: id,
+                okta_id: None,
+                user_name,
+                reason,
+            },
+            OpKind::Reactivate => Operation::Reactivate {
+                scim_id: id.clone(),
+                okta_id: id,
+                user_name,
+                reason,
+            },
+            OpKind::ClearInvite => Operation::ClearInvite {
+                invite_id: id.clone(),
+                okta_id: id,
+                user_name,
+                reason,
+            },
+            OpKind::Create => Operation::Create {
+                okta_id: id,
+                user_name,
+                given_name: None,
+                family_name: None,
+                reason,
+            },
+            OpKind::UpdateName => Operation::UpdateName {
+                scim_id: id.clone(),
+                okta_id: id,
+                user_name,
+                given_name: None,
+                family_name: None,
+                reason,
+            },
         }
     }
 
@@ -563,6 +561,6 @@ mod tests {
             .map(|ph| ph.iter().map(Vec::len).collect())
             .collect();
         assert_eq!(shape, vec![vec![1, 1], vec![1], vec![3, 1], vec![1]]);
-        assert_eq!(p[2][0][2].kind, OpKind::Create);
+        assert_eq!(p[2][0][2].kind(), OpKind::Create);
     }
 }

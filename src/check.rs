@@ -7,9 +7,9 @@ use crate::escape;
 use crate::exit::Exit;
 use crate::kafkaman::KafkamanError;
 use crate::okta::OktaError;
-use crate::plan;
 use crate::store::Store;
-use crate::sync::{self, SyncError};
+use crate::view::{self, ViewError};
+use scim_sync_plan as plan;
 
 /// One line of the check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,7 +85,7 @@ fn kafkaman_hint(e: &KafkamanError) -> String {
 pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
     let mut out = Vec::new();
 
-    match sync::okta_client(cfg) {
+    match view::okta_client(cfg) {
         Err(e) => out.push(line("okta", "credentials", Err(config_hint(e)))),
         Ok(okta) => {
             let app = okta.get_app(&cfg.okta.app_id).await;
@@ -142,7 +142,7 @@ pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
         }
     }
 
-    match sync::kafkaman_client(cfg) {
+    match view::kafkaman_client(cfg) {
         Err(e) => out.push(line("kafkaman", "credentials", Err(config_hint(e)))),
         Ok(km) => {
             let spc = km.service_provider_config().await;
@@ -282,7 +282,7 @@ fn invites_line<T>(invites: Result<Vec<T>, KafkamanError>, clearing: bool) -> Ch
     }
 }
 
-fn config_hint(e: SyncError) -> String {
+fn config_hint(e: ViewError) -> String {
     format!("{e}")
 }
 

@@ -12,8 +12,9 @@ use crate::config::{self, Config};
 use crate::exit::Exit;
 use crate::logging::{LogFormat, clear_progress, init_logging_verbose, progress_reporter};
 use crate::render;
+use crate::store::Trigger;
 use crate::store::{StateLock, Store, StoreError};
-use crate::sync::{self, CycleOptions, SyncError, Trigger};
+use crate::sync::{self, CycleOptions, SyncError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,7 +112,7 @@ pub enum Command {
     History(crate::history::HistoryArgs),
     /// Run the simulated Okta and kafkaman servers.
     #[cfg(feature = "sim")]
-    Sim(crate::sim::process::SimArgs),
+    Sim(scim_sync_sim::process::SimArgs),
     /// Print the shell completion script for SHELL to stdout.
     Completions {
         #[arg(value_enum)]
@@ -170,6 +171,7 @@ pub fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
+/// The one dispatch: every command is one function of its own.
 async fn run(cli: Cli) -> ExitCode {
     let top_level_sync_flags = cli.sync.dry_run
         || cli.sync.release_held
@@ -183,89 +185,132 @@ async fn run(cli: Cli) -> ExitCode {
         );
         return ExitCode::from(Exit::Usage);
     }
+    let config_path = cli.config.clone();
+    let global = Global {
+        log_format: cli.log_format,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     match cli.command {
+        // Flags given before `sync` count as much as those after it: a `--dry-run` is
+        // never lost to its position.
+        Some(Command::Sync(args)) => {
+            sync_main(config_path, &global, &args.merged_with(&cli.sync)).await
+        }
+        None => sync_main(config_path, &global, &cli.sync).await,
+        Some(Command::Check) => check_main(config_path, &global).await,
+        Some(Command::Daemon) => crate::daemon::cli_main(config_path, global.log_format).await,
+        Some(Command::Schedule(args)) => ExitCode::from(crate::daemon::schedule_cli::run(
+            &args,
+            config_path.as_deref(),
+        )),
+        // Loads the config itself, to report on it line by line.
+        Some(Command::Config(ConfigArgs {
+            command: ConfigCommand::Check,
+        })) => {
+            let path = config_path.unwrap_or_else(config::default_path);
+            ExitCode::from(crate::config_check::run(&path))
+        }
+        Some(Command::Report(args)) => {
+            with_config(config_path, &global, async |cfg| {
+                crate::report::run(&cfg, &args).await
+            })
+            .await
+        }
+        Some(Command::Explain(args)) => {
+            with_config(config_path, &global, async |cfg| {
+                crate::explain::run(&cfg, &args).await
+            })
+            .await
+        }
+        Some(Command::History(args)) => {
+            with_config(config_path, &global, async |cfg| {
+                crate::history::run(&cfg, &args)
+            })
+            .await
+        }
+        Some(Command::Completions { shell }) => crate::manual::completions(&Cli::command(), shell),
+        Some(Command::Man) => crate::manual::man(Cli::command()),
         #[cfg(feature = "sim")]
-        Some(Command::Sim(ref args)) => {
-            crate::logging::init_logging(cli.log_format, true);
-            return code(crate::sim::process::run(args.clone()).await);
+        Some(Command::Sim(args)) => {
+            crate::logging::init_logging(global.log_format, true);
+            code(scim_sync_sim::process::run(args).await.map(|()| Exit::Ok))
         }
         #[cfg(feature = "sim")]
         Some(Command::Demo) => {
             // The demo tells its story on stdout: its log is warnings only, wherever
             // it runs (and not the simulators' notes on their scenario), unless -v.
-            let level = if cli.verbose {
+            let level = if global.verbose {
                 "info"
             } else {
-                "warn,scim_sync::sim=error"
+                "warn,scim_sync_sim=error"
             };
-            crate::logging::init_logging_at(cli.log_format, level);
-            return code(crate::demo::run(cli.quiet).await);
+            crate::logging::init_logging_at(global.log_format, level);
+            code(crate::demo::run(global.quiet).await)
         }
         #[cfg(not(feature = "sim"))]
-        Some(Command::Demo(_) | Command::Sim(_)) => {
-            let name = if matches!(cli.command, Some(Command::Demo(_))) {
-                "demo"
-            } else {
-                "sim"
-            };
-            eprintln!(
-                "scim-sync: `{name}` is not in this build: it was built without the simulators \
-                 (cargo feature `sim`); the default build has them"
-            );
-            return ExitCode::from(Exit::Usage);
-        }
-        Some(Command::Schedule(ref args)) => {
-            return ExitCode::from(crate::daemon::schedule_cli::run(
-                args,
-                cli.config.as_deref(),
-            ));
-        }
-        Some(Command::Daemon) => {
-            return crate::daemon::cli_main(cli.config.clone(), cli.log_format).await;
-        }
-        Some(Command::Completions { shell }) => {
-            return crate::manual::completions(&Cli::command(), shell);
-        }
-        Some(Command::Man) => return crate::manual::man(Cli::command()),
-        // Loads the config itself, to report on it line by line.
-        Some(Command::Config(ConfigArgs {
-            command: ConfigCommand::Check,
-        })) => {
-            let path = cli.config.clone().unwrap_or_else(config::default_path);
-            return ExitCode::from(crate::config_check::run(&path));
-        }
-        _ => {}
+        Some(Command::Demo(_)) => not_in_this_build("demo"),
+        #[cfg(not(feature = "sim"))]
+        Some(Command::Sim(_)) => not_in_this_build("sim"),
     }
-    init_logging_verbose(cli.log_format, cli.quiet, cli.verbose);
-    let config_path = cli.config.clone().unwrap_or_else(config::default_path);
-    let cfg = match config::load(&config_path) {
-        Ok(cfg) => cfg,
+}
+
+/// The options every command shares.
+struct Global {
+    log_format: LogFormat,
+    quiet: bool,
+    verbose: bool,
+}
+
+/// Sets up the log, loads the configuration and runs `command` with it; a configuration
+/// that doesn't load exits [`Exit::Config`].
+async fn with_config(
+    config_path: Option<PathBuf>,
+    global: &Global,
+    command: impl AsyncFnOnce(Config) -> Exit,
+) -> ExitCode {
+    init_logging_verbose(global.log_format, global.quiet, global.verbose);
+    let path = config_path.unwrap_or_else(config::default_path);
+    match config::load(&path) {
+        Ok(cfg) => ExitCode::from(command(cfg).await),
         Err(e) => {
             eprintln!("scim-sync: {e}");
-            return ExitCode::from(Exit::Config);
+            ExitCode::from(Exit::Config)
         }
-    };
-    match cli.command {
-        Some(Command::Check) => code(crate::check::run(&cfg).await),
-        // Flags given before `sync` count as much as those after it: a `--dry-run` is
-        // never lost to its position.
-        Some(Command::Sync(ref args)) => {
-            sync_command(&cfg, &args.merged_with(&cli.sync), cli.quiet).await
-        }
-        None => sync_command(&cfg, &cli.sync, cli.quiet).await,
-        // Handled above.
-        Some(Command::Daemon | Command::Schedule(_) | Command::Config(_) | Command::Sim(_)) => {
-            ExitCode::from(Exit::Ok)
-        }
-        Some(Command::Completions { .. } | Command::Man) => ExitCode::from(Exit::Ok),
-        #[cfg(feature = "sim")]
-        Some(Command::Demo) => ExitCode::from(Exit::Ok),
-        #[cfg(not(feature = "sim"))]
-        Some(Command::Demo(_)) => ExitCode::from(Exit::Ok),
-        Some(Command::Report(ref args)) => ExitCode::from(crate::report::run(&cfg, args).await),
-        Some(Command::Explain(ref args)) => ExitCode::from(crate::explain::run(&cfg, args).await),
-        Some(Command::History(ref args)) => ExitCode::from(crate::history::run(&cfg, args)),
     }
+}
+
+/// `scim-sync check`.
+async fn check_main(config_path: Option<PathBuf>, global: &Global) -> ExitCode {
+    with_config(config_path, global, async |cfg| {
+        match crate::check::run(&cfg).await {
+            Ok(exit) => exit,
+            Err(e) => {
+                eprintln!("scim-sync: {e:#}");
+                Exit::Failed
+            }
+        }
+    })
+    .await
+}
+
+/// `scim-sync` / `scim-sync sync`: one cycle.
+async fn sync_main(config_path: Option<PathBuf>, global: &Global, args: &SyncArgs) -> ExitCode {
+    let quiet = global.quiet;
+    with_config(config_path, global, async |cfg| {
+        sync_command(&cfg, args, quiet).await
+    })
+    .await
+}
+
+/// A command this build leaves out says so (a usage error), rather than being unknown.
+#[cfg(not(feature = "sim"))]
+fn not_in_this_build(name: &str) -> ExitCode {
+    eprintln!(
+        "scim-sync: `{name}` is not in this build: it was built without the simulators \
+         (cargo feature `sim`); the default build has them"
+    );
+    ExitCode::from(Exit::Usage)
 }
 
 /// Prints clap's message: `--help` and `--version` exit 0, a usage error exits
@@ -306,7 +351,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
+async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     // A dry run writes no snapshot, so it doesn't need the lock a real run holds. A real
     // run takes it before opening the database, so that of two runs on a database that
     // doesn't exist yet the second is told who holds it (and doesn't race the schema).
@@ -317,11 +362,11 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
             Ok(l) => Some(l),
             Err(e @ StoreError::Locked { .. }) => {
                 eprintln!("scim-sync: {e}");
-                return ExitCode::from(Exit::Locked);
+                return Exit::Locked;
             }
             Err(e) => {
                 eprintln!("scim-sync: {e}");
-                return ExitCode::from(Exit::Failed);
+                return Exit::Failed;
             }
         }
     };
@@ -329,7 +374,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("scim-sync: {e}");
-            return ExitCode::from(Exit::Failed);
+            return Exit::Failed;
         }
     };
     let cancel = CancellationToken::new();
@@ -348,7 +393,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     let text = args.output == OutputFormat::Text;
     // A real run's plan is printed before its first write, the result after it.
     let on_plan: Option<sync::OnPlan> = if !args.dry_run && text && !quiet {
-        Some(std::sync::Arc::new(move |plan: &crate::plan::Plan| {
+        Some(std::sync::Arc::new(move |plan: &scim_sync_plan::Plan| {
             clear_progress();
             if render::plan_needs_reading(plan) {
                 print!("{}", render::plan_text(plan, plain));
@@ -370,22 +415,22 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     clear_progress();
     let report = match outcome {
         Ok(r) => r,
-        Err(SyncError::Config(msg)) => {
+        Err(SyncError::Secret(msg)) => {
             eprintln!("scim-sync: {msg}");
-            return ExitCode::from(Exit::Config);
+            return Exit::Config;
         }
         Err(SyncError::Interrupted) => {
             eprintln!("scim-sync: interrupted while reading; nothing was changed");
-            return ExitCode::from(Exit::Interrupted);
+            return Exit::Interrupted;
         }
         Err(e) => {
             // May quote an error body of Okta or kafkaman: never shown raw.
             eprintln!("scim-sync: {}", crate::escape::text(&e.to_string()));
-            return ExitCode::from(Exit::Failed);
+            return Exit::Failed;
         }
     };
     let nothing_changed =
-        report.result == sync::RunResult::Success && report.applied.outcomes.is_empty();
+        report.result == crate::store::RunResult::Success && report.applied.outcomes.is_empty();
     match (args.output, args.dry_run) {
         (OutputFormat::Json, true) => println!("{}", render::plan_json(&report.plan)),
         (OutputFormat::Json, false) => println!("{}", render::cycle_json(&report)),
@@ -407,11 +452,11 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> ExitCode {
     }
     if args.dry_run && args.detailed_exitcode {
         let pending = !report.plan.operations.is_empty() || !report.plan.held.is_empty();
-        return ExitCode::from(if pending {
+        return if pending {
             Exit::ChangesPending
         } else {
             Exit::Ok
-        });
+        };
     }
-    ExitCode::from(Exit::for_run(report.result))
+    Exit::for_run(report.result)
 }

@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 use crate::exit::Exit;
 use crate::render;
-use crate::sim::generate::{self, demo_ids};
-use crate::sim::scenario::OktaUserSpec;
-use crate::sim::{SimWorld, process};
+use crate::store::Trigger;
 use crate::store::{StateLock, Store};
-use crate::sync::{self, CycleOptions, Trigger};
+use crate::sync::{self, CycleOptions};
+use scim_sync_sim::generate::{self, demo_ids};
+use scim_sync_sim::scenario::OktaUserSpec;
+use scim_sync_sim::{SimWorld, process};
 
 fn heading(text: &str) {
     if std::io::stdout().is_terminal() {
@@ -163,7 +164,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
          Its plan, printed before the first write:"
     );
     let writes_before = world.kafkaman.log().writes().len();
-    let show_plan: sync::OnPlan = std::sync::Arc::new(|plan: &crate::plan::Plan| {
+    let show_plan: sync::OnPlan = std::sync::Arc::new(|plan: &scim_sync_plan::Plan| {
         crate::logging::clear_progress();
         print!("{}", render::plan_text_limited(plan, false, 8));
     });

@@ -9,7 +9,7 @@
 
 use std::process::ExitCode;
 
-use crate::sync::RunResult;
+use crate::store::RunResult;
 
 /// Why the process ends. Several reasons share a number where the README documents it
 /// so (the number a script sees is [`Exit::code`]).

@@ -11,7 +11,7 @@ use crate::escape::text as esc;
 use crate::exit::Exit;
 use crate::report::{self, RunRow, human_duration, short_time};
 use crate::store::{
-    CycleKind, OpRecord, PlanCategory, PlanItem, RunMode, RunResult, Store, StoreError,
+    CycleKind, OpRecord, PlanCategory, PlanItem, RunMode, RunResult, RunSummary, Store, StoreError,
 };
 
 /// The JSON shapes' names (version 1; see `docs/report-json.md`).
@@ -49,8 +49,8 @@ pub struct RunDetail {
     pub schema: &'static str,
     pub version: u32,
     pub run: RunRow,
-    /// The run's stored summary (`sync::RunSummary`), as recorded.
-    pub summary: Option<serde_json::Value>,
+    /// The run's stored summary, as recorded.
+    pub summary: Option<RunSummary>,
     pub operations: Vec<OpRecord>,
     /// What the run's plan held back or left to a human.
     pub held: Vec<PlanItem>,
@@ -61,11 +61,7 @@ pub fn run_list(store: &Store, limit: u32) -> Result<RunList, StoreError> {
     Ok(RunList {
         schema: SCHEMA_RUNS,
         version: 1,
-        runs: store
-            .runs(limit)?
-            .iter()
-            .map(report::run_row)
-            .collect::<Result<_, _>>()?,
+        runs: store.runs(limit)?.iter().map(report::run_row).collect(),
     })
 }
 
@@ -84,7 +80,7 @@ pub fn run_detail(store: &Store, run_id: i64) -> Result<Option<RunDetail>, Store
     Ok(Some(RunDetail {
         schema: SCHEMA_RUN,
         version: 1,
-        run: report::run_row(&run)?,
+        run: report::run_row(&run),
         summary: run.summary.clone(),
         operations: store.operations_of_run(run_id)?,
         held: pick(PlanCategory::Held),

@@ -21,10 +21,9 @@ pub mod logging;
 pub mod manual;
 pub mod metrics;
 pub mod okta;
-pub mod plan;
+pub mod progress;
 pub mod render;
 pub mod report;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod store;
 pub mod sync;
+pub mod view;

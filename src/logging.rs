@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use clap::ValueEnum;
 
 use crate::escape;
-use crate::sync;
+use crate::progress::{Phase, Progress};
 
 /// The `--log-format` of the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,22 +129,21 @@ pub fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w
 
 /// The progress bar shown now (at most one), shared with the log writer so that a log
 /// line is written above the bar rather than through it.
-static BAR: std::sync::Mutex<Option<(sync::Phase, indicatif::ProgressBar)>> =
-    std::sync::Mutex::new(None);
+static BAR: std::sync::Mutex<Option<(Phase, indicatif::ProgressBar)>> = std::sync::Mutex::new(None);
 
-fn bar_slot() -> std::sync::MutexGuard<'static, Option<(sync::Phase, indicatif::ProgressBar)>> {
+fn bar_slot() -> std::sync::MutexGuard<'static, Option<(Phase, indicatif::ProgressBar)>> {
     // A panic while the lock was held leaves a bar at worst: still usable.
     BAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A progress bar on stderr for the reads and the apply, when stderr is a terminal and
 /// not under systemd or `--quiet`. Clear it ([`clear_progress`]) before printing.
-pub fn progress_reporter(quiet: bool) -> Option<sync::Progress> {
+pub fn progress_reporter(quiet: bool) -> Option<Progress> {
     if quiet || !std::io::stderr().is_terminal() || under_systemd() {
         return None;
     }
     Some(std::sync::Arc::new(
-        |phase: sync::Phase, done: usize, total: Option<usize>| {
+        |phase: Phase, done: usize, total: Option<usize>| {
             let mut slot = bar_slot();
             if slot.as_ref().is_none_or(|(shown, _)| *shown != phase) {
                 if let Some((_, old)) = slot.take() {
@@ -162,12 +161,12 @@ pub fn progress_reporter(quiet: bool) -> Option<sync::Progress> {
     ))
 }
 
-fn new_bar(phase: sync::Phase, total: Option<usize>) -> indicatif::ProgressBar {
+fn new_bar(phase: Phase, total: Option<usize>) -> indicatif::ProgressBar {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     let (message, template) = match phase {
-        sync::Phase::OktaUsers => ("Reading Okta app users", "{spinner} {msg}: {pos}"),
-        sync::Phase::KafkamanMembers => ("Reading kafkaman members", "{spinner} {msg}: {pos}"),
-        sync::Phase::Apply => ("Applying", "{msg} [{bar:30}] {pos}/{len} operations"),
+        Phase::OktaUsers => ("Reading Okta app users", "{spinner} {msg}: {pos}"),
+        Phase::KafkamanMembers => ("Reading kafkaman members", "{spinner} {msg}: {pos}"),
+        Phase::Apply => ("Applying", "{msg} [{bar:30}] {pos}/{len} operations"),
     };
     let bar = ProgressBar::with_draw_target(total.map(|t| t as u64), ProgressDrawTarget::stderr());
     // The templates are constants above; a bad one would keep the default style.

@@ -6,7 +6,6 @@
 //! command but `daemon`) each call is a no-op. The daemon installs a Prometheus recorder
 //! ([`install`]) and serves its rendering on `/metrics`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -28,13 +27,6 @@ pub const RELOADS: &str = "scim_sync_config_reloads_total";
 pub const CYCLES_BY_KIND: &str = "scim_sync_cycles_by_kind_total";
 pub const FULL_CYCLE_DRIFT: &str = "scim_sync_full_cycle_missed_drift";
 pub const BUILD_INFO: &str = "scim_sync_build_info";
-
-/// Cycle results that mean "the sync ran through" (it read both sides and applied what
-/// it may): the last such run keeps `/healthz` fresh and sets [`LAST_SUCCESS`]. Only
-/// `success` is a success: per-user failures within the error budget (`partial`) and
-/// deactivations held for a human (`held`, see [`HELD_DEACTIVATIONS`]) mean the sync
-/// works but is not done; `failed` and `interrupted` mean it doesn't work.
-pub const SYNC_RAN_RESULTS: [&str; 3] = ["success", "partial", "held"];
 
 /// Installs the global Prometheus recorder and describes the metrics. Fails when a
 /// recorder is already installed.
@@ -156,8 +148,8 @@ pub struct CycleCounts<'a> {
     /// kafkaman members scim-sync manages, and those it doesn't.
     pub managed: usize,
     pub unmanaged: usize,
-    /// Applied operations per `kind.outcome` (the run summary's `outcomes`).
-    pub outcomes: &'a BTreeMap<String, usize>,
+    /// Applied operations as (kind, outcome, count) (the run summary's `outcomes`).
+    pub outcomes: &'a [(&'static str, &'static str, usize)],
 }
 
 /// A cycle of this kind (`full`, `incremental`) planned, in this mode.
@@ -171,13 +163,19 @@ pub fn full_cycle_drift(missed: usize) {
     ::metrics::gauge!(FULL_CYCLE_DRIFT).set(missed as f64);
 }
 
-/// A cycle that ran (any mode). `counts` is absent when the cycle failed before planning.
-pub fn cycle_finished(result: &str, duration: Duration, counts: Option<CycleCounts<'_>>) {
+/// A cycle that ran (any mode); `ran_through` when its result says the sync worked
+/// (`RunResult::ran_through`). `counts` is absent when the cycle failed before planning.
+pub fn cycle_finished(
+    result: &str,
+    ran_through: bool,
+    duration: Duration,
+    counts: Option<CycleCounts<'_>>,
+) {
     let now = epoch_seconds();
     ::metrics::counter!(CYCLES, "result" => result.to_string()).increment(1);
     ::metrics::histogram!(CYCLE_DURATION).record(duration.as_secs_f64());
     ::metrics::gauge!(LAST_CYCLE).set(now);
-    if SYNC_RAN_RESULTS.contains(&result) {
+    if ran_through {
         ::metrics::gauge!(LAST_SUCCESS).set(now);
     }
     let Some(counts) = counts else { return };
@@ -185,17 +183,13 @@ pub fn cycle_finished(result: &str, duration: Duration, counts: Option<CycleCoun
     ::metrics::gauge!(HELD_DEACTIVATIONS).set(counts.held as f64);
     ::metrics::gauge!(MEMBERS, "state" => "managed").set(counts.managed as f64);
     ::metrics::gauge!(MEMBERS, "state" => "unmanaged").set(counts.unmanaged as f64);
-    for (key, n) in counts.outcomes {
-        // Keys are `kind.outcome`; neither part contains a dot.
-        let Some((kind, outcome)) = key.split_once('.') else {
-            continue;
-        };
+    for &(kind, outcome, n) in counts.outcomes {
         ::metrics::counter!(
             OPERATIONS,
             "kind" => kind.to_string(),
             "outcome" => outcome.to_string()
         )
-        .increment(*n as u64);
+        .increment(n as u64);
     }
 }
 

@@ -5,8 +5,8 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
 use crate::escape::text;
-use crate::plan::{OpKind, Plan};
 use crate::sync::CycleReport;
+use scim_sync_plan::{OpKind, Plan};
 
 /// The plan's groups in the order they are applied, then what is not applied.
 fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
@@ -21,8 +21,8 @@ fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
         let rows: Vec<(String, String)> = plan
             .operations
             .iter()
-            .filter(|o| o.kind == kind)
-            .map(|o| (o.user_name.clone(), o.reason.clone()))
+            .filter(|o| o.kind() == kind)
+            .map(|o| (o.user_name().to_string(), o.reason().to_string()))
             .collect();
         if !rows.is_empty() {
             out.push((title, rows));
@@ -32,7 +32,7 @@ fn groups(plan: &Plan) -> Vec<(&'static str, Vec<(String, String)>)> {
         let rows = plan
             .held
             .iter()
-            .map(|o| (o.user_name.clone(), o.reason.clone()))
+            .map(|o| (o.user_name().to_string(), o.reason().to_string()))
             .collect();
         out.push(("Held (deactivation cap)", rows));
     }

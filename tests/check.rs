@@ -1,10 +1,10 @@
 //! `scim-sync check` against every failure mode the simulators can produce.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use scim_sync::check::{CheckLine, checks};
-use scim_sync::sim::generate;
+use scim_sync_sim::generate;
 
 fn failed<'a>(lines: &'a [CheckLine], what: &str) -> &'a CheckLine {
     lines
@@ -143,7 +143,7 @@ async fn a_target_without_the_team_api_reports_invite_clearing_unavailable() {
     let env = Env::start(&generate::builtin(), &[]).await;
     env.world
         .kafkaman
-        .set_compat(scim_sync::sim::kafkaman::Compat {
+        .set_compat(scim_sync_sim::kafkaman::Compat {
             patch_no_content: true,
             team_api: false,
             ..Default::default()

@@ -1,14 +1,14 @@
 //! The binary as a user runs it: exit codes, dry-run output, config errors, the lock,
 //! and `scim-sync sim` as a process.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::Env;
-use scim_sync::sim::generate::{self, builtin_ids as b};
 use scim_sync::store::StateLock;
+use scim_sync_sim::generate::{self, builtin_ids as b};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sync");
 
@@ -230,10 +230,10 @@ async fn second_process_says_who_holds_the_state_and_exits_4() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_okta_read_exits_1() {
     let env = Env::start(&generate::builtin(), &[]).await;
-    env.world.okta.faults().arm(scim_sync::sim::FaultSpec {
+    env.world.okta.faults().arm(scim_sync_sim::FaultSpec {
         route: "/api/v1/apps/*/users".into(),
         method: None,
-        kind: scim_sync::sim::FaultKind::Status { status: 503 },
+        kind: scim_sync_sim::FaultKind::Status { status: 503 },
         count: 100,
         after: 0,
     });
@@ -317,10 +317,10 @@ fn sim_refuses_non_loopback_without_the_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_the_okta_read_stops_at_once() {
     let env = Env::start(&generate::builtin(), &[]).await;
-    env.world.okta.faults().arm(scim_sync::sim::FaultSpec {
+    env.world.okta.faults().arm(scim_sync_sim::FaultSpec {
         route: "/api/v1/apps/*/users".into(),
         method: None,
-        kind: scim_sync::sim::FaultKind::Latency { ms: 20_000 },
+        kind: scim_sync_sim::FaultKind::Latency { ms: 20_000 },
         count: 1,
         after: 0,
     });
@@ -347,7 +347,7 @@ async fn sigterm_during_the_okta_read_stops_at_once() {
     );
     assert!(env.world.kafkaman.log().writes().is_empty());
     let run = &env.store.runs(1).unwrap()[0];
-    assert_eq!(run.result.as_deref(), Some("interrupted"));
+    assert_eq!(run.result.map(|r| r.as_str()), Some("interrupted"));
 }
 
 /// An Okta user whose email and names carry an OSC 52 clipboard write, a screen clear
@@ -356,12 +356,12 @@ const HOSTILE_ID: &str = "00uhostile0000000001";
 const HOSTILE_EMAIL: &str =
     "mallory\x1b]52;c;cHduZWQ=\x07\x1b[2J@example.com\nFORGED cycle finished result=\"success\"";
 
-fn hostile_scenario() -> scim_sync::sim::Scenario {
+fn hostile_scenario() -> scim_sync_sim::Scenario {
     let mut scenario = generate::builtin();
     scenario
         .okta
         .users
-        .push(scim_sync::sim::scenario::OktaUserSpec {
+        .push(scim_sync_sim::scenario::OktaUserSpec {
             id: Some(HOSTILE_ID.into()),
             login: HOSTILE_EMAIL.into(),
             email: Some(HOSTILE_EMAIL.into()),
@@ -532,10 +532,10 @@ fn config_with_db(env: &Env, db: &std::path::Path, name: &str) -> std::path::Pat
 }
 
 fn okta_read_latency(env: &Env, ms: u64, count: u32) {
-    env.world.okta.faults().arm(scim_sync::sim::FaultSpec {
+    env.world.okta.faults().arm(scim_sync_sim::FaultSpec {
         route: "/api/v1/apps/*/users".into(),
         method: None,
-        kind: scim_sync::sim::FaultKind::Latency { ms },
+        kind: scim_sync_sim::FaultKind::Latency { ms },
         count,
         after: 0,
     });
@@ -568,7 +568,7 @@ async fn a_killed_dry_run_is_closed_as_interrupted_by_the_next_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     let closed = env.store.run(killed.id).unwrap().unwrap();
-    assert_eq!(closed.result.as_deref(), Some("interrupted"));
+    assert_eq!(closed.result.map(|r| r.as_str()), Some("interrupted"));
     let history = run(&["history"], &env.config_path);
     let text = String::from_utf8_lossy(&history.stdout);
     assert!(text.contains("interrupted"), "{text}");

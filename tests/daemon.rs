@@ -1,7 +1,7 @@
 //! `scim-sync daemon` as a service runs it: the real binary against the simulators, with
 //! a seconds schedule, signals, `/healthz` and `/metrics`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Env;
-use scim_sync::plan::OpKind;
-use scim_sync::sim::generate::{self, builtin_ids as b};
-use scim_sync::sim::{FaultKind, FaultSpec};
 use scim_sync::store::{CycleKind, OpState, RunRecord};
+use scim_sync_plan::OpKind;
+use scim_sync_sim::generate::{self, builtin_ids as b};
+use scim_sync_sim::{FaultKind, FaultSpec};
 use serde_json::Value;
 
 /// A cap that lets the builtin org's expected deactivations through.
@@ -268,13 +268,14 @@ async fn runs_cycles_on_schedule_and_skips_a_tick_during_a_cycle() {
         .await;
     assert_eq!(skipped["level"], "WARN");
 
-    assert_eq!(runs[0].trigger, "startup");
+    assert_eq!(runs[0].trigger.as_str(), "startup");
     assert!(
-        runs[1..].iter().all(|r| r.trigger == "schedule"),
+        runs[1..].iter().all(|r| r.trigger.as_str() == "schedule"),
         "{runs:#?}"
     );
     assert!(
-        runs.iter().all(|r| r.result.as_deref() == Some("success")),
+        runs.iter()
+            .all(|r| r.result.map(|r| r.as_str()) == Some("success")),
         "{runs:#?}"
     );
     // Never two cycles at once.
@@ -389,7 +390,11 @@ async fn sigterm_mid_cycle_exits_0_with_every_started_operation_recorded() {
 
     let runs = finished_runs(&env);
     let last = runs.last().expect("a run");
-    assert_eq!(last.result.as_deref(), Some("interrupted"), "{last:#?}");
+    assert_eq!(
+        last.result.map(|r| r.as_str()),
+        Some("interrupted"),
+        "{last:#?}"
+    );
     assert!(env.store.unfinished_operations().unwrap().is_empty());
     // Every create kafkaman received is recorded as done; none is lost, and the
     // shutdown left some of the plan unstarted.
@@ -546,7 +551,7 @@ async fn idle_connections_past_the_descriptor_limit_starve_neither_cycles_nor_he
     assert!(
         since_flood
             .iter()
-            .all(|r| r.result.as_deref() == Some("success")),
+            .all(|r| r.result.map(|r| r.as_str()) == Some("success")),
         "cycles failed while idle connections were open: {since_flood:#?}"
     );
 
@@ -745,7 +750,7 @@ async fn metrics_parse_as_prometheus_text_and_match_the_simulators() {
     let mut daemon = Daemon::spawn(&env);
     let base = daemon.base_url().await;
     let runs = wait_runs(&env, &daemon, 1, Duration::from_secs(10)).await;
-    assert_eq!(runs[0].result.as_deref(), Some("success"));
+    assert_eq!(runs[0].result.map(|r| r.as_str()), Some("success"));
 
     let (code, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(code, 200);
@@ -832,16 +837,13 @@ async fn metrics_parse_as_prometheus_text_and_match_the_simulators() {
     let summary = runs[0].summary.as_ref().unwrap();
     assert_eq!(
         sum(&m, "scim_sync_members", &[("state", "managed")]),
-        summary["managed"].as_f64().unwrap()
+        summary.managed as f64
     );
     assert_eq!(
         sum(&m, "scim_sync_members", &[("state", "unmanaged")]),
-        summary["unmanaged"].as_f64().unwrap()
+        summary.unmanaged as f64
     );
-    assert_eq!(
-        sum(&m, "scim_sync_held_actions", &[]),
-        summary["held"].as_f64().unwrap()
-    );
+    assert_eq!(sum(&m, "scim_sync_held_actions", &[]), summary.held as f64);
     let now = chrono::Utc::now().timestamp() as f64;
     let last_success = sum(&m, "scim_sync_last_success_timestamp_seconds", &[]);
     assert!((now - last_success).abs() < 30.0, "{last_success}");
@@ -1115,15 +1117,15 @@ async fn incremental_cycles_run_on_their_interval_beside_the_full_schedule() {
     let mut daemon = Daemon::spawn(&env);
     let base = daemon.base_url().await;
     let first = wait_runs(&env, &daemon, 1, Duration::from_secs(20)).await;
-    assert_eq!(first[0].cycle_kind().unwrap(), Some(CycleKind::Full));
-    assert_eq!(first[0].trigger, "startup");
+    assert_eq!(first[0].kind, Some(CycleKind::Full));
+    assert_eq!(first[0].trigger.as_str(), "startup");
 
     // An Okta change reaches kafkaman through the next incremental cycle.
     env.world.okta.suspend_user(b::ADA).unwrap();
     let runs = wait_runs(&env, &daemon, 2, Duration::from_secs(25)).await;
     let second = &runs[runs.len() - 1];
-    assert_eq!(second.trigger, "interval");
-    assert_eq!(second.cycle_kind().unwrap(), Some(CycleKind::Incremental));
+    assert_eq!(second.trigger.as_str(), "interval");
+    assert_eq!(second.kind, Some(CycleKind::Incremental));
     assert!(!env.member(b::ADA_EMAIL).active);
 
     let (_, metrics) = get(&format!("{base}/metrics")).await;

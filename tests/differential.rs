@@ -7,16 +7,16 @@
 //! the changes per seed. The long run: `DIFF_SEEDS=100 cargo test --release --test
 //! differential`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
 use common::Env;
-use scim_sync::sim::generate;
-use scim_sync::sim::kafkaman::MemberUpdate;
-use scim_sync::sim::scenario::OktaUserSpec;
 use scim_sync::store::CycleKind;
 use scim_sync::sync::CycleOptions;
+use scim_sync_sim::generate;
+use scim_sync_sim::kafkaman::MemberUpdate;
+use scim_sync_sim::scenario::OktaUserSpec;
 
 const LOG_DELAY: Duration = Duration::from_millis(60);
 const LOG_JITTER: Duration = Duration::from_millis(500);
@@ -40,7 +40,7 @@ fn random_change(
     let okta = &env.world.okta;
     let user = users[rng.usize(0..users.len())].clone();
     let group = groups[rng.usize(0..groups.len())].clone();
-    let e = |r: Result<(), scim_sync::sim::okta::AdminError>| r.map_err(|e| e.to_string());
+    let e = |r: Result<(), scim_sync_sim::okta::AdminError>| r.map_err(|e| e.to_string());
     match rng.u32(0..14) {
         0 => e(okta.assign_user(&user)).map(|_| format!("assign {user}")),
         1 => e(okta.unassign_user(&user)).map(|_| format!("unassign {user}")),

@@ -1,13 +1,14 @@
 //! Holds are sticky, and the deactivation cap fits small teams (issue 9): cycles against
 //! the simulators.
 
-mod common;
+use crate::common;
 
 use common::Env;
-use scim_sync::plan::OpKind;
-use scim_sync::sim::generate::{self, builtin_ids as b};
 use scim_sync::store::OpState;
-use scim_sync::sync::{CycleOptions, RunResult};
+use scim_sync::store::RunResult;
+use scim_sync::sync::CycleOptions;
+use scim_sync_plan::OpKind;
+use scim_sync_sim::generate::{self, builtin_ids as b};
 
 /// The old rule (no floor): the builtin org's first run holds its 2 deactivations
 /// (cap ceil(10 % × 7) = 1), and its creates grow the base so that the second run's cap
@@ -59,12 +60,7 @@ async fn a_held_deactivation_that_is_no_longer_planned_leaves_the_held_set() {
     // John is unsuspended in Okta: entitled again, so no longer a deactivation.
     env.world.okta.unsuspend_user(b::SUSPENDED).unwrap();
     let next = env.sync().await;
-    let held: Vec<&str> = next
-        .plan
-        .held
-        .iter()
-        .map(|o| o.user_name.as_str())
-        .collect();
+    let held: Vec<&str> = next.plan.held.iter().map(|o| o.user_name()).collect();
     assert_eq!(held, vec![b::DEPROVISIONED_EMAIL]);
     let stored = env.store.held_deactivations().unwrap();
     assert_eq!(stored.len(), 1);

@@ -2,13 +2,13 @@
 //! Unicode lowercasing and NFC; Okta users that share an email are one named conflict.
 //! Cycles against the simulators, the worlds written as scenario files.
 
-mod common;
+use crate::common;
 
 use common::Env;
-use scim_sync::plan::{AttentionKind, OpKind};
-use scim_sync::sim::Scenario;
 use scim_sync::store::OpState;
-use scim_sync::sync::RunResult;
+use scim_sync::store::RunResult;
+use scim_sync_plan::{AttentionKind, OpKind};
+use scim_sync_sim::Scenario;
 
 fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, false, "identity.toml").unwrap_or_else(|e| panic!("{e}"))
@@ -179,8 +179,8 @@ async fn unicode_case_nfd_and_spaces_name_the_same_mailbox() {
         .plan
         .operations
         .iter()
-        .filter(|o| o.kind == OpKind::Create)
-        .map(|o| o.user_name.as_str())
+        .filter(|o| o.kind() == OpKind::Create)
+        .map(|o| o.user_name())
         .collect();
     assert_eq!(creates, ["spaced@acme.com"]);
     assert_eq!(email_changes(&first), Vec::<String>::new());

@@ -3,15 +3,16 @@
 //! change clock names members; anything incomplete writes nothing and the next cycle is
 //! full.
 
-mod common;
+use crate::common;
 
 use common::Env;
-use scim_sync::plan::OpKind;
-use scim_sync::sim::generate::{self, builtin_ids as b};
-use scim_sync::sim::{FaultKind, FaultSpec};
+use scim_sync::store::FullReason;
+use scim_sync::store::RunResult;
 use scim_sync::store::{CycleKind, OpState};
-use scim_sync::sync::incremental::FullReason;
-use scim_sync::sync::{CycleOptions, RunResult};
+use scim_sync::sync::CycleOptions;
+use scim_sync_plan::OpKind;
+use scim_sync_sim::generate::{self, builtin_ids as b};
+use scim_sync_sim::{FaultKind, FaultSpec};
 
 /// The builtin org after its first (full) sync.
 async fn synced_builtin() -> Env {
@@ -128,7 +129,7 @@ async fn full_cycles_come_when_asked_and_count_what_incremental_ones_missed() {
     assert_eq!(full.summary.missed_drift, Some(0));
     // History says which kind ran.
     let runs = env.store.runs(3).unwrap();
-    assert_eq!(runs[0].cycle_kind().unwrap(), Some(CycleKind::Full));
+    assert_eq!(runs[0].kind, Some(CycleKind::Full));
 }
 
 #[tokio::test]
@@ -138,7 +139,7 @@ async fn a_member_deactivated_by_hand_in_kafkaman_is_noticed_by_the_next_increme
         .kafkaman
         .update_member(
             b::ADA_EMAIL,
-            scim_sync::sim::kafkaman::MemberUpdate {
+            scim_sync_sim::kafkaman::MemberUpdate {
                 active: Some(false),
                 ..Default::default()
             },
@@ -162,7 +163,7 @@ async fn a_target_without_the_last_modified_filter_gets_a_whole_team_listing() {
     let env = synced_builtin().await;
     env.world
         .kafkaman
-        .set_compat(scim_sync::sim::kafkaman::Compat {
+        .set_compat(scim_sync_sim::kafkaman::Compat {
             last_modified_filter: false,
             team_api: true,
             ..Default::default()
@@ -171,7 +172,7 @@ async fn a_target_without_the_last_modified_filter_gets_a_whole_team_listing() {
         .kafkaman
         .update_member(
             b::ADA_EMAIL,
-            scim_sync::sim::kafkaman::MemberUpdate {
+            scim_sync_sim::kafkaman::MemberUpdate {
                 active: Some(false),
                 ..Default::default()
             },
@@ -196,7 +197,7 @@ async fn a_new_hire_with_a_pending_admin_invite_is_created_after_clearing_it() {
     let id = env
         .world
         .okta
-        .create_user(scim_sync::sim::scenario::OktaUserSpec {
+        .create_user(scim_sync_sim::scenario::OktaUserSpec {
             id: None,
             login: "new.hire@example.com".into(),
             email: None,
@@ -242,7 +243,7 @@ async fn a_failed_read_writes_nothing(api: &str, route: &str, kind: FaultKind) {
         .kafkaman
         .update_member(
             b::BARBARA_EMAIL,
-            scim_sync::sim::kafkaman::MemberUpdate {
+            scim_sync_sim::kafkaman::MemberUpdate {
                 given_name: Some("Changed".into()),
                 ..Default::default()
             },

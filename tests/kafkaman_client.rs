@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use scim_sync::kafkaman::{
     ConflictReason, InviteDeletion, KafkamanClient, KafkamanClientOptions, KafkamanError, NewUser,
 };
-use scim_sync::sim::scenario::{InviteSpec, KafkamanRateLimit, MemberSpec};
-use scim_sync::sim::{FaultKind, FaultSpec, LoggedRequest, Scenario, SimWorld};
+use scim_sync_sim::scenario::{InviteSpec, KafkamanRateLimit, MemberSpec};
+use scim_sync_sim::{FaultKind, FaultSpec, LoggedRequest, Scenario, SimWorld};
 
 fn member(i: usize) -> MemberSpec {
     MemberSpec {
@@ -174,7 +174,7 @@ async fn invites_pagination_and_delete() {
     assert!(
         invites
             .iter()
-            .all(|i| i.status == "pending" && i.source == "admin")
+            .all(|i| i.status == scim_sync::kafkaman::InviteStatus::Pending && i.source == "admin")
     );
     assert_eq!(requests(&world, "GET", "/api/v1/team/invites").len(), 2);
 
@@ -454,7 +454,7 @@ async fn users_modified_since_returns_exactly_the_later_changes() {
             .kafkaman
             .update_member(
                 &u.user_name,
-                scim_sync::sim::kafkaman::MemberUpdate {
+                scim_sync_sim::kafkaman::MemberUpdate {
                     active: Some(false),
                     ..Default::default()
                 },
@@ -505,7 +505,7 @@ async fn a_member_changed_between_pages_is_not_missed() {
             .kafkaman
             .update_member(
                 &u.user_name,
-                scim_sync::sim::kafkaman::MemberUpdate {
+                scim_sync_sim::kafkaman::MemberUpdate {
                     role: Some("admin".into()),
                     ..Default::default()
                 },
@@ -535,7 +535,7 @@ async fn a_member_changed_between_pages_is_not_missed() {
         .kafkaman
         .update_member(
             &all[10].user_name,
-            scim_sync::sim::kafkaman::MemberUpdate {
+            scim_sync_sim::kafkaman::MemberUpdate {
                 given_name: Some("Again".into()),
                 ..Default::default()
             },
@@ -559,7 +559,7 @@ async fn a_target_without_the_filter_is_told_apart() {
     let world = SimWorld::start(&scenario(3)).await.unwrap();
     let km = client(&world);
     let since = high_water(&km.list_users(&|_| {}).await.unwrap());
-    world.kafkaman.set_compat(scim_sync::sim::kafkaman::Compat {
+    world.kafkaman.set_compat(scim_sync_sim::kafkaman::Compat {
         last_modified_filter: false,
         ..Default::default()
     });
@@ -601,7 +601,7 @@ async fn a_bad_page_fails_users_modified_since() {
             .kafkaman
             .update_member(
                 &u.user_name,
-                scim_sync::sim::kafkaman::MemberUpdate {
+                scim_sync_sim::kafkaman::MemberUpdate {
                     active: Some(false),
                     ..Default::default()
                 },

@@ -8,8 +8,8 @@ use scim_sync::okta::{
     AppUser, Bucket, ENTITLEMENT_EVENT_TYPES, LogEvent, LogRead, LogStart, OktaAuth, OktaClient,
     OktaClientOptions, OktaError,
 };
-use scim_sync::sim::scenario::{OktaGroupSpec, OktaRateLimits, OktaUserSpec, ServiceAppSpec};
-use scim_sync::sim::{FaultKind, FaultSpec, Scenario, SimWorld};
+use scim_sync_sim::scenario::{OktaGroupSpec, OktaRateLimits, OktaUserSpec, ServiceAppSpec};
+use scim_sync_sim::{FaultKind, FaultSpec, Scenario, SimWorld};
 
 /// A throwaway RSA key pair used only by these tests.
 const TEST_PRIVATE_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAqlExdo1tcmhQz5/It6cBVRf3DvkYWW/pOljhtXF21jp9uEIM\nfn0nG80xZmiazZlrqZ77s35Z8MHnW4YR70ttPOampRCjjUpThBBTUR1JjpX/o6O8\nfsqoUba/sfikKiJhmqO22B+moT3fuWiFehWESTo5p8W3e3epY6FSD4zMuU9NELqD\n1lWS6UgKJuRln2EvJbdZM7jEAIK8GHt42mqfXY8P9yP7vDS6bZ8X3KnfNkF8DuhS\nuNb3qd5glrHDfCgSjCjhJQFWikdRdBBLmIo93MGHnnxPVlUlbHX+JzlgGy9IPLBL\nNlna07EpvwUNbHDdK+83tWDrpWy8/t9hv0Dx8wIDAQABAoIBACd8xJ2KY64rTlUc\n5CHkR/RNJpwjl4gg4K+E7Ouu31EC5aQDODdZV+hjtgjaxs1VPTdp40x1xm+B3VyE\nZIMY9z4v8cICbhDzgxJy4IZFZoj28PqlGy5AWS780kv2bEVSjFOYkmtgRzdKC6VG\nfO/VrkJ2C+kAd65aC31MaSSuzcZGoaBu35A34JC+GzT2bWBGrRgJ/2iqZxsIkIuo\nrAxf7d77I7TQGuXSnCCaagYB2GaUV5tgoZ/B2BrlrIxiXucr345r1riw4GvOIzbc\neFX5oC7ChexAMOOzgcw5wWj0l+ve32gUGxk2YGqVAD4Mh27UlWv7oBLA5/L/jfYk\n9HLnHm0CgYEA6K/2+zpyuDS9sUSnqEUtRHqAheUE/nTCbFKqf8ZQrFB7bVjKI8Fj\nRknQeGm0hv1vzGZLyrfLVAnyR/WQ3aGiS6Sjt4tExCRiJvoms0HgPxNU7tsh+PaH\nxScYOAs2OX896jQxM7oD0rHEtrHYztDVbmhVoQXtQSBbxOvMKW4e3ScCgYEAu2GJ\n8CgMHoRpH5cb3xzbjM/xEyJTxkNVtAqAtGM6tOQiqSGVs6gALtkZ+5OLhcoHlr6v\n33tY21ZvIk7Gns/834GXHsq6wkCVdxXDf3rc8QplVQMJg6OEVKicF9P8dtL0qA58\nW/5YeyOXzphm3BlJOd41/VF25+y3Y0jhl4/s3FUCgYBJUTi3TGFdXXDv7DwPr0xm\nKVtZ1SHPs6aXTyzd+fTtdqaNe86lmYfYW+XOKzBw4GZbt1fmVidBIakvt1agHw/u\nWcAkU0OlsfkjYurSzM0F0ueOI4n+0l9RZdIhxpadY1R0+WEPdWtC9jSPhFZWREMb\n+NASXrW1Mab403uPCl27PQKBgQCWnXJIjYggR4JQGCAZGJMI/mPiY2c/KASNcRu+\n4zvfBrkthYdVHyb2gR83boNpiNjMvH2VfwoPU8yEoRlZsgiqhvm3kHDJjywUynOX\n1mQdg6Orz4MoQpkti1HcfVKjGDH7m5kuQKVSZWuybiHPrKuFTi3Lbl3LUiSeM4jR\nUKis+QKBgD6AHgISz7qSayYGL4JwCrZ1m3HbApwQcFBQHY+3kxThF4fH0t2o3r1O\nKLKqKpv/W7aFP2a5O5CYsbzgCMF2S/mOXF9Rvf4n9U6rVeZbsexrVHegZ3A/RUjk\nwUL9yg7XaauOOGxXWYbVrVByj1vrWqJ4541yKJ9e79lUtBc0tw/b\n-----END RSA PRIVATE KEY-----";
@@ -87,7 +87,7 @@ fn expected_ids(world: &SimWorld, n: usize) -> BTreeSet<String> {
         .collect()
 }
 
-fn app_user_requests(world: &SimWorld) -> Vec<scim_sync::sim::LoggedRequest> {
+fn app_user_requests(world: &SimWorld) -> Vec<scim_sync_sim::LoggedRequest> {
     let path = format!("/api/v1/apps/{}/users", world.okta.app_id());
     world
         .okta
@@ -334,7 +334,7 @@ async fn oauth_token_is_obtained_once_and_reused() {
         client_id: "0oaservice1".to_string(),
         public_key_pem: TEST_PUBLIC_KEY.to_string(),
         kid: Some("key-1".to_string()),
-        scopes: scim_sync::sim::scenario::all_read_scopes(),
+        scopes: scim_sync_sim::scenario::all_read_scopes(),
     });
     let world = SimWorld::start(&s).await.unwrap();
     let mut o = options(&world);
@@ -495,7 +495,7 @@ async fn oauth_token_rejected_once_is_replaced_once() {
         client_id: "0oaservice3".to_string(),
         public_key_pem: TEST_PUBLIC_KEY.to_string(),
         kid: None,
-        scopes: scim_sync::sim::scenario::all_read_scopes(),
+        scopes: scim_sync_sim::scenario::all_read_scopes(),
     });
     let world = SimWorld::start(&s).await.unwrap();
     let mut o = options(&world);
@@ -591,7 +591,7 @@ fn types(events: &[LogEvent]) -> Vec<&str> {
     events.iter().map(|e| e.event_type.as_str()).collect()
 }
 
-fn log_requests(world: &SimWorld) -> Vec<scim_sync::sim::LoggedRequest> {
+fn log_requests(world: &SimWorld) -> Vec<scim_sync_sim::LoggedRequest> {
     world
         .okta
         .requests()

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use scim_sync::sim::scenario::{AssignmentSpec, OktaGroupSpec, OktaUserSpec};
-use scim_sync::sim::{OktaSim, Scenario};
+use scim_sync_sim::scenario::{AssignmentSpec, OktaGroupSpec, OktaUserSpec};
+use scim_sync_sim::{OktaSim, Scenario};
 use serde_json::{Value, json};
 
 const SCHEMA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/okta");

@@ -2,12 +2,12 @@
 //! byte, as a user's CI would read it. Recorded before the restructuring of the clients,
 //! planner and store: a change here is a change of decisions and must be deliberate.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
 use common::Env;
-use scim_sync::sim::{Scenario, generate};
+use scim_sync_sim::{Scenario, generate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sync");
 

@@ -2,7 +2,7 @@
 //! simulators: golden output for every format, the shapes scripts rely on, exit statuses
 //! for cron, and that none of them writes anything.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -10,13 +10,13 @@ use chrono::Utc;
 use common::Env;
 use scim_sync::explain::{self, DecisionCategory};
 use scim_sync::history;
-use scim_sync::plan::{AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind};
 use scim_sync::report::{self, Format, Report, ReportOptions, SourceMode};
-use scim_sync::sim::generate::{self, builtin_ids as b};
-use scim_sync::sim::scenario::{InviteSpec, OktaUserSpec, Scenario};
-use scim_sync::sim::{FaultKind, FaultSpec};
 use scim_sync::store::{OpState, RunResult};
 use scim_sync::sync::CycleOptions;
+use scim_sync_plan::{AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind};
+use scim_sync_sim::generate::{self, builtin_ids as b};
+use scim_sync_sim::scenario::{InviteSpec, OktaUserSpec, Scenario};
+use scim_sync_sim::{FaultKind, FaultSpec};
 
 /// A cap that lets the builtin org's expected deactivations through.
 const ROOMY: &[(&str, &str)] = &[
@@ -555,7 +555,9 @@ async fn history_lists_runs_and_the_operations_of_one() {
 }
 
 async fn explain(env: &Env, who: &str) -> explain::Explanation {
-    explain::explain(&env.config(), Some(&env.store), who).await
+    explain::explain(&env.config(), Some(&env.store), who)
+        .await
+        .expect("the state database reads")
 }
 
 #[tokio::test]

@@ -9,17 +9,18 @@
 //! `scripts/test` does): then it fails. `CHROMIUM` names another binary;
 //! `SCIM_SYNC_BROWSER_OUT=<dir>` keeps the report and the screenshots there to look at.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use common::Env;
-use scim_sync::sim::generate::{self, builtin_ids as b};
-use scim_sync::sim::scenario::InviteSpec;
-use scim_sync::sim::{FaultKind, FaultSpec};
-use scim_sync::sync::{CycleOptions, RunResult};
+use scim_sync::store::RunResult;
+use scim_sync::sync::CycleOptions;
+use scim_sync_sim::generate::{self, builtin_ids as b};
+use scim_sync_sim::scenario::InviteSpec;
+use scim_sync_sim::{FaultKind, FaultSpec};
 
 /// A pending invite with an address too long for a phone's width.
 const LONG_EMAIL: &str =

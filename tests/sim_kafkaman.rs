@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 
 use reqwest::{Method, StatusCode};
-use scim_sync::sim::KafkamanSim;
-use scim_sync::sim::kafkaman::{Compat, MemberUpdate};
-use scim_sync::sim::scenario::{InviteSpec, KafkamanScenario, KeySpec, MemberSpec};
+use scim_sync_sim::KafkamanSim;
+use scim_sync_sim::kafkaman::{Compat, MemberUpdate};
+use scim_sync_sim::scenario::{InviteSpec, KafkamanScenario, KeySpec, MemberSpec};
 use serde_json::{Value, json};
 
 const EXT: &str = "urn:ietf:params:scim:schemas:extension:kafkaman:2.0:User";

@@ -4,9 +4,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response, StatusCode};
-use scim_sync::sim::OktaSim;
-use scim_sync::sim::common::{FaultKind, FaultSpec};
-use scim_sync::sim::scenario::{
+use scim_sync_sim::OktaSim;
+use scim_sync_sim::common::{FaultKind, FaultSpec};
+use scim_sync_sim::scenario::{
     AssignmentSpec, OktaGroupSpec, OktaRateLimits, OktaScenario, OktaUserSpec, ServiceAppSpec,
 };
 use serde_json::{Value, json};

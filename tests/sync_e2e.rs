@@ -1,14 +1,15 @@
 //! End-to-end cycles against the simulators: what an Okta admin would notice.
 
-mod common;
+use crate::common;
 
 use common::Env;
-use scim_sync::plan::OpKind;
-use scim_sync::sim::generate::{self, builtin_ids as b};
-use scim_sync::sim::scenario::OktaUserSpec;
-use scim_sync::sim::{FaultKind, FaultSpec};
+use scim_sync::store::RunResult;
 use scim_sync::store::{OpState, RunMode};
-use scim_sync::sync::{CycleOptions, RunResult, SyncError};
+use scim_sync::sync::{CycleOptions, SyncError};
+use scim_sync_plan::OpKind;
+use scim_sync_sim::generate::{self, builtin_ids as b};
+use scim_sync_sim::scenario::OktaUserSpec;
+use scim_sync_sim::{FaultKind, FaultSpec};
 
 /// A cap that lets the builtin org's expected deactivations through.
 const ROOMY: &[(&str, &str)] = &[
@@ -143,12 +144,7 @@ async fn deactivation_on_unassignment_okta_deactivation_and_suspension() {
     assert!(!env.member("sophie.wilson@example.com").active);
     assert!(!env.member("dennis.ritchie@example.com").active);
     assert!(!env.member("alan.turing@example.com").active);
-    let reasons: Vec<&str> = report
-        .plan
-        .operations
-        .iter()
-        .map(|o| o.reason.as_str())
-        .collect();
+    let reasons: Vec<&str> = report.plan.operations.iter().map(|o| o.reason()).collect();
     assert!(
         reasons.iter().any(|r| r.contains("suspended")),
         "{reasons:?}"
@@ -347,7 +343,7 @@ async fn release_applies_only_the_deactivations_that_were_reviewed() {
             .plan
             .held
             .iter()
-            .any(|o| o.user_name == "alan.turing@example.com")
+            .any(|o| o.user_name() == "alan.turing@example.com")
     );
 }
 
@@ -419,7 +415,7 @@ async fn env_about_to_deactivate() -> Env {
 const FULL: CycleOptions = CycleOptions {
     dry_run: false,
     release_held: false,
-    trigger: scim_sync::sync::Trigger::Manual,
+    trigger: scim_sync::store::Trigger::Manual,
     progress: None,
     full: true,
     on_plan: None,
@@ -446,7 +442,7 @@ async fn failing_listing_leads_to_no_deactivation(kind: FaultKind) {
     assert!(matches!(err, SyncError::Okta(_)), "{err}");
     assert_eq!(env.kafkaman_writes().len(), before, "nothing written");
     let runs = env.store.runs(1).unwrap();
-    assert_eq!(runs[0].result.as_deref(), Some("failed"));
+    assert_eq!(runs[0].result.map(|r| r.as_str()), Some("failed"));
 }
 
 #[tokio::test]
@@ -479,7 +475,7 @@ async fn one_okta_500_mid_listing_is_retried_and_the_cycle_completes() {
 
 /// A provisioned team, a new hire assigned in Okta, and a run that recorded the intent to
 /// create them but no outcome (the process died). Returns the planned create.
-async fn crashed_before_a_create_outcome() -> (Env, scim_sync::plan::Operation) {
+async fn crashed_before_a_create_outcome() -> (Env, scim_sync_plan::Operation) {
     let env = Env::start(&generate::builtin(), ROOMY).await;
     env.sync().await;
     let id = env
@@ -488,14 +484,17 @@ async fn crashed_before_a_create_outcome() -> (Env, scim_sync::plan::Operation) 
         .create_user(new_user("late.joiner@example.com", "Late", "Joiner"))
         .unwrap();
     env.world.okta.assign_user(&id).unwrap();
-    let run = env.store.start_run("manual", RunMode::Apply).unwrap();
+    let run = env
+        .store
+        .start_run(scim_sync::store::Trigger::Manual, RunMode::Apply)
+        .unwrap();
     let create = env
         .dry_run()
         .await
         .plan
         .operations
         .into_iter()
-        .find(|o| o.kind == OpKind::Create)
+        .find(|o| o.kind() == OpKind::Create)
         .expect("create planned");
     env.store.record_intent(run, &create).unwrap();
     (env, create)
@@ -506,13 +505,14 @@ async fn interrupted_create_that_happened_is_not_repeated() {
     // The crash: the intent was recorded and the create reached kafkaman, but the
     // process died before writing the outcome.
     let (env, create) = crashed_before_a_create_outcome().await;
-    let client = scim_sync::sync::kafkaman_client(&env.config()).unwrap();
+    let client = scim_sync::view::kafkaman_client(&env.config()).unwrap();
+    let (given, family) = create.name();
     client
         .create_user(&scim_sync::kafkaman::NewUser {
-            user_name: create.user_name.clone(),
-            given_name: create.given_name.clone().unwrap_or_default(),
-            family_name: create.family_name.clone().unwrap_or_default(),
-            external_id: create.okta_id.clone().unwrap_or_default(),
+            user_name: create.user_name().to_string(),
+            given_name: given.unwrap_or_default().to_string(),
+            family_name: family.unwrap_or_default().to_string(),
+            external_id: create.okta_id().map(str::to_string).unwrap_or_default(),
             display_name: None,
         })
         .await
@@ -613,11 +613,11 @@ async fn killed_process_restarted_finishes_without_duplicate_create() {
     assert!(env.store.unfinished_operations().unwrap().is_empty());
     let runs = env.store.runs(2).unwrap();
     assert_eq!(
-        runs[1].result.as_deref(),
+        runs[1].result.map(|r| r.as_str()),
         Some("interrupted"),
         "the killed run"
     );
-    assert_eq!(runs[0].result.as_deref(), Some("success"));
+    assert_eq!(runs[0].result.map(|r| r.as_str()), Some("success"));
     let conflicts: Vec<_> = env
         .world
         .kafkaman
@@ -663,7 +663,7 @@ async fn oauth_service_app_auth_works() {
     common::with_service_app(
         &mut scenario,
         "0oaservicesync000001",
-        &scim_sync::sim::scenario::all_read_scopes()
+        &scim_sync_sim::scenario::all_read_scopes()
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
@@ -697,7 +697,7 @@ async fn syncs_a_plain_rfc_7644_target_patch_204_and_no_team_api() {
     .await;
     env.world
         .kafkaman
-        .set_compat(scim_sync::sim::kafkaman::Compat {
+        .set_compat(scim_sync_sim::kafkaman::Compat {
             patch_no_content: true,
             team_api: false,
             ..Default::default()
@@ -738,7 +738,7 @@ async fn syncs_a_plain_rfc_7644_target_patch_204_and_no_team_api() {
             .plan
             .operations
             .iter()
-            .all(|o| o.kind == OpKind::Create),
+            .all(|o| o.kind() == OpKind::Create),
         "{:?}",
         second.plan
     );

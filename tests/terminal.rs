@@ -2,7 +2,7 @@
 //! result, the progress bar, `--quiet`, one message per failure, and tables on a
 //! pseudo-terminal nobody sized.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::Env;
-use scim_sync::sim::generate::{self, builtin_ids as b};
+use scim_sync_sim::generate::{self, builtin_ids as b};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sync");
 

@@ -13,15 +13,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::schedule::Schedule;
-use crate::metrics::SYNC_RAN_RESULTS;
-use crate::store::{RunMode, RunRecord, Store, StoreError};
+use crate::store::{RunMode, RunRecord, RunResult, Store, StoreError, Trigger};
 
 /// One finished run, as `/healthz` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunInfo {
     pub id: i64,
-    pub trigger: String,
-    pub result: String,
+    pub trigger: Trigger,
+    pub result: RunResult,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,15 +33,11 @@ impl RunInfo {
     fn from_record(r: &RunRecord) -> Option<RunInfo> {
         Some(RunInfo {
             id: r.id,
-            trigger: r.trigger.clone(),
-            result: r.result.clone()?,
+            trigger: r.trigger,
+            result: r.result?,
             started_at: parse_time(&r.started_at)?,
             ended_at: r.ended_at.as_deref().and_then(parse_time),
-            duration_ms: r
-                .summary
-                .as_ref()
-                .and_then(|s| s.get("duration_ms"))
-                .and_then(|d| d.as_u64()),
+            duration_ms: r.summary.as_ref().map(|s| s.duration_ms),
             error: r.error.clone(),
         })
     }
@@ -97,8 +92,7 @@ impl Status {
     /// Refreshes the last run and the last success from the state database (which
     /// outlives restarts, so a restarted daemon knows how fresh its data is).
     pub fn refresh_runs(&mut self, store: &Store) -> Result<(), StoreError> {
-        let finished_apply =
-            |r: &&RunRecord| r.run_mode() == Ok(RunMode::Apply) && r.ended_at.is_some();
+        let finished_apply = |r: &&RunRecord| r.mode == RunMode::Apply && r.ended_at.is_some();
         let recent = store.runs(100)?;
         self.last_run = recent
             .iter()
@@ -107,11 +101,7 @@ impl Status {
         let success = recent
             .iter()
             .filter(finished_apply)
-            .find(|r| {
-                r.result
-                    .as_deref()
-                    .is_some_and(|res| SYNC_RAN_RESULTS.contains(&res))
-            })
+            .find(|r| r.result.is_some_and(RunResult::ran_through))
             .cloned();
         let success = match success {
             Some(r) => Some(r),
@@ -176,8 +166,8 @@ impl Status {
         let last_failed = self
             .last_run
             .as_ref()
-            .is_some_and(|r| !SYNC_RAN_RESULTS.contains(&r.result.as_str()));
-        let last_result = self.last_run.as_ref().map(|r| r.result.as_str());
+            .is_some_and(|r| !r.result.ran_through());
+        let last_result = self.last_run.as_ref().map(|r| r.result);
         let (healthy, status, reason) = match (fresh, &self.last_success, last_failed) {
             (false, Some(s), _) => (
                 false,
@@ -202,7 +192,7 @@ impl Status {
                 "degraded",
                 format!(
                     "the last cycle's result: {}; the last run through is still recent",
-                    last_result.unwrap_or("failed")
+                    last_result.unwrap_or(RunResult::Failed)
                 ),
             ),
             (true, Some(_), false) => match (&self.held, last_result) {
@@ -212,19 +202,19 @@ impl Status {
                     format!(
                         "the last cycle's result: {}; {} deactivation(s) held since {}, \
                          waiting for a human: review them and run `scim-sync --release-held`",
-                        last_result.unwrap_or("held"),
+                        last_result.unwrap_or(RunResult::Held),
                         held.count,
                         held.since.to_rfc3339()
                     ),
                 ),
-                (None, Some("held")) => (
+                (None, Some(RunResult::Held)) => (
                     true,
                     "degraded",
                     "the last cycle's result: held; deactivations wait for a human: review \
                      them and run `scim-sync --release-held`"
                         .to_string(),
                 ),
-                (None, Some("partial")) => (
+                (None, Some(RunResult::Partial)) => (
                     true,
                     "ok",
                     "the last cycle's result: partial (some users failed within the error \
@@ -234,7 +224,10 @@ impl Status {
                 (None, result) => (
                     true,
                     "ok",
-                    format!("the last cycle's result: {}", result.unwrap_or("success")),
+                    format!(
+                        "the last cycle's result: {}",
+                        result.unwrap_or(RunResult::Success)
+                    ),
                 ),
             },
         };
@@ -242,7 +235,7 @@ impl Status {
             healthy,
             status,
             reason,
-            last_result: last_result.map(str::to_string),
+            last_result,
             last_run: self.last_run.clone(),
             last_success: self.last_success.clone(),
             next_run: self.next_run,
@@ -266,7 +259,7 @@ pub struct Health {
     pub reason: String,
     /// The last finished real run's result, in the words of history and report
     /// (success, partial, held, failed, interrupted).
-    pub last_result: Option<String>,
+    pub last_result: Option<RunResult>,
     pub last_run: Option<RunInfo>,
     pub last_success: Option<RunInfo>,
     pub next_run: Option<DateTime<Utc>>,
@@ -293,8 +286,8 @@ mod tests {
     fn run(result: &str, started: &str) -> RunInfo {
         RunInfo {
             id: 1,
-            trigger: "schedule".into(),
-            result: result.into(),
+            trigger: Trigger::Schedule,
+            result: result.parse().unwrap(),
             started_at: at(started),
             ended_at: Some(at(started)),
             duration_ms: Some(10),
@@ -344,12 +337,12 @@ mod tests {
         s.last_run = Some(run("held", "2026-01-01T10:00:00Z"));
         let h = s.health(at("2026-01-01T10:05:00Z"));
         assert_eq!(h.status, "degraded");
-        assert_eq!(h.last_result.as_deref(), Some("held"));
+        assert_eq!(h.last_result.map(RunResult::as_str), Some("held"));
         assert!(h.reason.contains("result: held"), "{}", h.reason);
         s.last_run = Some(run("success", "2026-01-01T10:15:00Z"));
         let h = s.health(at("2026-01-01T10:16:00Z"));
         assert_eq!(
-            (h.status, h.last_result.as_deref()),
+            (h.status, h.last_result.map(RunResult::as_str)),
             ("ok", Some("success"))
         );
     }

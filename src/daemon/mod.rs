@@ -28,8 +28,9 @@ use crate::exit::Exit;
 use crate::http::lock;
 use crate::logging::LogFormat;
 use crate::metrics;
+use crate::store::Trigger;
 use crate::store::{StateLock, Store, StoreError};
-use crate::sync::{self, CycleOptions, CycleReport, SyncError, Trigger};
+use crate::sync::{self, CycleOptions, CycleReport, SyncError};
 use health::Status;
 use notify::Notifier;
 use schedule::{Schedule, ScheduleError, Zone, ZoneError};
@@ -569,11 +570,10 @@ impl Daemon {
             if started < cutoff {
                 continue;
             }
-            let summary = serde_json::json!({});
             if let Err(e) = self.store.finish_run(
                 r.id,
-                sync::RunResult::Interrupted,
-                &summary,
+                crate::store::RunResult::Interrupted,
+                None,
                 Some("abandoned at shutdown: operations in flight did not finish in time"),
             ) {
                 tracing::error!(run_id = r.id, error = %e, "cannot record the run as interrupted");

@@ -11,14 +11,13 @@ use crate::config::Config;
 use crate::exit::Exit;
 use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{AppUser, OktaClient, OktaUser};
-use crate::plan::model::string_enum;
-use crate::plan::{
-    self, AppUserStatus, AssignmentScope, Member, OktaLookup, OktaUserStatus, OktaView, OpKind,
-    PendingInvite, Plan, TeamView,
+use crate::store::{OpRecord, Store, StoreError};
+use crate::view::{self, Snapshot, convert};
+use scim_sync_plan::string_enum;
+use scim_sync_plan::{
+    self as plan, AppUserStatus, AssignmentScope, Member, OktaUserStatus, OpKind, PendingInvite,
+    Plan,
 };
-use crate::report;
-use crate::store::{OpRecord, Store};
-use crate::sync;
 
 mod text;
 
@@ -123,15 +122,24 @@ pub struct Decision {
     pub rule: String,
 }
 
-/// Gathers the explanation. `store` is None when no cycle has run yet.
-pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanation {
+/// Gathers the explanation. `store` is None when no cycle has run yet. A failed read of
+/// Okta or kafkaman is part of the explanation; a store error is an error.
+pub async fn explain(
+    cfg: &Config,
+    store: Option<&Store>,
+    who: &str,
+) -> Result<Explanation, StoreError> {
     let who = who.trim();
     let looks_like_email = who.contains('@');
-    let links = store.and_then(|s| s.links().ok()).unwrap_or_default();
+    let snapshot = store.map(Snapshot::load).transpose()?;
+    let links = snapshot
+        .as_ref()
+        .map(|s| s.team.links.clone())
+        .unwrap_or_default();
 
     // Okta: the user, then their assignment and groups.
     let mut okta = OktaPart::default();
-    let okta_client = sync::okta_client(cfg).map_err(|e| e.to_string());
+    let okta_client = view::okta_client(cfg).map_err(|e| e.to_string());
     let mut app_user: Option<AppUser> = None;
     let mut okta_user: Option<OktaUser> = None;
     match &okta_client {
@@ -140,14 +148,13 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
             let mut id = who.to_string();
             if looks_like_email {
                 // The login may differ from the email: the last Okta read knows the id.
-                if let Some(u) = store.and_then(|s| s.okta_users().ok()).and_then(|users| {
-                    users.into_iter().find(|u| {
-                        u.user_name
-                            .as_deref()
-                            .is_some_and(|n| plan::same_email(n, who))
-                    })
-                }) {
-                    id = u.okta_id;
+                let known = snapshot.iter().flat_map(|s| &s.assigned).find(|u| {
+                    u.user_name
+                        .as_deref()
+                        .is_some_and(|n| plan::same_email(n, who))
+                });
+                if let Some(u) = known {
+                    id = u.okta_id.clone();
                 }
             }
             match client.get_user(&id).await {
@@ -158,7 +165,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     }
 
     // kafkaman: the member by link, externalId or userName, and pending invites.
-    let kafkaman = sync::kafkaman_client(cfg).map_err(|e| e.to_string());
+    let kafkaman = view::kafkaman_client(cfg).map_err(|e| e.to_string());
     let mut member_error = None;
     let mut member: Option<Member> = None;
     let mut invites = Vec::new();
@@ -175,7 +182,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         Err(e) => member_error = Some(e.clone()),
         Ok(k) => match find_member(k, &links, okta_id_hint.as_deref(), email_hint.as_deref()).await
         {
-            Ok(m) => member = m.as_ref().map(crate::apply::member_from_scim),
+            Ok(m) => member = m.as_ref().map(convert::member),
             Err(e) => member_error = Some(e),
         },
     }
@@ -201,11 +208,8 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     if let (Ok(k), Some(email)) = (&kafkaman, &email) {
         match k.list_pending_invites().await {
             Ok(all) => {
-                invites = all
-                    .into_iter()
-                    .filter(|i| i.status == "pending" && plan::same_email(&i.email, email))
-                    .map(crate::apply::pending_invite_from)
-                    .collect();
+                invites = convert::pending_invites(all);
+                invites.retain(|i| plan::same_email(&i.email, email));
             }
             Err(e) => member_error = Some(format!("listing invites failed: {e}")),
         }
@@ -258,7 +262,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
     let mut operations: BTreeMap<i64, OpRecord> = BTreeMap::new();
     if let Some(s) = store {
         for key in [email.as_deref(), okta_id.as_deref()].into_iter().flatten() {
-            for o in s.operations_for(key, OPERATIONS_SHOWN).unwrap_or_default() {
+            for o in s.operations_for(key, OPERATIONS_SHOWN)? {
                 operations.insert(o.id, o);
             }
         }
@@ -278,15 +282,14 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         };
         let d = decide(
             cfg,
-            store,
-            &links,
+            store.zip(snapshot),
             app_user.as_ref(),
             okta_user.as_ref(),
             okta_id.as_deref(),
             member.as_ref(),
             email.as_deref(),
             &invites,
-        );
+        )?;
         (d, basis)
     } else {
         (
@@ -295,7 +298,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         )
     };
 
-    Explanation {
+    Ok(Explanation {
         schema: SCHEMA,
         version: 1,
         query: who.to_string(),
@@ -307,7 +310,7 @@ pub async fn explain(cfg: &Config, store: Option<&Store>, who: &str) -> Explanat
         operations,
         decision,
         decision_basis,
-    }
+    })
 }
 
 async fn find_member(
@@ -389,71 +392,54 @@ async fn assigned_groups(
     (out, None)
 }
 
-/// Runs the planner over the snapshot with this person's live records substituted, and
-/// keeps what concerns them.
+/// Runs the planner over the snapshot (when there is one: `store` with what it holds)
+/// with this person's live records put in place, and keeps what concerns them.
 #[allow(clippy::too_many_arguments)]
 fn decide(
     cfg: &Config,
-    store: Option<&Store>,
-    links: &std::collections::HashMap<String, String>,
+    store: Option<(&Store, Snapshot)>,
     app_user: Option<&AppUser>,
     okta_user: Option<&OktaUser>,
     okta_id: Option<&str>,
     member: Option<&Member>,
     email: Option<&str>,
     invites: &[PendingInvite],
-) -> Vec<Decision> {
+) -> Result<Vec<Decision>, StoreError> {
     let same_email = |e: &str| email.is_some_and(|x| plan::same_email(x, e));
-    let mut assigned = store.and_then(|s| s.okta_users().ok()).unwrap_or_default();
-    assigned.retain(|u| Some(u.okta_id.as_str()) != okta_id);
-    if let Some(au) = app_user {
-        assigned.push(sync::assigned_user(cfg, au));
-    }
-    let mut members: Vec<Member> = store.and_then(|s| s.members().ok()).unwrap_or_default();
-    let scim_id = member.map(|m| m.scim_id.clone());
-    members.retain(|m| Some(&m.scim_id) != scim_id.as_ref());
-    if let Some(m) = member {
-        members.push(m.clone());
-    }
-    let mut all_invites = store.and_then(|s| s.invites().ok()).unwrap_or_default();
-    all_invites.retain(|i| !same_email(&i.email));
-    all_invites.extend(invites.iter().cloned());
-    let team = TeamView {
-        members,
-        invites: all_invites,
-        links: links.clone(),
+    let (store, mut snapshot) = match store {
+        Some((store, snapshot)) => (Some(store), snapshot),
+        None => (None, Snapshot::default()),
     };
+    if let Some(id) = okta_id {
+        snapshot.put_okta_user(id, app_user.map(|au| convert::assigned_user(cfg, au)));
+    }
+    let scim_id = member.map(|m| m.scim_id.clone());
+    if let Some(m) = member {
+        snapshot.put_members(std::slice::from_ref(m));
+    }
+    if let Some(email) = email {
+        snapshot.put_invites_for(email, invites);
+    }
     let mut lookups = match store {
-        Some(s) => report::snapshot_lookups(s, &assigned, &team).unwrap_or_default(),
+        Some(s) => snapshot.stored_lookups(s)?,
         None => Default::default(),
     };
     if let Some(id) = okta_id {
         // This person's lookup is live.
-        let live = match okta_user {
-            Some(u) => OktaLookup::Found {
-                status: u.status.as_str().into(),
-            },
-            None => OktaLookup::NotFound,
-        };
-        lookups.insert(id.to_string(), live);
+        lookups.insert(id.to_string(), convert::okta_lookup(okta_user));
     }
-    let plan = plan::plan(
-        &OktaView { assigned, lookups },
-        &team,
-        &sync::policy_from(
-            cfg,
-            Default::default(),
-            store
-                .and_then(|s| s.held_scim_ids().ok())
-                .unwrap_or_default(),
-        ),
-    );
+    let held = match store {
+        Some(s) => s.held_scim_ids()?,
+        None => Default::default(),
+    };
+    let (okta, team) = snapshot.into_views(lookups);
+    let plan = plan::plan(&okta, &team, &view::policy(cfg, Default::default(), held));
     let concerns = |o: Option<&str>, s: Option<&str>, name: &str| {
         (okta_id.is_some() && o == okta_id)
             || (scim_id.is_some() && s == scim_id.as_deref())
             || (!name.is_empty() && same_email(name))
     };
-    decisions(cfg, &plan, concerns, app_user.is_some(), member)
+    Ok(decisions(cfg, &plan, concerns, app_user.is_some(), member))
 }
 
 fn decisions(
@@ -466,10 +452,10 @@ fn decisions(
     let s = &cfg.sync;
     let mut out = Vec::new();
     for o in &plan.operations {
-        if !concerns(o.okta_id.as_deref(), o.scim_id.as_deref(), &o.user_name) {
+        if !concerns(o.okta_id(), o.scim_id(), &o.user_name()) {
             continue;
         }
-        let rule = match o.kind {
+        let rule = match o.kind() {
             OpKind::Create => format!(
                 "an entitled Okta user (user ACTIVE/PROVISIONED/…, assignment in force) with no \
                  team member is created (sync.create_users = {})",
@@ -497,17 +483,17 @@ fn decisions(
         };
         out.push(Decision {
             category: DecisionCategory::Operation,
-            action: Some(o.kind),
-            reason: o.reason.clone(),
+            action: Some(o.kind()),
+            reason: o.reason().to_string(),
             rule,
         });
     }
     for o in &plan.held {
-        if concerns(o.okta_id.as_deref(), o.scim_id.as_deref(), &o.user_name) {
+        if concerns(o.okta_id(), o.scim_id(), &o.user_name()) {
             out.push(Decision {
                 category: DecisionCategory::Held,
-                action: Some(o.kind),
-                reason: o.reason.clone(),
+                action: Some(o.kind()),
+                reason: o.reason().to_string(),
                 rule: format!(
                     "more deactivations in one cycle than the cap ({} this cycle: \
                      safety.max_deactivations = {}, safety.max_deactivations_percent = {}) \
@@ -584,7 +570,16 @@ pub async fn run(cfg: &Config, args: &ExplainArgs) -> Exit {
             return Exit::Unavailable;
         }
     };
-    let e = explain(cfg, store.as_ref(), &args.who).await;
+    let e = match explain(cfg, store.as_ref(), &args.who).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!(
+                "scim-sync: explain: {}",
+                crate::escape::text(&e.to_string())
+            );
+            return Exit::Failed;
+        }
+    };
     match args.output {
         ExplainFormat::Json => {
             // Plain data: serializing cannot fail.

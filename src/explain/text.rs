@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::{DecisionCategory, Explanation};
 use crate::escape::text as esc;
-use crate::plan::AssignmentScope;
 use crate::report::short_time;
+use scim_sync_plan::AssignmentScope;
 
 /// The explanation as text: Okta, kafkaman, the last operations, what would happen now.
 pub fn text(e: &Explanation) -> String {

@@ -12,7 +12,7 @@ mod scim;
 
 pub use client::{KafkamanClient, KafkamanClientOptions};
 pub use error::{ConflictReason, KafkamanError};
-pub use model::{Invite, InviteDeletion, NewUser, ScimUser, scim_string_literal};
+pub use model::{Invite, InviteDeletion, InviteStatus, NewUser, ScimUser, scim_string_literal};
 
 /// How the client reads what kafkaman sends: each function is the one the client calls on
 /// a response, public so that the property tests (`tests/parsers_prop.rs`) run the same

@@ -44,10 +44,38 @@ pub struct Invite {
     pub email: String,
     /// `admin`, `link`, `request` or `scim`.
     pub source: String,
-    pub status: String,
+    pub status: InviteStatus,
     pub invited_by: Option<String>,
     pub created_at: String,
     pub expires_at: Option<String>,
+}
+
+/// Where a team invite stands (`status`). The API lists pending ones; any other value
+/// (one kafkaman adds later among them) is kept as sent and is not pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum InviteStatus {
+    Pending,
+    Other(String),
+}
+
+impl From<String> for InviteStatus {
+    fn from(s: String) -> Self {
+        if s == "pending" {
+            InviteStatus::Pending
+        } else {
+            InviteStatus::Other(s)
+        }
+    }
+}
+
+impl From<InviteStatus> for String {
+    fn from(s: InviteStatus) -> Self {
+        match s {
+            InviteStatus::Pending => "pending".to_string(),
+            InviteStatus::Other(other) => other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +254,7 @@ impl From<RawInvite> for Invite {
             id: i.id,
             email: i.email,
             source: i.source,
-            status: i.status,
+            status: i.status.into(),
             invited_by: i.invited_by,
             created_at: i.created_at,
             expires_at: i.expires_at,

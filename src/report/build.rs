@@ -9,13 +9,12 @@ use super::model::*;
 use super::{ReportError, parse_time, rfc3339};
 use crate::config::{Config, ExitTrigger};
 use crate::exit::Exit;
-use crate::plan::model::UnknownValue;
-use crate::plan::{
-    self, AssignedUser, AttentionKind, InviteSource, Member, Membership, OktaLookup, OktaView,
-    OpKind, PendingInvite, Plan, TeamView, Unmanaged,
+use crate::store::{OpState, RunRecord, RunResult, RunSummary, Store, StoreError};
+use crate::view::{self, Snapshot};
+use scim_sync_plan::{
+    self as plan, AttentionKind, InviteSource, Member, Membership, OktaView, OpKind, PendingInvite,
+    Plan, TeamView, Unmanaged,
 };
-use crate::store::{OpState, RunRecord, RunResult, Store, StoreError};
-use crate::sync;
 
 /// What [`build`] should do.
 #[derive(Debug, Clone)]
@@ -31,13 +30,13 @@ pub async fn build(
     opts: &ReportOptions,
     now: DateTime<Utc>,
 ) -> Result<Report, ReportError> {
-    let links = store.links()?;
     let (okta, team, source) = if opts.refresh {
-        let okta_client = sync::okta_client(cfg).map_err(|e| ReportError::Refresh(Box::new(e)))?;
-        let kafkaman = sync::kafkaman_client(cfg).map_err(|e| ReportError::Refresh(Box::new(e)))?;
-        let reads = sync::read_both(cfg, &okta_client, &kafkaman, links, None)
+        let refresh = |e| ReportError::Refresh(Box::new(e));
+        let okta_client = view::okta_client(cfg).map_err(refresh)?;
+        let kafkaman = view::kafkaman_client(cfg).map_err(refresh)?;
+        let read = view::read_full(cfg, &okta_client, &kafkaman, store.links()?, None)
             .await
-            .map_err(|e| ReportError::Refresh(Box::new(e)))?;
+            .map_err(refresh)?;
         let at = rfc3339(now);
         let source = Source {
             mode: SourceMode::Live,
@@ -46,15 +45,10 @@ pub async fn build(
             team_read_at: Some(at),
             age_seconds: Some(0),
         };
-        (reads.okta, reads.team, source)
+        (read.okta, read.team, source)
     } else {
-        let assigned = store.okta_users()?;
-        let team = TeamView {
-            members: store.members()?,
-            invites: store.invites()?,
-            links,
-        };
-        let lookups = snapshot_lookups(store, &assigned, &team)?;
+        let snapshot = Snapshot::load(store)?;
+        let lookups = snapshot.stored_lookups(store)?;
         let okta_read_at = store.okta_read_time()?;
         let team_read_at = store.snapshot_time()?;
         let oldest = [&okta_read_at, &team_read_at]
@@ -69,9 +63,10 @@ pub async fn build(
             team_read_at,
             age_seconds: oldest.map(|t| (now - t).num_seconds().max(0)),
         };
-        (OktaView { assigned, lookups }, team, source)
+        let (okta, team) = snapshot.into_views(lookups);
+        (okta, team, source)
     };
-    let policy = sync::policy_from(cfg, Default::default(), store.held_scim_ids()?);
+    let policy = view::policy(cfg, Default::default(), store.held_scim_ids()?);
     let plan = plan::plan(&okta, &team, &policy);
     let since = rfc3339(opts.since);
     let runs = store.runs_since(&since)?;
@@ -87,40 +82,13 @@ pub async fn build(
                 since,
                 until: rfc3339(now),
             },
-            runs: runs
-                .iter()
-                .map(run_row)
-                .collect::<Result<_, _>>()
-                .map_err(StoreError::from)?,
+            runs: runs.iter().map(run_row).collect(),
             failures,
             last_success: store.last_success()?,
             last_run: store.last_apply_run()?,
             now,
         },
     ))
-}
-
-/// The lookups a real cycle would have made, taken from what the latest recorded plan
-/// concluded, so that the snapshot plan matches the last real one without an API call.
-pub(crate) fn snapshot_lookups(
-    store: &Store,
-    assigned: &[AssignedUser],
-    team: &TeamView,
-) -> Result<HashMap<String, OktaLookup>, StoreError> {
-    let ids = plan::ids_to_look_up(assigned, team);
-    let mut out = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    // The facts the last real cycle had; an id it didn't look up proves nothing.
-    let mut stored = store.okta_lookups()?;
-    for id in ids {
-        let lookup = stored.remove(&id).unwrap_or_else(|| OktaLookup::Failed {
-            reason: "not looked up yet (the last cycle did not reach it)".into(),
-        });
-        out.insert(id, lookup);
-    }
-    Ok(out)
 }
 
 fn failures(store: &Store, since: &str, runs: &[RunRecord]) -> Result<Vec<Failure>, StoreError> {
@@ -141,7 +109,7 @@ fn failures(store: &Store, since: &str, runs: &[RunRecord]) -> Result<Vec<Failur
         })
         .collect();
     for r in runs {
-        if let (Some(RunResult::Failed), Some(error)) = (r.run_result()?, &r.error) {
+        if let (Some(RunResult::Failed), Some(error)) = (r.result, &r.error) {
             out.push(Failure {
                 run_id: r.id,
                 at: r.ended_at.clone().unwrap_or_else(|| r.started_at.clone()),
@@ -176,15 +144,15 @@ struct Assembly<'a> {
 fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
     let plan = a.plan;
     let item = |o: &plan::Operation| PersonItem {
-        user_name: o.user_name.clone(),
-        okta_id: o.okta_id.clone(),
-        scim_id: o.scim_id.clone(),
-        action: Some(o.kind),
-        reason: o.reason.clone(),
+        user_name: o.user_name().to_string(),
+        okta_id: o.okta_id().map(str::to_string),
+        scim_id: o.scim_id().map(str::to_string),
+        action: Some(o.kind()),
+        reason: o.reason().to_string(),
     };
     let mut drift = Drift::default();
     for o in &plan.operations {
-        match o.kind {
+        match o.kind() {
             OpKind::Create | OpKind::Reactivate => drift.missing_in_team.push(item(o)),
             OpKind::Deactivate => drift.not_entitled.push(item(o)),
             OpKind::UpdateName => drift.name_mismatch.push(item(o)),
@@ -221,8 +189,8 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
     let creating: HashSet<String> = plan
         .operations
         .iter()
-        .filter(|o| o.kind == OpKind::Create)
-        .map(|o| plan::email_key(&o.user_name))
+        .filter(|o| o.kind() == OpKind::Create)
+        .map(|o| plan::email_key(&o.user_name()))
         .chain(
             plan.attention
                 .iter()
@@ -233,7 +201,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
     let clearing: HashSet<&str> = plan
         .operations
         .iter()
-        .filter_map(|o| o.invite_id.as_deref())
+        .filter_map(|o| o.invite_id())
         .collect();
     let stale_days = cfg.report.stale_invite_days;
     let mut invites: Vec<InviteItem> = a
@@ -322,8 +290,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
 
 fn run_ref(r: RunRecord) -> RunRef {
     RunRef {
-        // An unknown stored result is shown as none rather than failing the report.
-        result: r.run_result().ok().flatten(),
+        result: r.result,
         id: r.id,
         started_at: r.started_at,
         ended_at: r.ended_at,
@@ -361,54 +328,35 @@ fn unmanaged_item(u: &Unmanaged) -> UnmanagedItem {
     }
 }
 
-/// A run for people: its figures from the stored summary. An unknown stored mode or
-/// result is an error.
-pub fn run_row(r: &RunRecord) -> Result<RunRow, UnknownValue> {
-    let num = |key: &str| {
-        r.summary
-            .as_ref()
-            .and_then(|s| s.get(key))
-            .and_then(serde_json::Value::as_u64)
-    };
-    let sum_map = |key: &str, keep: &dyn Fn(&str) -> bool| -> u64 {
-        r.summary
-            .as_ref()
-            .and_then(|s| s.get(key))
-            .and_then(serde_json::Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| keep(k))
-                    .filter_map(|(_, v)| v.as_u64())
-                    .sum()
-            })
-            .unwrap_or(0)
-    };
-    let duration_ms = num("duration_ms").or_else(|| {
+/// A run for people: its figures from the stored summary (None where the run stored
+/// none: it is still running, or failed before counting).
+pub fn run_row(r: &RunRecord) -> RunRow {
+    let summary = r.summary.as_ref();
+    let count = |f: fn(&RunSummary) -> usize| summary.map(|s| f(s) as u64);
+    let duration_ms = summary.map(|s| s.duration_ms).or_else(|| {
         let start = parse_time(&r.started_at)?;
         let end = parse_time(r.ended_at.as_deref()?)?;
         u64::try_from((end - start).num_milliseconds()).ok()
     });
-    Ok(RunRow {
+    RunRow {
         id: r.id,
         started_at: r.started_at.clone(),
         ended_at: r.ended_at.clone(),
         duration_ms,
-        trigger: r.trigger.clone(),
-        mode: r.run_mode()?,
-        result: r.run_result()?,
-        assigned: num("assigned"),
-        members: num("members"),
-        in_sync: num("in_sync"),
-        planned: sum_map("planned", &|_| true),
-        applied: sum_map("outcomes", &|k| {
-            k.ends_with(".done") || k.ends_with(".recovered")
-        }),
-        failed: num("failed").unwrap_or(0),
-        held: num("held").unwrap_or(0),
+        trigger: r.trigger,
+        mode: r.mode,
+        result: r.result,
+        assigned: count(|s| s.assigned),
+        members: count(|s| s.members),
+        in_sync: count(|s| s.in_sync),
+        planned: count(RunSummary::planned_total).unwrap_or(0),
+        applied: count(RunSummary::applied_total).unwrap_or(0),
+        failed: count(|s| s.failed).unwrap_or(0),
+        held: count(|s| s.held).unwrap_or(0),
         error: r.error.clone(),
-        kind: r.cycle_kind()?,
-        missed_drift: num("missed_drift"),
-    })
+        kind: r.kind,
+        missed_drift: summary.and_then(|s| s.missed_drift).map(|d| d as u64),
+    }
 }
 
 /// What the plan says about someone.
@@ -446,27 +394,27 @@ fn people(okta: &OktaView, team: &TeamView, plan: &Plan, invites: &[InviteItem])
     // of the statuses' severity.
     let mut verdicts: Vec<Verdict<'_>> = Vec::new();
     for o in &plan.operations {
-        let status = match o.kind {
+        let status = match o.kind() {
             OpKind::Create | OpKind::Reactivate => PersonStatus::MissingInTeam,
             OpKind::Deactivate => PersonStatus::NotEntitled,
             OpKind::UpdateName => PersonStatus::NameMismatch,
             OpKind::ClearInvite => continue,
         };
         verdicts.push(Verdict {
-            okta_id: o.okta_id.as_deref(),
-            scim_id: o.scim_id.as_deref(),
+            okta_id: o.okta_id(),
+            scim_id: o.scim_id(),
             status,
-            action: Some(o.kind),
-            reason: o.reason.clone(),
+            action: Some(o.kind()),
+            reason: o.reason().to_string(),
         });
     }
     for o in &plan.held {
         verdicts.push(Verdict {
-            okta_id: o.okta_id.as_deref(),
-            scim_id: o.scim_id.as_deref(),
+            okta_id: o.okta_id(),
+            scim_id: o.scim_id(),
             status: PersonStatus::Held,
-            action: Some(o.kind),
-            reason: o.reason.clone(),
+            action: Some(o.kind()),
+            reason: o.reason().to_string(),
         });
     }
     for at in &plan.attention {

@@ -353,7 +353,7 @@ pub(super) fn render(r: &Report) -> String {
                 vec![
                     run.id.to_string(),
                     short_time(&run.started_at),
-                    run.trigger.clone(),
+                    run.trigger.to_string(),
                     run.kind
                         .map_or("-", crate::store::CycleKind::as_str)
                         .to_string(),

@@ -148,7 +148,7 @@ pub(super) fn render(r: &Report) -> String {
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 run.id,
                 short_time(&run.started_at).trim_end_matches(" UTC"),
-                md(&run.trigger),
+                md(run.trigger.as_str()),
                 run.kind.map_or("-", crate::store::CycleKind::as_str),
                 run.duration_ms
                     .map(human_duration)

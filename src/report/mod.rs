@@ -29,9 +29,8 @@ use clap::{Args, ValueEnum};
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
-use crate::sync::SyncError;
+use crate::view::ViewError;
 
-pub(crate) use build::snapshot_lookups;
 pub use build::{ReportOptions, build, run_row};
 pub use model::*;
 
@@ -76,7 +75,7 @@ pub enum ReportError {
         "--refresh could not read the services ({0}); run the report without --refresh \
          to see the last snapshot"
     )]
-    Refresh(Box<SyncError>),
+    Refresh(Box<ViewError>),
     #[error(
         "--since {0:?} is neither a duration (30m, 24h, 7d, 2w) nor a date (2025-03-01 or RFC 3339)"
     )]

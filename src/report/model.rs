@@ -4,11 +4,11 @@
 use crate::exit::Exit;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::model::string_enum;
-use crate::plan::{
+use crate::store::{CycleKind, RunMode, RunResult, Trigger};
+use scim_sync_plan::string_enum;
+use scim_sync_plan::{
     AppUserStatus, AssignmentScope, InviteSource, Membership, OktaUserStatus, OpKind, SharedEmail,
 };
-use crate::store::{CycleKind, RunMode, RunResult};
 
 /// The JSON shape's name and version (`docs/report-json.md`). The version changes only
 /// when a field is removed or changes meaning; new fields may appear within a version.
@@ -180,7 +180,7 @@ pub struct RunRow {
     pub started_at: String,
     pub ended_at: Option<String>,
     pub duration_ms: Option<u64>,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub mode: RunMode,
     /// None while running.
     pub result: Option<RunResult>,

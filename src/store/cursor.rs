@@ -5,10 +5,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::journal::{CycleKind, RunResult};
+use super::run::{CycleKind, RunResult, RunSummary};
 use super::snapshot::{insert_invite_row, upsert_member_row};
 use super::{Store, StoreError, now};
-use crate::plan::{AssignedUser, Member, PendingInvite, email_key};
+use scim_sync_plan::{AssignedUser, Member, PendingInvite, email_key};
 
 /// The resume points of incremental cycles (all None on a new database).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl Store {
         &self,
         run_id: i64,
         result: RunResult,
-        summary: &serde_json::Value,
+        summary: &RunSummary,
         kind: CycleKind,
         changes: Option<&SnapshotChanges>,
         cursor: Option<&SyncCursor>,
@@ -139,7 +139,7 @@ impl Store {
                 run_id,
                 at,
                 result.as_str(),
-                summary.to_string(),
+                super::journal::summary_json(summary),
                 kind.as_str()
             ],
         )
@@ -226,7 +226,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::RunMode;
+    use crate::store::{RunMode, Trigger};
 
     #[test]
     fn the_cursor_is_saved_with_the_run_and_survives_reopening() {
@@ -234,7 +234,7 @@ mod tests {
         let db = dir.path().join("state.db");
         let store = Store::open(&db).unwrap();
         assert_eq!(store.sync_cursor().unwrap(), SyncCursor::default());
-        let run = store.start_run("manual", RunMode::Apply).unwrap();
+        let run = store.start_run(Trigger::Manual, RunMode::Apply).unwrap();
         let cursor = SyncCursor {
             okta_log_next: Some("https://x.okta.com/api/v1/logs?after=abc".into()),
             team_modified: Some("2026-12-02T15:00:00.123Z".into()),
@@ -245,7 +245,7 @@ mod tests {
             .finish_run_with_cursor(
                 run,
                 RunResult::Success,
-                &serde_json::json!({}),
+                &RunSummary::default(),
                 CycleKind::Full,
                 None,
                 Some(&cursor),
@@ -255,7 +255,7 @@ mod tests {
         let store = Store::open(&db).unwrap();
         assert_eq!(store.sync_cursor().unwrap(), cursor);
         let runs = store.runs(1).unwrap();
-        assert_eq!(runs[0].cycle_kind().unwrap(), Some(CycleKind::Full));
+        assert_eq!(runs[0].kind, Some(CycleKind::Full));
         store.require_full_cycle().unwrap();
         assert!(store.sync_cursor().unwrap().needs_full);
     }

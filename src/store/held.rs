@@ -10,7 +10,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Store, StoreError, now};
-use crate::plan::Operation;
+use scim_sync_plan::Operation;
 
 /// One held deactivation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,7 +35,7 @@ impl Store {
     fn replace_held_sql(&self, run_id: i64, held: &[Operation]) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let keep: HashSet<&str> = held.iter().filter_map(|o| o.scim_id.as_deref()).collect();
+        let keep: HashSet<&str> = held.iter().filter_map(|o| o.scim_id()).collect();
         let existing: Vec<String> = {
             let mut st = tx.prepare("SELECT scim_id FROM held_deactivations")?;
             st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
@@ -56,12 +56,14 @@ impl Store {
             )?;
             let at = now();
             for o in held {
-                let Some(scim_id) = &o.scim_id else { continue };
+                let Some(scim_id) = &o.scim_id() else {
+                    continue;
+                };
                 ins.execute(params![
                     scim_id,
-                    o.okta_id,
-                    o.user_name,
-                    o.reason,
+                    o.okta_id(),
+                    o.user_name(),
+                    o.reason(),
                     run_id,
                     at
                 ])?;

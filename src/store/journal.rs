@@ -6,9 +6,10 @@ use std::str::FromStr;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use super::run::{RunMode, RunRecord, RunResult, RunSummary, Trigger};
 use super::{Store, StoreError, now};
-use crate::plan::model::{UnknownValue, string_enum};
-use crate::plan::{OpKind, Operation, Plan};
+use scim_sync_plan::model::UnknownValue;
+use scim_sync_plan::{OpKind, Operation, Plan, string_enum};
 
 string_enum! {
     /// Where an operation stands.
@@ -21,42 +22,6 @@ string_enum! {
         Recovered => "recovered",
         /// Not attempted (shutdown before its turn).
         Skipped => "skipped",
-    }
-}
-
-string_enum! {
-    /// How a run ended.
-    pub enum RunResult ("run result") {
-        /// Everything planned was applied (or there was nothing to do).
-        Success => "success",
-        /// Some per-user operations failed, within the error budget.
-        Partial => "partial",
-        /// Deactivations were held by the cap; everything else was applied.
-        Held => "held",
-        /// The run could not read its sources, or failures exceeded the error budget.
-        Failed => "failed",
-        /// A shutdown stopped the run before every operation started (or its process died).
-        Interrupted => "interrupted",
-        /// A dry run: nothing was applied.
-        Planned => "planned",
-    }
-}
-
-string_enum! {
-    /// Whether a run applies its plan.
-    pub enum RunMode ("run mode") {
-        Apply => "apply",
-        DryRun => "dry_run",
-    }
-}
-
-string_enum! {
-    /// Which kind of cycle a run was.
-    pub enum CycleKind ("cycle kind") {
-        /// Every assignment and every member read: the reconciliation.
-        Full => "full",
-        /// Only what the System Log and kafkaman's change clock name, over the snapshot.
-        Incremental => "incremental",
     }
 }
 
@@ -89,40 +54,6 @@ pub struct OpRecord {
     pub finished_at: Option<String>,
 }
 
-/// A row of the runs table. `mode` and `result` are the stored strings (the daemon's
-/// health reads them as such); [`RunRecord::run_mode`] and [`RunRecord::run_result`]
-/// give them typed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub id: i64,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub trigger: String,
-    pub mode: String,
-    pub result: Option<String>,
-    /// Counts and figures as JSON (see `sync::RunSummary`).
-    pub summary: Option<serde_json::Value>,
-    pub error: Option<String>,
-    /// `full` or `incremental` (None for runs recorded before incremental cycles, and
-    /// for runs that failed before choosing).
-    pub kind: Option<String>,
-}
-
-impl RunRecord {
-    pub fn cycle_kind(&self) -> Result<Option<CycleKind>, UnknownValue> {
-        self.kind.as_deref().map(str::parse).transpose()
-    }
-
-    pub fn run_mode(&self) -> Result<RunMode, UnknownValue> {
-        self.mode.parse()
-    }
-
-    /// None while the run has not ended.
-    pub fn run_result(&self) -> Result<Option<RunResult>, UnknownValue> {
-        self.result.as_deref().map(str::parse).transpose()
-    }
-}
-
 /// A plan item as recorded with its run (for `history`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanItem {
@@ -139,9 +70,39 @@ pub struct PlanItem {
 /// names the column's meaning and the value.
 fn parsed<T: FromStr<Err = UnknownValue>>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let text: String = r.get(idx)?;
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
-    })
+    text.parse().map_err(|e| conversion_error(idx, e))
+}
+
+/// Reads a nullable column of an enum's strings (see [`parsed`]).
+fn parsed_opt<T: FromStr<Err = UnknownValue>>(
+    r: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = r.get(idx)?;
+    text.map(|t| t.parse())
+        .transpose()
+        .map_err(|e| conversion_error(idx, e))
+}
+
+fn conversion_error(
+    idx: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Reads a run's summary; one that doesn't parse is an error naming what is wrong.
+fn summary_column(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<RunSummary>> {
+    let text: Option<String> = r.get(idx)?;
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|e| conversion_error(idx, e))
+}
+
+/// A summary as stored. Serializing plain counts and string-keyed maps can't fail; an
+/// empty object would only lose the figures, never the run.
+pub(super) fn summary_json(summary: &RunSummary) -> String {
+    serde_json::to_string(summary).unwrap_or_else(|_| "{}".to_string())
 }
 
 impl Store {
@@ -152,7 +113,7 @@ impl Store {
     /// [`Store::finish_run`] (or its process's death). Every run starting first tries it
     /// exclusively; when no dry run is alive, the dry runs that never ended died, and are
     /// closed as interrupted.
-    pub fn start_run(&self, trigger: &str, mode: RunMode) -> Result<i64, StoreError> {
+    pub fn start_run(&self, trigger: Trigger, mode: RunMode) -> Result<i64, StoreError> {
         let dry_lock = super::lock::sibling(&self.path, "dry.lock");
         if let Some(_alone) = super::lock::lock_file(&dry_lock, super::lock::Mode::TryExclusive)? {
             let closed = self.close_runs(None, RunMode::DryRun)?;
@@ -170,23 +131,23 @@ impl Store {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO runs (started_at, trigger, mode) VALUES (?1, ?2, ?3)",
-            params![now(), trigger, mode.as_str()],
+            params![now(), trigger.as_str(), mode.as_str()],
         )
         .map_err(|e| self.sql(e))?;
         Ok(conn.last_insert_rowid())
     }
 
-    /// Ends a run with its result, summary and error (if any).
+    /// Ends a run with its result, summary (None: it counted nothing) and error (if any).
     pub fn finish_run(
         &self,
         run_id: i64,
         result: RunResult,
-        summary: &serde_json::Value,
+        summary: Option<&RunSummary>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE runs SET ended_at = ?2, result = ?3, summary = ?4, error = ?5 WHERE id = ?1",
-            params![run_id, now(), result.as_str(), summary.to_string(), error],
+            params![run_id, now(), result.as_str(), summary.map(summary_json), error],
         ).map_err(|e| self.sql(e))?;
         self.release_dry_run_guard();
         Ok(())
@@ -241,11 +202,11 @@ impl Store {
                     ins.execute(params![
                         run_id,
                         category.as_str(),
-                        o.kind.as_str(),
-                        o.okta_id,
-                        o.scim_id,
-                        o.user_name,
-                        o.reason
+                        o.kind().as_str(),
+                        o.okta_id(),
+                        o.scim_id(),
+                        o.user_name(),
+                        o.reason()
                     ])
                     .map_err(|e| self.sql(e))?;
                 }
@@ -338,13 +299,13 @@ impl Store {
              reason, state, started_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
             params![
                 run_id,
-                op.kind.as_str(),
-                op.okta_id,
-                op.scim_id,
-                op.user_name,
-                op.invite_id,
+                op.kind().as_str(),
+                op.okta_id(),
+                op.scim_id(),
+                op.user_name(),
+                op.invite_id(),
                 detail,
-                op.reason,
+                op.reason(),
                 OpState::Intent.as_str(),
                 now()
             ],
@@ -490,17 +451,16 @@ impl Store {
         let mut st = conn.prepare(&sql).map_err(|e| self.sql(e))?;
         let rows = st
             .query_map(args, |r| {
-                let summary: Option<String> = r.get(6)?;
                 Ok(RunRecord {
                     id: r.get(0)?,
                     started_at: r.get(1)?,
                     ended_at: r.get(2)?,
-                    trigger: r.get(3)?,
-                    mode: r.get(4)?,
-                    result: r.get(5)?,
-                    summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                    trigger: parsed(r, 3)?,
+                    mode: parsed(r, 4)?,
+                    result: parsed_opt(r, 5)?,
+                    summary: summary_column(r, 6)?,
                     error: r.get(7)?,
-                    kind: r.get(8)?,
+                    kind: parsed_opt(r, 8)?,
                 })
             })
             .map_err(|e| self.sql(e))?;
@@ -534,15 +494,12 @@ mod tests {
     fn intents_without_outcome_are_unfinished() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let run = store.start_run("manual", RunMode::Apply).unwrap();
-        let op = Operation {
-            kind: OpKind::Create,
-            okta_id: Some("00u1".into()),
-            scim_id: None,
+        let run = store.start_run(Trigger::Manual, RunMode::Apply).unwrap();
+        let op = Operation::Create {
+            okta_id: "00u1".into(),
             user_name: "a@x.com".into(),
             given_name: None,
             family_name: None,
-            invite_id: None,
             reason: "r".into(),
         };
         let a = store.record_intent(run, &op).unwrap();
@@ -565,7 +522,7 @@ mod tests {
     fn unknown_stored_values_are_errors_that_name_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let run = store.start_run("manual", RunMode::Apply).unwrap();
+        let run = store.start_run(Trigger::Manual, RunMode::Apply).unwrap();
         store
             .conn()
             .execute(
@@ -583,10 +540,8 @@ mod tests {
                 params![run],
             )
             .unwrap();
-        let err = store.runs(1).unwrap()[0]
-            .run_result()
-            .unwrap_err()
-            .to_string();
+        // Read back, the unknown value is an error that names it (and the database).
+        let err = store.runs(1).unwrap_err().to_string();
         assert!(err.contains("unknown run result \"great\""), "{err}");
     }
 
@@ -597,25 +552,25 @@ mod tests {
         let store = Store::open(&db).unwrap();
         let other = Store::open(&db).unwrap();
         // A dry run alive in another process (the other Store holds the shared lock).
-        let alive = other.start_run("manual", RunMode::DryRun).unwrap();
+        let alive = other.start_run(Trigger::Manual, RunMode::DryRun).unwrap();
         // A dry run whose process died: its row, and no lock held.
-        let dead = store.start_run("manual", RunMode::DryRun).unwrap();
+        let dead = store.start_run(Trigger::Manual, RunMode::DryRun).unwrap();
         store.dry_run_guard.lock().unwrap().take();
         // While a dry run is alive, nothing is closed.
-        let apply = store.start_run("manual", RunMode::Apply).unwrap();
+        let apply = store.start_run(Trigger::Manual, RunMode::Apply).unwrap();
         assert_eq!(store.run(dead).unwrap().unwrap().ended_at, None);
         assert_eq!(store.run(alive).unwrap().unwrap().ended_at, None);
         store
-            .finish_run(apply, RunResult::Success, &serde_json::json!({}), None)
+            .finish_run(apply, RunResult::Success, None, None)
             .unwrap();
         other
-            .finish_run(alive, RunResult::Planned, &serde_json::json!({}), None)
+            .finish_run(alive, RunResult::Planned, None, None)
             .unwrap();
         // Once it has ended, the next run closes the dead one only.
-        store.start_run("manual", RunMode::DryRun).unwrap();
+        store.start_run(Trigger::Manual, RunMode::DryRun).unwrap();
         let closed = store.run(dead).unwrap().unwrap();
-        assert_eq!(closed.run_result().unwrap(), Some(RunResult::Interrupted));
+        assert_eq!(closed.result, Some(RunResult::Interrupted));
         let ended = store.run(alive).unwrap().unwrap();
-        assert_eq!(ended.run_result().unwrap(), Some(RunResult::Planned));
+        assert_eq!(ended.result, Some(RunResult::Planned));
     }
 }

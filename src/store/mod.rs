@@ -12,6 +12,7 @@ mod held;
 mod journal;
 mod lock;
 mod migrations;
+mod run;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -19,14 +20,15 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-use crate::plan::model::UnknownValue;
 pub use cursor::{SnapshotChanges, SyncCursor};
 pub use held::HeldDeactivation;
-pub use journal::{
-    CycleKind, OpRecord, OpState, PlanCategory, PlanItem, RunMode, RunRecord, RunResult,
-};
+pub use journal::{OpRecord, OpState, PlanCategory, PlanItem};
 pub use lock::StateLock;
 use migrations::MIGRATIONS;
+pub use run::{
+    CycleKind, FullReason, OutcomeKey, RunMode, RunRecord, RunResult, RunSummary, Trigger,
+};
+use scim_sync_plan::model::UnknownValue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -238,7 +240,7 @@ mod tests {
         let store = Store::open(&db).unwrap();
         let mode = std::fs::metadata(&shm).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
-        store.start_run("manual", RunMode::Apply).unwrap();
+        store.start_run(Trigger::Manual, RunMode::Apply).unwrap();
     }
 
     #[test]
@@ -247,7 +249,9 @@ mod tests {
         let db = dir.path().join("state.db");
         let store = Store::open(&db).unwrap();
         store.conn().execute_batch("DROP TABLE runs").unwrap();
-        let err = store.start_run("manual", RunMode::Apply).unwrap_err();
+        let err = store
+            .start_run(Trigger::Manual, RunMode::Apply)
+            .unwrap_err();
         assert!(err.to_string().contains(&db.display().to_string()), "{err}");
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, now};
-use crate::plan::{AssignedUser, Member, OktaLookup, PendingInvite};
+use scim_sync_plan::{AssignedUser, Member, OktaLookup, PendingInvite};
 
 impl Store {
     /// Replaces the team snapshot (members and pending invites) with a fresh read.

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use scim_sync::config::{self, Config};
-use scim_sync::sim::{Scenario, SimWorld, process};
 use scim_sync::store::Store;
 use scim_sync::sync::{self, CycleOptions, CycleReport, SyncError};
+use scim_sync_sim::{Scenario, SimWorld, process};
 use tokio_util::sync::CancellationToken;
 
 /// Registers the test key pair (tests/fixtures) as an OAuth service app of the org.
@@ -20,7 +20,7 @@ pub fn with_service_app(scenario: &mut Scenario, client_id: &str, scopes: &[&str
     scenario
         .okta
         .service_apps
-        .push(scim_sync::sim::scenario::ServiceAppSpec {
+        .push(scim_sync_sim::scenario::ServiceAppSpec {
             client_id: client_id.into(),
             public_key_pem: public,
             kid: Some("test-kid".into()),
@@ -127,11 +127,11 @@ impl Env {
     }
 
     /// kafkaman writes (POST/PUT/PATCH/DELETE) seen so far.
-    pub fn kafkaman_writes(&self) -> Vec<scim_sync::sim::LoggedRequest> {
+    pub fn kafkaman_writes(&self) -> Vec<scim_sync_sim::LoggedRequest> {
         self.world.kafkaman.log().writes()
     }
 
-    pub fn member(&self, email: &str) -> scim_sync::sim::kafkaman::MemberView {
+    pub fn member(&self, email: &str) -> scim_sync_sim::kafkaman::MemberView {
         self.world
             .kafkaman
             .member(email)

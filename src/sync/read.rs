@@ -1,0 +1,254 @@
+//! The read stage: which kind of cycle this is, and its read. Either read is complete or
+//! an error; [`CycleRead`] carries what its kind needs, and only that.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use scim_sync_plan::{self as plan, AssignedUser, Member, OktaView, TeamView};
+
+use super::{CycleOptions, SyncError, incremental};
+use crate::config::Config;
+use crate::kafkaman::KafkamanClient;
+use crate::okta::OktaClient;
+use crate::store::{CycleKind, FullReason, SnapshotChanges, Store, SyncCursor};
+use crate::view::{self, FullRead, clock};
+
+/// What a cycle read: the planner's two inputs, where the next cycle resumes, and what
+/// its kind adds.
+pub struct CycleRead {
+    pub okta: OktaView,
+    pub team: TeamView,
+    /// Where the next cycle resumes (saved when a real run ends).
+    pub cursor: SyncCursor,
+    /// System Log events read (a full cycle reads them for its baseline).
+    pub log_events: usize,
+    pub kind: ReadKind,
+}
+
+/// The kind of read, with what only that kind has.
+pub enum ReadKind {
+    /// Every assignment and every member read.
+    Full {
+        reason: FullReason,
+        /// How many Okta users and members differed from what incremental reads had
+        /// made of them (None when there was no baseline to compare).
+        missed_drift: Option<usize>,
+    },
+    /// The snapshot with what changed put in place.
+    Incremental {
+        /// Saved with the run: the team's rows before the apply, Okta's with the end.
+        changes: SnapshotChanges,
+        users_reread: usize,
+    },
+}
+
+impl CycleRead {
+    pub fn cycle_kind(&self) -> CycleKind {
+        match self.kind {
+            ReadKind::Full { .. } => CycleKind::Full,
+            ReadKind::Incremental { .. } => CycleKind::Incremental,
+        }
+    }
+
+    pub fn full_reason(&self) -> Option<FullReason> {
+        match self.kind {
+            ReadKind::Full { reason, .. } => Some(reason),
+            ReadKind::Incremental { .. } => None,
+        }
+    }
+}
+
+/// Whether this cycle must be full, and why (None: incremental if the read allows).
+pub fn full_reason(
+    cfg: &Config,
+    opts: &CycleOptions,
+    cursor: &SyncCursor,
+    store: &Store,
+) -> Result<Option<FullReason>, SyncError> {
+    if opts.full {
+        return Ok(Some(FullReason::Requested));
+    }
+    let Some(last_full) = cursor.last_full_at.as_deref() else {
+        return Ok(Some(FullReason::FirstRun));
+    };
+    if (cursor.okta_log_next.is_none() && cursor.okta_log_since.is_none())
+        || store.okta_read_time()?.is_none()
+    {
+        return Ok(Some(FullReason::FirstRun));
+    }
+    if cursor.needs_full {
+        return Ok(Some(FullReason::PreviousReadFailed));
+    }
+    let max_age = chrono::Duration::hours(i64::from(cfg.sync.full_cycle_max_age_hours));
+    match clock::parse_time(last_full) {
+        Some(t) if chrono::Utc::now() - t < max_age => Ok(None),
+        _ => Ok(Some(FullReason::Due)),
+    }
+}
+
+/// Reads for the cycle: incremental when it can, else full. A full cycle whose cursor
+/// still works reads incrementally first, as the baseline its drift is counted against
+/// and to carry the System Log cursor on.
+pub async fn read(
+    cfg: &Config,
+    okta: &OktaClient,
+    kafkaman: &KafkamanClient,
+    store: &Store,
+    cursor: &SyncCursor,
+    wanted_full: Option<FullReason>,
+    opts: &CycleOptions,
+) -> Result<CycleRead, SyncError> {
+    let has_cursor = cursor.okta_log_next.is_some() || cursor.okta_log_since.is_some();
+    let (reason, baseline) = if !has_cursor || wanted_full == Some(FullReason::PreviousReadFailed) {
+        // Without a cursor nothing has been read incrementally yet: a first run.
+        (wanted_full.unwrap_or(FullReason::FirstRun), None)
+    } else {
+        match (
+            incremental::read(cfg, okta, kafkaman, store, cursor).await,
+            wanted_full,
+        ) {
+            (Ok(Ok(inc)), None) => return incremental_read(okta, store, inc).await,
+            (Ok(Ok(inc)), Some(reason)) => (reason, Some(inc)),
+            (Ok(Err(found)), wanted) => (wanted.unwrap_or(found), None),
+            (Err(e), Some(reason)) => {
+                tracing::warn!(error = %e, "the incremental read before the full cycle failed; drift is not counted this time");
+                (reason, None)
+            }
+            (Err(e), None) => return Err(e),
+        }
+    };
+    full_read(cfg, okta, kafkaman, store, cursor, reason, baseline, opts).await
+}
+
+/// An incremental cycle: the snapshot's lookups stand for ids nobody changed; the rest
+/// are looked up.
+async fn incremental_read(
+    okta: &OktaClient,
+    store: &Store,
+    inc: incremental::IncrementalRead,
+) -> Result<CycleRead, SyncError> {
+    let stored = store.okta_lookups()?;
+    let ids = plan::ids_to_look_up(&inc.snapshot.assigned, &inc.snapshot.team);
+    let (fresh, known): (Vec<String>, Vec<String>) = ids
+        .into_iter()
+        .partition(|id| inc.reread.contains(id) || !stored.contains_key(id));
+    let mut lookups = view::full::look_up(okta, fresh).await;
+    for id in known {
+        if let Some(l) = stored.get(&id) {
+            lookups.insert(id, l.clone());
+        }
+    }
+    let (okta_view, team) = inc.snapshot.into_views(lookups);
+    Ok(CycleRead {
+        okta: okta_view,
+        team,
+        cursor: inc.cursor,
+        log_events: inc.events,
+        kind: ReadKind::Incremental {
+            changes: inc.changes,
+            users_reread: inc.reread.len(),
+        },
+    })
+}
+
+/// A full cycle; `baseline` is the incremental read made before it, when there was one.
+#[allow(clippy::too_many_arguments)]
+async fn full_read(
+    cfg: &Config,
+    okta: &OktaClient,
+    kafkaman: &KafkamanClient,
+    store: &Store,
+    cursor: &SyncCursor,
+    reason: FullReason,
+    baseline: Option<incremental::IncrementalRead>,
+    opts: &CycleOptions,
+) -> Result<CycleRead, SyncError> {
+    if reason != FullReason::FirstRun {
+        tracing::info!(reason = reason.as_str(), "running a full cycle");
+    }
+    let listing_started = Instant::now();
+    let full = view::read_full(cfg, okta, kafkaman, store.links()?, opts.progress.as_ref()).await?;
+    let missed_drift = baseline
+        .as_ref()
+        .map(|b| drift(&b.snapshot.assigned, &b.snapshot.team.members, &full));
+    let okta_log_next = baseline
+        .as_ref()
+        .and_then(|b| b.cursor.okta_log_next.clone());
+    // Without a cursor to carry on, the System Log is read from a little before this
+    // listing began, by Okta's clock (events are re-read at worst, never skipped).
+    let okta_log_since = match (&okta_log_next, okta.server_time()) {
+        (Some(_), _) => None,
+        (None, Some(t)) => Some(clock::format_time(
+            t - chrono::Duration::from_std(listing_started.elapsed()).unwrap_or_default()
+                - chrono::Duration::seconds(incremental::LOG_OVERLAP_SECS),
+        )),
+        (None, None) => None,
+    };
+    let cursor = SyncCursor {
+        okta_log_next,
+        okta_log_since,
+        team_modified: full.team_modified.clone(),
+        last_full_at: cursor.last_full_at.clone(),
+        needs_full: false,
+    };
+    Ok(CycleRead {
+        okta: full.okta,
+        team: full.team,
+        cursor,
+        log_events: baseline.as_ref().map(|b| b.events).unwrap_or(0),
+        kind: ReadKind::Full {
+            reason,
+            missed_drift,
+        },
+    })
+}
+
+/// Okta users and members on which a full read and the incremental view differ.
+fn drift(assigned: &[AssignedUser], members: &[Member], full: &FullRead) -> usize {
+    let okta_key = |u: &AssignedUser| {
+        (
+            u.okta_status.as_str().to_string(),
+            u.app_status.as_str().to_string(),
+            u.user_name.clone(),
+            u.given_name.clone(),
+            u.family_name.clone(),
+        )
+    };
+    let before: HashMap<&str, _> = assigned
+        .iter()
+        .map(|u| (u.okta_id.as_str(), okta_key(u)))
+        .collect();
+    let after: HashMap<&str, _> = full
+        .okta
+        .assigned
+        .iter()
+        .map(|u| (u.okta_id.as_str(), okta_key(u)))
+        .collect();
+    let member_key = |m: &Member| {
+        (
+            m.user_name.clone(),
+            m.given_name.clone(),
+            m.family_name.clone(),
+            m.external_id.clone(),
+            m.active,
+            m.membership.as_str().to_string(),
+        )
+    };
+    let team_before: HashMap<&str, _> = members
+        .iter()
+        .map(|m| (m.scim_id.as_str(), member_key(m)))
+        .collect();
+    let team_after: HashMap<&str, _> = full
+        .team
+        .members
+        .iter()
+        .map(|m| (m.scim_id.as_str(), member_key(m)))
+        .collect();
+    differing(&before, &after) + differing(&team_before, &team_after)
+}
+
+fn differing<K: Eq + std::hash::Hash, V: PartialEq>(a: &HashMap<K, V>, b: &HashMap<K, V>) -> usize {
+    let changed_or_gone = a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).count();
+    let new = b.keys().filter(|k| !a.contains_key(*k)).count();
+    changed_or_gone + new
+}

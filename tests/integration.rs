@@ -1,0 +1,31 @@
+//! scim-sync's integration tests: one test binary (one link, not one per file), each
+//! file a module. Every test that needs a server starts its simulators itself
+//! (`common::Env`); tests of the binary run `CARGO_BIN_EXE_scim-sync`.
+//!
+//! One file's tests: `cargo test --test integration <module>::`, e.g.
+//! `cargo test --test integration differential:: -- --nocapture`.
+
+mod common;
+
+mod check;
+mod cli;
+mod config_check;
+mod daemon;
+mod differential;
+mod holds;
+mod identity;
+mod incremental;
+mod kafkaman_client;
+mod okta_client;
+mod okta_schemas;
+mod packaging;
+mod parsers_prop;
+mod plan_golden;
+mod report;
+mod report_browser;
+mod schedule;
+mod sim_expectations;
+mod sim_kafkaman;
+mod sim_okta;
+mod sync_e2e;
+mod terminal;
