@@ -68,7 +68,7 @@ fn main() {
         std::fs::write(&config_path, text).expect("write");
         let cfg = scim_sync::config::load(&config_path).expect("config loads");
 
-        let okta = sync::okta_client(&cfg).expect("okta client");
+        let okta = scim_sync::view::okta_client(&cfg).expect("okta client");
         let t = Instant::now();
         let app_users = okta
             .list_app_users(&cfg.okta.app_id, &|_| {})
@@ -82,7 +82,7 @@ fn main() {
             okta.requests_made()
         );
 
-        let km = sync::kafkaman_client(&cfg).expect("kafkaman client");
+        let km = scim_sync::view::kafkaman_client(&cfg).expect("kafkaman client");
         let t = Instant::now();
         let members = km.list_users(&|_| {}).await.expect("members");
         let secs = t.elapsed().as_secs_f64();

@@ -452,7 +452,7 @@ fn decisions(
     let s = &cfg.sync;
     let mut out = Vec::new();
     for o in &plan.operations {
-        if !concerns(o.okta_id(), o.scim_id(), &o.user_name()) {
+        if !concerns(o.okta_id(), o.scim_id(), o.user_name()) {
             continue;
         }
         let rule = match o.kind() {
@@ -489,7 +489,7 @@ fn decisions(
         });
     }
     for o in &plan.held {
-        if concerns(o.okta_id(), o.scim_id(), &o.user_name()) {
+        if concerns(o.okta_id(), o.scim_id(), o.user_name()) {
             out.push(Decision {
                 category: DecisionCategory::Held,
                 action: Some(o.kind()),

@@ -190,7 +190,7 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         .operations
         .iter()
         .filter(|o| o.kind() == OpKind::Create)
-        .map(|o| plan::email_key(&o.user_name()))
+        .map(|o| plan::email_key(o.user_name()))
         .chain(
             plan.attention
                 .iter()

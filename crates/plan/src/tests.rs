@@ -67,7 +67,7 @@ fn creates_assigned_non_members_and_clears_only_non_scim_invites() {
     };
     let p = plan(&okta, &team, &Policy::default());
     assert_eq!(kinds(&p), vec![OpKind::ClearInvite, OpKind::Create]);
-    assert_eq!(p.operations[0].invite_id().as_deref(), Some("i1"));
+    assert_eq!(p.operations[0].invite_id(), Some("i1"));
 }
 
 #[test]
@@ -619,7 +619,7 @@ fn users_sharing_an_email_get_one_create() {
     let p = plan(&okta, &TeamView::default(), &Policy::default());
     assert_eq!(kinds(&p), vec![OpKind::Create]);
     // The entitled one owns it, though the other comes first in id order.
-    assert_eq!(p.operations[0].okta_id().as_deref(), Some("00u2"));
+    assert_eq!(p.operations[0].okta_id(), Some("00u2"));
     assert_eq!(p.shared_emails.len(), 1);
     assert_eq!(p.shared_emails[0].okta_ids, ["00u1", "00u2"]);
     assert_eq!(p.shared_emails[0].owner.as_deref(), Some("00u2"));
