@@ -15,6 +15,7 @@ use crate::render;
 use crate::store::Trigger;
 use crate::store::{StateLock, Store, StoreError};
 use crate::sync::{self, CycleOptions, SyncError};
+use crate::view::ViewError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -415,7 +416,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     clear_progress();
     let report = match outcome {
         Ok(r) => r,
-        Err(SyncError::Secret(msg)) => {
+        Err(SyncError::Read(ViewError::Secret(msg))) => {
             eprintln!("scim-sync: {msg}");
             return Exit::Config;
         }

@@ -439,7 +439,10 @@ async fn failing_listing_leads_to_no_deactivation(kind: FaultKind) {
         .cycle_with(FULL)
         .await
         .expect_err("an incomplete read fails the cycle");
-    assert!(matches!(err, SyncError::Okta(_)), "{err}");
+    assert!(
+        matches!(err, SyncError::Read(scim_sync::view::ViewError::Okta(_))),
+        "{err}"
+    );
     assert_eq!(env.kafkaman_writes().len(), before, "nothing written");
     let runs = env.store.runs(1).unwrap();
     assert_eq!(runs[0].result.map(|r| r.as_str()), Some("failed"));

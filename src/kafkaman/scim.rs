@@ -11,7 +11,7 @@ use super::model::{
     NewUser, ScimUser, UserPage, decode_user_page, error_details, scim_string_literal,
 };
 use super::{KafkamanClient, KafkamanError};
-use crate::http::{self, Request};
+use crate::http::{Reply, Request};
 
 /// SCIM's page size cap.
 const PAGE_SIZE: usize = 100;
@@ -53,14 +53,7 @@ impl KafkamanClient {
     ) -> Result<Vec<T>, KafkamanError> {
         let mut users: Vec<T> = Vec::new();
         let mut seen = HashSet::new();
-        let mut start_index = 1usize;
-        for _ in 0..MAX_PAGES {
-            let mut url = self.url(&["scim", "v2", "Users"]);
-            url.query_pairs_mut()
-                .append_pair("startIndex", &start_index.to_string())
-                .append_pair("count", &PAGE_SIZE.to_string());
-            let page = self.get_list(&url).await?;
-            let received = page.users.len();
+        self.read_pages(None, |_, page, start_index| {
             if start_index == 1 {
                 // `totalResults` is the server's word, so it only sizes the first
                 // reservation up to a bound; the Vec still grows past it if it must.
@@ -73,23 +66,64 @@ impl KafkamanClient {
                 }
             }
             on_page(users.len());
+            Ok(())
+        })
+        .await?;
+        users.shrink_to_fit();
+        Ok(users)
+    }
+
+    /// Reads a Users listing (`filter` when given) by `startIndex` pages to its end,
+    /// handing `on_page` each page with its reply and its `startIndex`. Complete or an
+    /// error: a failed or malformed page, a listing that ends before `totalResults`, or
+    /// more than [`MAX_PAGES`] pages. A target that refuses the filter answers 400
+    /// `invalidFilter` ([`KafkamanError::is_unsupported_filter`], logged at debug: the
+    /// caller reads the whole listing instead).
+    async fn read_pages(
+        &self,
+        filter: Option<&str>,
+        mut on_page: impl FnMut(&Reply, UserPage, usize) -> Result<(), KafkamanError>,
+    ) -> Result<(), KafkamanError> {
+        let mut start_index = 1usize;
+        for _ in 0..MAX_PAGES {
+            let mut url = self.url(&["scim", "v2", "Users"]);
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(filter) = filter {
+                    q.append_pair("filter", filter);
+                }
+                q.append_pair("startIndex", &start_index.to_string())
+                    .append_pair("count", &PAGE_SIZE.to_string());
+            }
+            let reply = self.get(&url).await?;
+            if filter.is_some() && reply.status == reqwest::StatusCode::BAD_REQUEST {
+                let (scim_type, detail) = error_details(&reply.body);
+                let refused = KafkamanError::Api(Box::new(reply.refused(scim_type, detail)));
+                if refused.is_unsupported_filter() {
+                    tracing::debug!(
+                        request_id = reply.request_id.as_deref().unwrap_or(""),
+                        "kafkaman: the filter is not supported"
+                    );
+                    return Err(refused);
+                }
+            }
+            self.expect_success(&reply)?;
+            let page =
+                decode_user_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))?;
+            let (received, total) = (page.users.len(), page.total_results);
+            on_page(&reply, page, start_index)?;
             start_index += received;
-            if start_index > page.total_results {
-                users.shrink_to_fit();
-                return Ok(users);
+            if start_index > total {
+                return Ok(());
             }
             if received == 0 {
-                return Err(KafkamanError::Malformed {
-                    method: "GET".to_string(),
-                    path: http::log_path(&url),
-                    status: 200,
-                    request_id: None,
-                    reason: format!(
-                        "the listing ended after {} of {} users",
-                        start_index - 1,
-                        page.total_results
+                return Err(self.malformed(
+                    &reply,
+                    format!(
+                        "the listing ended after {} of {total} users",
+                        start_index - 1
                     ),
-                });
+                ));
             }
         }
         Err(KafkamanError::Malformed {
@@ -162,39 +196,16 @@ impl KafkamanClient {
         // id → (position in `users`, the lastModified it first showed with)
         let mut seen: HashMap<String, (usize, DateTime<FixedOffset>, String)> = HashMap::new();
         let mut moved_from: Option<(DateTime<FixedOffset>, String)> = None;
-        let mut start_index = 1usize;
-        for _ in 0..MAX_PAGES {
-            let mut url = self.url(&["scim", "v2", "Users"]);
-            url.query_pairs_mut()
-                .append_pair("filter", filter)
-                .append_pair("startIndex", &start_index.to_string())
-                .append_pair("count", &PAGE_SIZE.to_string());
-            let reply = self.get(&url).await?;
-            if reply.status == reqwest::StatusCode::BAD_REQUEST {
-                let (scim_type, detail) = error_details(&reply.body);
-                let refused = KafkamanError::Api(Box::new(reply.refused(scim_type, detail)));
-                if refused.is_unsupported_filter() {
-                    // Expected from targets without the filter: the caller reads the
-                    // full listing instead.
-                    tracing::debug!(
-                        request_id = reply.request_id.as_deref().unwrap_or(""),
-                        "kafkaman: the meta.lastModified filter is not supported"
-                    );
-                    return Err(refused);
-                }
-            }
-            self.expect_success(&reply)?;
-            let page =
-                decode_user_page(&reply.body).map_err(|reason| self.malformed(&reply, reason))?;
-            let received = page.users.len();
+        self.read_pages(Some(filter), |reply, page, _| {
             for user in page.users {
                 let Some(text) = user.last_modified.clone() else {
-                    return Err(self
-                        .malformed(&reply, format!("user {} has no meta.lastModified", user.id)));
+                    return Err(
+                        self.malformed(reply, format!("user {} has no meta.lastModified", user.id))
+                    );
                 };
                 let Ok(at) = DateTime::parse_from_rfc3339(&text) else {
                     return Err(self.malformed(
-                        &reply,
+                        reply,
                         format!(
                             "user {} has meta.lastModified {text:?}, not an RFC 3339 time",
                             user.id
@@ -214,30 +225,12 @@ impl KafkamanClient {
                     }
                 }
             }
-            start_index += received;
-            if start_index > page.total_results {
-                return Ok(ModifiedPass {
-                    users,
-                    moved_from: moved_from.map(|(_, text)| text),
-                });
-            }
-            if received == 0 {
-                return Err(self.malformed(
-                    &reply,
-                    format!(
-                        "the listing ended after {} of {} users",
-                        start_index - 1,
-                        page.total_results
-                    ),
-                ));
-            }
-        }
-        Err(KafkamanError::Malformed {
-            method: "GET".to_string(),
-            path: "/scim/v2/Users".to_string(),
-            status: 200,
-            request_id: None,
-            reason: format!("more than {MAX_PAGES} pages"),
+            Ok(())
+        })
+        .await?;
+        Ok(ModifiedPass {
+            users,
+            moved_from: moved_from.map(|(_, text)| text),
         })
     }
 

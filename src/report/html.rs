@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::chart;
 
-use super::text::{drift_groups, invite_groups, run_result, source_lines, summary_rows};
+use super::sections::{drift_groups, invite_groups, run_result, source_lines, summary_rows};
 use super::{PersonItem, Report, code_spans, human_duration, short_time};
 
 use crate::escape::html as esc;
@@ -159,7 +159,7 @@ pub(super) fn render(r: &Report) -> String {
     let _ = writeln!(
         out,
         "<p style=\"{style}\"><strong>{}</strong></p>",
-        esc(&super::text::status_line(r))
+        esc(&super::sections::status_line(r))
     );
 
     let _ = writeln!(out, "<h2 style=\"{H2}\">Summary</h2>");

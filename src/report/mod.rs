@@ -18,6 +18,7 @@ mod json;
 mod markdown;
 pub mod model;
 mod people_csv;
+mod sections;
 mod text;
 
 use crate::exit::Exit;

@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::run::{CycleKind, RunResult, RunSummary};
-use super::snapshot::{insert_invite_row, upsert_member_row};
+use super::snapshot::{insert_invite_row, upsert_member_row, upsert_okta_user_row};
 use super::{Store, StoreError, now};
 use scim_sync_plan::{AssignedUser, Member, PendingInvite, email_key};
 
@@ -165,21 +165,7 @@ impl Store {
         at: &str,
     ) -> Result<(), StoreError> {
         for u in &c.okta_upserts {
-            tx.execute(
-                "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope,
-                 user_name, given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                params![
-                    u.okta_id,
-                    u.okta_status.as_str(),
-                    u.app_status.as_str(),
-                    u.scope.as_str(),
-                    u.user_name,
-                    u.given_name,
-                    u.family_name,
-                    at
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
+            upsert_okta_user_row(tx, u, at).map_err(|e| self.sql(e))?;
         }
         for id in &c.okta_removals {
             tx.execute("DELETE FROM okta_users WHERE okta_id = ?1", params![id])

@@ -23,42 +23,11 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         tx.execute("DELETE FROM invites", [])
             .map_err(|e| self.sql(e))?;
-        {
-            let mut ins = tx
-                .prepare(
-                    "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id,
-                 active, membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                )
-                .map_err(|e| self.sql(e))?;
-            for m in members {
-                ins.execute(params![
-                    m.scim_id,
-                    m.user_name,
-                    m.given_name,
-                    m.family_name,
-                    m.external_id,
-                    m.active,
-                    m.membership.as_str(),
-                    m.role,
-                    at
-                ])
-                .map_err(|e| self.sql(e))?;
-            }
-            let mut ins = tx.prepare(
-                "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at)
-                 VALUES (?1,?2,?3,?4,?5,?6)",
-            ).map_err(|e| self.sql(e))?;
-            for i in invites {
-                ins.execute(params![
-                    i.id,
-                    i.email,
-                    i.source.as_str(),
-                    i.invited_by,
-                    i.created_at,
-                    at
-                ])
-                .map_err(|e| self.sql(e))?;
-            }
+        for m in members {
+            upsert_member_row(&tx, m, &at).map_err(|e| self.sql(e))?;
+        }
+        for i in invites {
+            insert_invite_row(&tx, i, &at).map_err(|e| self.sql(e))?;
         }
         // Links to members that no longer exist in kafkaman are dropped.
         tx.execute(
@@ -77,24 +46,8 @@ impl Store {
         let at = now();
         tx.execute("DELETE FROM okta_users", [])
             .map_err(|e| self.sql(e))?;
-        {
-            let mut ins = tx.prepare(
-                "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope, user_name,
-                 given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-            ).map_err(|e| self.sql(e))?;
-            for u in users {
-                ins.execute(params![
-                    u.okta_id,
-                    u.okta_status.as_str(),
-                    u.app_status.as_str(),
-                    u.scope.as_str(),
-                    u.user_name,
-                    u.given_name,
-                    u.family_name,
-                    at
-                ])
-                .map_err(|e| self.sql(e))?;
-            }
+        for u in users {
+            upsert_okta_user_row(&tx, u, &at).map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(())
@@ -303,13 +256,14 @@ impl Store {
     }
 }
 
-/// Inserts or updates one member row (after our own write, or an incremental read).
+/// Inserts or updates one member row (a team read, our own write, or an incremental
+/// read). Cached: a whole team's rows reuse one statement.
 pub(super) fn upsert_member_row(
     conn: &rusqlite::Connection,
     m: &Member,
     at: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id, active,
          membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
          ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
@@ -317,18 +271,18 @@ pub(super) fn upsert_member_row(
          external_id = excluded.external_id, active = excluded.active,
          membership = excluded.membership, role = excluded.role,
          refreshed_at = excluded.refreshed_at",
-        params![
-            m.scim_id,
-            m.user_name,
-            m.given_name,
-            m.family_name,
-            m.external_id,
-            m.active,
-            m.membership.as_str(),
-            m.role,
-            at
-        ],
-    )?;
+    )?
+    .execute(params![
+        m.scim_id,
+        m.user_name,
+        m.given_name,
+        m.family_name,
+        m.external_id,
+        m.active,
+        m.membership.as_str(),
+        m.role,
+        at
+    ])?;
     Ok(())
 }
 
@@ -338,17 +292,40 @@ pub(super) fn insert_invite_row(
     i: &PendingInvite,
     at: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at)
          VALUES (?1,?2,?3,?4,?5,?6)",
-        params![
-            i.id,
-            i.email,
-            i.source.as_str(),
-            i.invited_by,
-            i.created_at,
-            at
-        ],
-    )?;
+    )?
+    .execute(params![
+        i.id,
+        i.email,
+        i.source.as_str(),
+        i.invited_by,
+        i.created_at,
+        at
+    ])?;
+    Ok(())
+}
+
+/// Inserts (or replaces) one row of the last Okta read (a full read, or a re-read).
+pub(super) fn upsert_okta_user_row(
+    conn: &rusqlite::Connection,
+    u: &AssignedUser,
+    at: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope, user_name,
+         given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    )?
+    .execute(params![
+        u.okta_id,
+        u.okta_status.as_str(),
+        u.app_status.as_str(),
+        u.scope.as_str(),
+        u.user_name,
+        u.given_name,
+        u.family_name,
+        at
+    ])?;
     Ok(())
 }

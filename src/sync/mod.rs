@@ -20,39 +20,23 @@ use scim_sync_plan::Plan;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyError, ApplyReport};
-use crate::config::{Config, SecretError};
-use crate::kafkaman::KafkamanError;
-use crate::okta::OktaError;
+use crate::config::Config;
 use crate::progress::Progress;
 use crate::store::{CycleKind, RunMode, RunResult, RunSummary, Store, StoreError, Trigger};
 use crate::view::{self, ViewError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// A secret the configuration names can't be read: the configuration is wrong.
-    #[error("{0}")]
-    Secret(SecretError),
-    #[error("reading Okta failed, nothing was changed: {0}")]
-    Okta(Box<OktaError>),
-    #[error("reading the kafkaman team failed, nothing was changed: {0}")]
-    Kafkaman(Box<KafkamanError>),
+    /// A read of Okta or kafkaman failed, or a secret can't be read (the configuration
+    /// is wrong): nothing was changed.
+    #[error(transparent)]
+    Read(#[from] ViewError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
     #[error("interrupted while reading, nothing was changed")]
     Interrupted,
-}
-
-impl From<ViewError> for SyncError {
-    fn from(e: ViewError) -> Self {
-        match e {
-            ViewError::Secret(e) => SyncError::Secret(e),
-            ViewError::Okta(e) => SyncError::Okta(e),
-            ViewError::Kafkaman(e) => SyncError::Kafkaman(e),
-            ViewError::Store(e) => SyncError::Store(e),
-        }
-    }
 }
 
 /// Called once a real cycle's plan is made and recorded, before its first write (the

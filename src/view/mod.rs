@@ -28,7 +28,6 @@ pub use snapshot::Snapshot;
 use crate::config::SecretError;
 use crate::kafkaman::KafkamanError;
 use crate::okta::OktaError;
-use crate::store::StoreError;
 
 /// Why the view could not be built. Nothing was written when it couldn't.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +39,6 @@ pub enum ViewError {
     Okta(Box<OktaError>),
     #[error("reading the kafkaman team failed, nothing was changed: {0}")]
     Kafkaman(Box<KafkamanError>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl From<OktaError> for ViewError {
