@@ -6,24 +6,10 @@ use std::str::FromStr;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use super::run::{RunMode, RunRecord, RunResult, RunSummary, Trigger};
+use super::run::{OpState, RunMode, RunRecord, RunResult, RunSummary, Trigger};
 use super::{Store, StoreError, now};
 use scim_sync_plan::model::UnknownValue;
 use scim_sync_plan::{OpKind, Operation, Plan, string_enum};
-
-string_enum! {
-    /// Where an operation stands.
-    pub enum OpState ("operation state") {
-        /// Written before the call; still there after a crash means the outcome is unknown.
-        Intent => "intent",
-        Done => "done",
-        Failed => "failed",
-        /// Found unfinished after a crash and resolved by looking at kafkaman.
-        Recovered => "recovered",
-        /// Not attempted (shutdown before its turn).
-        Skipped => "skipped",
-    }
-}
 
 string_enum! {
     /// Which part of a plan a recorded item was in.

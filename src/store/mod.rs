@@ -22,11 +22,11 @@ use rusqlite::Connection;
 
 pub use cursor::{SnapshotChanges, SyncCursor};
 pub use held::HeldDeactivation;
-pub use journal::{OpRecord, OpState, PlanCategory, PlanItem};
+pub use journal::{OpRecord, PlanCategory, PlanItem};
 pub use lock::StateLock;
 use migrations::MIGRATIONS;
 pub use run::{
-    CycleKind, FullReason, OutcomeKey, RunMode, RunRecord, RunResult, RunSummary, Trigger,
+    CycleKind, FullReason, OpState, OutcomeKey, RunMode, RunRecord, RunResult, RunSummary, Trigger,
 };
 use scim_sync_plan::model::UnknownValue;
 

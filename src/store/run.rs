@@ -1,5 +1,5 @@
 //! Runs as the journal records them: what started each, how it ran and ended, and its
-//! figures. Every field is typed; a stored value this version does not know is an error
+//! figures (with the states its operations reach). Every field is typed; a stored value this version does not know is an error
 //! that names it, never a string passed along.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 use scim_sync_plan::model::UnknownValue;
 use scim_sync_plan::{OpKind, string_enum};
 
-use super::journal::OpState;
+string_enum! {
+    /// Where an operation stands.
+    pub enum OpState ("operation state") {
+        /// Written before the call; still there after a crash means the outcome is unknown.
+        Intent => "intent",
+        Done => "done",
+        Failed => "failed",
+        /// Found unfinished after a crash and resolved by looking at kafkaman.
+        Recovered => "recovered",
+        /// Not attempted (shutdown before its turn).
+        Skipped => "skipped",
+    }
+}
 
 string_enum! {
     /// What started a run.
