@@ -1,6 +1,10 @@
 //! scim-sync: keeps a kafkaman team in step with the users assigned to the kafkaman app
-//! in Okta. Data flows one way: `config` → `okta` → `kafkaman` → `store` → `plan` →
-//! `apply` → `sync`, driven by `cli` (one cycle, `check`, `demo`). See ARCHITECTURE.md.
+//! in Okta. Data flows one way, and so do imports: [`config`] → the clients ([`okta`],
+//! [`kafkaman`], over the one transport in [`http`]) and the [`store`] → [`view`] (both
+//! sides and the snapshot as the planner's model) → the planner (`scim_sync_plan`, its
+//! own crate: the only decider) → [`apply`] → [`sync`] (one cycle, in stages) →
+//! [`daemon`], [`report`], [`explain`], [`history`], [`check`] → [`cli`]. The simulators
+//! are their own crate (`scim_sync_sim`), behind the `sim` feature. See ARCHITECTURE.md.
 
 pub mod apply;
 pub mod build_info;
