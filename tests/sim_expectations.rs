@@ -2,51 +2,23 @@
 //! `seats_after_first_sync`, `in_sync`) held against a real cycle of the product: the
 //! simulators' crate can't run the product itself, so these live here.
 
-use std::collections::{HashMap, HashSet};
-
 use scim_sync::store::RunResult;
-use scim_sync::sync::{CycleOptions, run_cycle};
-use scim_sync_sim::Scenario;
-use scim_sync_sim::generate::{builtin, demo, demo_ids, generate, in_sync, seats_after_first_sync};
+use scim_sync::sync::{CycleOptions, CycleReport, run_cycle};
+use scim_sync_sim::generate::{
+    assigned_ids, builtin, demo, demo_ids, generate, in_sync, seats_after_first_sync,
+};
+use scim_sync_sim::{Scenario, SimWorld};
 
-/// Ids of users assigned directly or through an assigned group.
-fn assigned_ids(s: &Scenario) -> HashSet<String> {
-    let mut ids: HashMap<String, String> = HashMap::new();
-    for u in &s.okta.users {
-        if let Some(id) = &u.id {
-            ids.insert(u.login.to_lowercase(), id.clone());
-            ids.insert(id.clone(), id.clone());
-        }
-    }
-    let id_of = |r: &String| {
-        ids.get(r.as_str())
-            .or_else(|| ids.get(&r.to_lowercase()))
-            .cloned()
-    };
-    let mut out: HashSet<String> = s.okta.assignments.users.iter().filter_map(id_of).collect();
-    for g in &s.okta.groups {
-        if s.okta.assignments.groups.contains(&g.name) {
-            out.extend(g.members.iter().filter_map(id_of));
-        }
-    }
-    out
-}
-
-/// Seats in use after a real first sync of `s` through the in-process simulators and
-/// the planner (with `protected` protected and no deactivation cap): what
-/// [`seats_after_first_sync`] must predict.
-async fn seats_used_after_a_real_sync(s: &Scenario, protected: &[&str]) -> u32 {
-    let world = scim_sync_sim::SimWorld::start(s)
-        .await
-        .expect("simulators start");
+/// A real first cycle of the product on `s` through the in-process simulators, with
+/// `extra_config` appended to the config the simulators write. Returns the running
+/// simulators and the cycle's report.
+async fn first_sync(s: &Scenario, extra_config: &str) -> (SimWorld, CycleReport) {
+    let world = SimWorld::start(s).await.expect("simulators start");
     let dir = tempfile::tempdir().expect("temp dir");
     let (config_path, db) = (dir.path().join("config.toml"), dir.path().join("state.db"));
     scim_sync_sim::process::write_config(&world, &config_path, &db).expect("config written");
     let mut text = std::fs::read_to_string(&config_path).expect("config reads");
-    text.push_str(&format!(
-        "\n[safety]\nprotected_users = {protected:?}\nmax_deactivations = 1000000\n\
-         max_deactivations_percent = 100\n"
-    ));
+    text.push_str(extra_config);
     std::fs::write(&config_path, text).expect("config writes");
     let cfg = scim_sync::config::load(&config_path).expect("config loads");
     let store = scim_sync::store::Store::open(&db).expect("store opens");
@@ -54,6 +26,17 @@ async fn seats_used_after_a_real_sync(s: &Scenario, protected: &[&str]) -> u32 {
     let report = run_cycle(&cfg, &store, &CycleOptions::default(), &cancel)
         .await
         .expect("the sync runs");
+    (world, report)
+}
+
+/// Seats in use after a real first sync of `s` (with `protected` protected and no
+/// deactivation cap): what [`seats_after_first_sync`] must predict.
+async fn seats_used_after_a_real_sync(s: &Scenario, protected: &[&str]) -> u32 {
+    let extra = format!(
+        "\n[safety]\nprotected_users = {protected:?}\nmax_deactivations = 1000000\n\
+         max_deactivations_percent = 100\n"
+    );
+    let (world, report) = first_sync(s, &extra).await;
     assert_eq!(report.result, RunResult::Success, "every operation applied");
     let (used, _) = world.kafkaman.seats();
     world.shutdown();
@@ -100,18 +83,7 @@ async fn in_sync_team_needs_no_change() {
     in_sync(&mut s);
     s.validate_refs().expect("valid");
     assert!(s.kafkaman.invites.is_empty());
-    let world = scim_sync_sim::SimWorld::start(&s)
-        .await
-        .expect("simulators start");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (config_path, db) = (dir.path().join("config.toml"), dir.path().join("state.db"));
-    scim_sync_sim::process::write_config(&world, &config_path, &db).expect("config written");
-    let cfg = scim_sync::config::load(&config_path).expect("config loads");
-    let store = scim_sync::store::Store::open(&db).expect("store opens");
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let report = run_cycle(&cfg, &store, &CycleOptions::default(), &cancel)
-        .await
-        .expect("the sync runs");
+    let (world, report) = first_sync(&s, "").await;
     assert_eq!(report.result, RunResult::Success);
     assert!(
         report.plan.operations.is_empty(),

@@ -172,3 +172,27 @@ pub fn seats_after_first_sync(scenario: &Scenario) -> u32 {
     }
     seats
 }
+
+/// Ids of the scenario's users assigned to the app directly or through an assigned group
+/// (users and groups may be named by id or login).
+pub fn assigned_ids(s: &Scenario) -> HashSet<String> {
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for u in &s.okta.users {
+        if let Some(id) = &u.id {
+            ids.insert(u.login.to_lowercase(), id.clone());
+            ids.insert(id.clone(), id.clone());
+        }
+    }
+    let id_of = |r: &String| {
+        ids.get(r.as_str())
+            .or_else(|| ids.get(&r.to_lowercase()))
+            .cloned()
+    };
+    let mut out: HashSet<String> = s.okta.assignments.users.iter().filter_map(id_of).collect();
+    for g in &s.okta.groups {
+        if s.okta.assignments.groups.contains(&g.name) {
+            out.extend(g.members.iter().filter_map(id_of));
+        }
+    }
+    out
+}

@@ -24,7 +24,7 @@ use crate::scenario::{
 
 pub use builtin::{builtin, builtin_ids};
 pub use demo::{demo, demo_ids};
-pub use expect::{in_sync, is_entitled_status, seats_after_first_sync};
+pub use expect::{assigned_ids, in_sync, is_entitled_status, seats_after_first_sync};
 pub use synthetic::generate;
 
 fn make_groups<'a>(id_prefix: &str, names: impl Iterator<Item = &'a str>) -> Vec<OktaGroupSpec> {

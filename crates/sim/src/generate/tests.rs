@@ -17,29 +17,6 @@ fn member<'a>(s: &'a Scenario, email: &str) -> Option<&'a MemberSpec> {
         .find(|m| m.email.eq_ignore_ascii_case(email))
 }
 
-/// Ids of users assigned directly or through an assigned group.
-fn assigned_ids(s: &Scenario) -> HashSet<String> {
-    let mut ids: HashMap<String, String> = HashMap::new();
-    for u in &s.okta.users {
-        if let Some(id) = &u.id {
-            ids.insert(u.login.to_lowercase(), id.clone());
-            ids.insert(id.clone(), id.clone());
-        }
-    }
-    let id_of = |r: &String| {
-        ids.get(r.as_str())
-            .or_else(|| ids.get(&r.to_lowercase()))
-            .cloned()
-    };
-    let mut out: HashSet<String> = s.okta.assignments.users.iter().filter_map(id_of).collect();
-    for g in &s.okta.groups {
-        if s.okta.assignments.groups.contains(&g.name) {
-            out.extend(g.members.iter().filter_map(id_of));
-        }
-    }
-    out
-}
-
 /// Round trip through TOML and the loader: what a file written from it would give.
 fn reload(s: &Scenario) -> Scenario {
     let text = toml::to_string(s).expect("serializes");
