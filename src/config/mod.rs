@@ -7,9 +7,10 @@
 //! directory. `config.example.toml` documents every key.
 //!
 //! `raw.rs` is the file as serde reads it (with spans), `validate.rs` turns it into the
-//! types of `model.rs` (one function per section and value kind), `error.rs` places
-//! errors at key and line (with "did you mean" for a misspelt key), `secret.rs` resolves
-//! secret references, `scim-sync config check` is `crate::config_check`.
+//! types of `model.rs` (one function per section, and per value kind in
+//! `validate/values.rs`), `error.rs` places errors at key and line (with "did you mean"
+//! for a misspelt key), `secret.rs` resolves secret references, `scim-sync config check`
+//! is `crate::config_check`.
 
 mod error;
 pub(crate) use error::line_of_key;

@@ -1,7 +1,8 @@
 //! Okta source client: reads the users assigned to the kafkaman app (and what `check` and
 //! `explain` need) from Okta's management API, through the shared HTTP transport.
 //!
-//! `client` holds the endpoints, `log` the System Log polling types, `model` the wire types, `oauth` the credentials (SSWS,
+//! `client` holds the endpoints (the System Log polling in `client/log_poll.rs`), `log`
+//! the System Log polling types, `model` the wire types, `oauth` the credentials (SSWS,
 //! or OAuth `private_key_jwt` with the token exchange), `error` what callers match on.
 
 mod client;

@@ -3,6 +3,7 @@
 //! says what is allowed and what changes.
 
 mod changes;
+mod scim_changes;
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;

@@ -1,4 +1,5 @@
-//! The simulated org's data and the indexes kept over it (admin operations: `admin.rs`).
+//! The simulated org's data and the indexes kept over it (admin operations: `admin.rs`,
+//! the System Log events they emit: `events.rs`).
 //!
 //! Users live in a `BTreeMap` by id, which is also the order of every listing and what
 //! cursors point into. The app's assigned users (`app_users`) are an index kept up to
@@ -6,6 +7,7 @@
 //! page of app users is a range read, not a scan of the org.
 
 mod admin;
+mod events;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -181,7 +183,6 @@ pub enum OrgError {
 
 /// The admin who makes the changes done through the simulator's control API.
 pub const ADMIN_ID: &str = "00usimadmin0000000001";
-const ADMIN_LOGIN: &str = "admin@sim.okta.example";
 
 #[derive(Debug)]
 pub struct Org {
@@ -466,92 +467,6 @@ impl Org {
         }
     }
 
-    fn user_target(&self, uid: &str) -> Value {
-        match self.users.get(uid) {
-            Some(u) => json!({
-                "id": u.id,
-                "type": "User",
-                "alternateId": u.login(),
-                "displayName": u.display_name(),
-            }),
-            None => json!({"id": uid, "type": "User"}),
-        }
-    }
-
-    /// An app membership event's targets, as Okta lists them: the assignment
-    /// (`AppUser`, its own `0ua…` id), the app, then the user.
-    pub(super) fn app_membership_targets(&self, uid: &str) -> Vec<Value> {
-        let mut targets = Vec::with_capacity(3);
-        if let Some(row) = self.app_users.get(uid) {
-            let mut t = self.user_target(uid);
-            t["id"] = Value::String(row.id.clone());
-            t["type"] = Value::String("AppUser".into());
-            targets.push(t);
-        }
-        targets.push(self.app_target());
-        targets.push(self.user_target(uid));
-        targets
-    }
-
-    fn app_target(&self) -> Value {
-        json!({
-            "id": self.app_id,
-            "type": "AppInstance",
-            "alternateId": self.app_label,
-            "displayName": self.app_label,
-        })
-    }
-
-    fn group_target(&self, gid: &str) -> Value {
-        let name = self.groups.get(gid).map(|g| g.name.as_str()).unwrap_or("");
-        json!({"id": gid, "type": "UserGroup", "alternateId": "unknown", "displayName": name})
-    }
-
-    /// Appends a System Log event done by the simulator's admin. It becomes visible to
-    /// `/api/v1/logs` after `log_delay`, and its `published` is up to `log_jitter` before
-    /// `at`, so that an event persisted later may have been published earlier.
-    fn emit(&mut self, at: Ts, event_type: &str, message: &str, legacy: &str, targets: Vec<Value>) {
-        let seq = self.log.len() as u64 + 1;
-        let jitter_ms = self.log_jitter.num_milliseconds().max(0);
-        let published = if jitter_ms > 0 {
-            at - Duration::milliseconds(fastrand::i64(0..=jitter_ms))
-        } else {
-            at
-        };
-        let event = json!({
-            "uuid": uuid::Uuid::new_v4().to_string(),
-            "published": fmt_ts(&published),
-            "eventType": event_type,
-            "legacyEventType": legacy,
-            "version": "0",
-            "severity": "INFO",
-            "displayMessage": message,
-            "actor": {
-                "id": ADMIN_ID,
-                "type": "User",
-                "alternateId": ADMIN_LOGIN,
-                "displayName": "Sim Admin",
-            },
-            "client": {
-                "device": "Unknown",
-                "ipAddress": "127.0.0.1",
-                "userAgent": {"rawUserAgent": "scim-sync-sim", "os": "Unknown", "browser": "UNKNOWN"},
-            },
-            "authenticationContext": {"authenticationStep": 0, "externalSessionId": "trssimadmin"},
-            "outcome": {"result": "SUCCESS"},
-            "target": targets,
-            "transaction": {"type": "WEB", "id": random_base62(27), "detail": {}},
-            "debugContext": {"debugData": {}},
-            "request": {"ipChain": [{"ip": "127.0.0.1", "version": "V4"}]},
-        });
-        self.log.push(LogEntry {
-            seq,
-            published,
-            visible_at: at + self.log_delay,
-            event,
-        });
-    }
-
     fn set_status(&mut self, uid: &str, status: UserStatus, at: Ts) {
         if let Some(u) = self.users.get_mut(uid) {
             u.status = status;
@@ -565,18 +480,6 @@ impl Org {
 
     fn status_of(&self, uid: &str) -> Option<UserStatus> {
         self.users.get(uid).map(|u| u.status)
-    }
-
-    fn lifecycle_event(
-        &mut self,
-        uid: &str,
-        at: Ts,
-        event_type: &str,
-        message: &str,
-        legacy: &str,
-    ) {
-        let t = vec![self.user_target(uid)];
-        self.emit(at, event_type, message, legacy, t);
     }
 }
 
