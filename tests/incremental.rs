@@ -344,3 +344,98 @@ async fn a_quiet_cycle_on_a_large_team_changed_earlier_reads_one_kafkaman_page()
         quiet.summary
     );
 }
+
+/// An admin changes an assigned, active user's name in Okta: the System Log names them
+/// and the incremental cycle re-reads their assignment. Returns the env, ready.
+async fn renamed_active_user() -> Env {
+    let env = synced_builtin().await;
+    assert!(env.member(b::BARBARA_EMAIL).active);
+    let mut changes = serde_json::Map::new();
+    changes.insert("firstName".into(), serde_json::json!("Barbara J."));
+    env.world.okta.update_profile(b::BARBARA, changes).unwrap();
+    env
+}
+
+/// Only Okta's own "not assigned" answer may lead to a deactivation: a 404 from a proxy
+/// on the re-read of an assigned, active user fails the cycle, writes nothing, and the
+/// next cycle (full) keeps the member.
+#[tokio::test]
+async fn a_proxy_404_on_a_re_read_deactivates_nobody() {
+    let env = renamed_active_user().await;
+    env.world.okta.faults().arm(FaultSpec {
+        route: "/api/v1/apps/*/users/*".into(),
+        method: Some("GET".into()),
+        kind: FaultKind::Proxy { status: 404 },
+        count: 100,
+        after: 0,
+    });
+    let writes = env.kafkaman_writes().len();
+    let err = env
+        .cycle_with(CycleOptions::default())
+        .await
+        .expect_err("a 404 that is not Okta's proves nothing");
+    let text = err.to_string();
+    assert!(
+        text.contains("without Okta's not-found answer") && text.contains("nothing was changed"),
+        "{text}"
+    );
+    assert_eq!(env.kafkaman_writes().len(), writes, "nothing written");
+    assert!(env.member(b::BARBARA_EMAIL).active);
+    env.world.okta.faults().clear();
+    let next = env.sync().await;
+    assert_eq!(
+        next.summary.full_reason,
+        Some(FullReason::PreviousReadFailed)
+    );
+    assert_eq!(next.applied.count(OpKind::Deactivate, OpState::Done), 0);
+    assert!(env.member(b::BARBARA_EMAIL).active);
+    full_dry_run_is_empty(&env).await;
+}
+
+/// Okta's E0000007 for the app's users is also what an app that was deleted answers:
+/// the client reads the app before believing it, and a vanished app deactivates nobody.
+#[tokio::test]
+async fn e0000007_from_an_app_that_vanished_deactivates_nobody() {
+    let env = renamed_active_user().await;
+    for route in ["/api/v1/apps/*/users/*", "/api/v1/apps/*"] {
+        env.world.okta.faults().arm(FaultSpec {
+            route: route.into(),
+            method: Some("GET".into()),
+            // The simulated Okta's own 404: an E0000007 error object.
+            kind: FaultKind::Status { status: 404 },
+            count: 100,
+            after: 0,
+        });
+    }
+    let writes = env.kafkaman_writes().len();
+    let err = env
+        .cycle_with(CycleOptions::default())
+        .await
+        .expect_err("the app is gone");
+    assert!(err.to_string().contains("check okta.app_id"), "{err}");
+    assert_eq!(env.kafkaman_writes().len(), writes, "nothing written");
+    assert!(env.member(b::BARBARA_EMAIL).active);
+}
+
+/// Okta's own answer, with the app in place, still means "not assigned".
+#[tokio::test]
+async fn e0000007_for_an_unassigned_user_still_deactivates() {
+    let env = synced_builtin().await;
+    env.world.okta.unassign_user(b::SOPHIE).unwrap();
+    let next = env.sync().await;
+    assert_eq!(next.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(next.applied.count(OpKind::Deactivate, OpState::Done), 1);
+    let app_reads = env
+        .world
+        .okta
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path == format!("/api/v1/apps/{}", env.world.okta.app_id())
+        })
+        .count();
+    assert_eq!(
+        app_reads, 1,
+        "the app was read once to confirm the E0000007"
+    );
+}

@@ -89,12 +89,19 @@ pub struct OktaClient {
     inner: Arc<Inner>,
 }
 
+/// Okta's error code for a resource that doesn't exist (`ErrorResourceNotFound404` in
+/// Okta's management API spec; e.g. "Not found: Resource not found: {id} (AppUser)").
+const NOT_FOUND_CODE: &str = "E0000007";
+
 struct Inner {
     transport: Arc<Transport>,
     org_url: Url,
     auth: AuthState,
     page_size: u32,
     profile_attributes: Vec<String>,
+    /// The app answered `GET /api/v1/apps/{id}` during this client's life: Okta's
+    /// E0000007 for one of its users then means "not assigned", not "no such app".
+    app_confirmed: std::sync::atomic::AtomicBool,
 }
 
 impl OktaClient {
@@ -146,6 +153,7 @@ impl OktaClient {
                 auth,
                 page_size: opts.page_size,
                 profile_attributes: opts.profile_attributes,
+                app_confirmed: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -206,7 +214,11 @@ impl OktaClient {
         self.parse_json(&reply)
     }
 
-    /// One user's assignment to the app, with the user embedded; None when not assigned.
+    /// One user's assignment to the app, with the user embedded. None only on Okta's
+    /// own answer that the user is not assigned: a 404 whose error object is `E0000007`
+    /// while the app itself reads fine. Any other 404 (a proxy's page, E0000008 for a path
+    /// Okta doesn't serve, an app that vanished) is an error: it proves nothing about the
+    /// user, and only Okta's answer may lead to a deactivation.
     pub async fn get_app_user(
         &self,
         app_id: &str,
@@ -214,9 +226,13 @@ impl OktaClient {
     ) -> Result<Option<AppUser>, OktaError> {
         let mut url = self.api_url(&["api", "v1", "apps", app_id, "users", user_id]);
         url.query_pairs_mut().append_pair("expand", "user");
-        let Some(reply) = self.get(&url).await?.found() else {
+        let reply = self.get(&url).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            self.okta_not_found(&reply)?;
+            // E0000007 is also what a deleted app answers for its users.
+            self.confirm_app(app_id).await?;
             return Ok(None);
-        };
+        }
         self.expect_success(&reply)?;
         let value: serde_json::Value = self.parse_json(&reply)?;
         let mut user = parse_app_user(value).map_err(|reason| self.malformed(&reply, reason))?;
@@ -232,12 +248,15 @@ impl OktaClient {
         }
     }
 
-    /// A user by id or login; None when there is no such user.
+    /// A user by id or login; None when Okta answers that there is no such user (a 404
+    /// with `E0000007`; any other 404 is an error).
     pub async fn get_user(&self, id_or_login: &str) -> Result<Option<OktaUser>, OktaError> {
         let url = self.api_url(&["api", "v1", "users", id_or_login]);
-        let Some(reply) = self.get(&url).await?.found() else {
+        let reply = self.get(&url).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            self.okta_not_found(&reply)?;
             return Ok(None);
-        };
+        }
         self.expect_success(&reply)?;
         let value: serde_json::Value = self.parse_json(&reply)?;
         parse_user(value)
@@ -481,6 +500,32 @@ impl OktaClient {
             request_id: reply.request_id.clone(),
             reason,
         })
+    }
+
+    /// Ok when this 404 is Okta's own "not found" (`E0000007` in Okta's error object);
+    /// otherwise the error that says it proves nothing.
+    fn okta_not_found(&self, reply: &Reply) -> Result<(), OktaError> {
+        let code = parse_error_body(&reply.body).and_then(|b| b.error_code);
+        if code.as_deref() == Some(NOT_FOUND_CODE) {
+            return Ok(());
+        }
+        Err(reply.failed(OktaError::UnprovenNotFound {
+            path: reply.path().to_string(),
+            error_code: code,
+            request_id: reply.request_id.clone(),
+        }))
+    }
+
+    /// Reads the app once per client: its users' E0000007 means "not assigned" only
+    /// while the app exists.
+    async fn confirm_app(&self, app_id: &str) -> Result<(), OktaError> {
+        use std::sync::atomic::Ordering;
+        if self.inner.app_confirmed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.get_app(app_id).await?;
+        self.inner.app_confirmed.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     fn app_not_found(&self, app_id: &str, reply: &Reply) -> OktaError {

@@ -40,6 +40,16 @@ pub enum OktaError {
         error_code: Option<String>,
         request_id: Option<String>,
     },
+    #[error(
+        "{path} answered 404 without Okta's not-found answer (E0000007{}){}: nothing is concluded from it (a proxy in the way, or okta.org_url not the Okta org?)",
+        .error_code.as_deref().map(|c| format!("; it said {c}")).unwrap_or_default(),
+        rid_part(.request_id)
+    )]
+    UnprovenNotFound {
+        path: String,
+        error_code: Option<String>,
+        request_id: Option<String>,
+    },
     #[error("Okta answered {0}")]
     // Boxed: the error stays small on every Ok path.
     Api(Box<Refused>),
@@ -88,6 +98,7 @@ impl OktaError {
             OktaError::Unauthorized { request_id, .. }
             | OktaError::Forbidden { request_id, .. }
             | OktaError::AppNotFound { request_id, .. }
+            | OktaError::UnprovenNotFound { request_id, .. }
             | OktaError::RateLimited { request_id, .. }
             | OktaError::Malformed { request_id, .. }
             | OktaError::Token { request_id, .. } => request_id.as_deref(),
@@ -100,7 +111,8 @@ impl OktaError {
         match self {
             OktaError::Unauthorized { error_code, .. }
             | OktaError::Forbidden { error_code, .. }
-            | OktaError::AppNotFound { error_code, .. } => error_code.as_deref(),
+            | OktaError::AppNotFound { error_code, .. }
+            | OktaError::UnprovenNotFound { error_code, .. } => error_code.as_deref(),
             OktaError::Api(refused) => refused.code.as_deref(),
             OktaError::RateLimited { .. } => Some("E0000047"),
             OktaError::Token { error, .. } => Some(error),
@@ -115,7 +127,7 @@ impl OktaError {
             | OktaError::Token { status, .. } => Some(*status),
             OktaError::Api(refused) => Some(refused.status),
             OktaError::Forbidden { .. } => Some(403),
-            OktaError::AppNotFound { .. } => Some(404),
+            OktaError::AppNotFound { .. } | OktaError::UnprovenNotFound { .. } => Some(404),
             OktaError::RateLimited { .. } => Some(429),
             OktaError::Config(_) | OktaError::Transport(_) => None,
         }

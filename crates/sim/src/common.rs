@@ -115,6 +115,10 @@ pub enum FaultKind {
     /// Answer with this status and the server's error body for it, without running the
     /// handler. `status = 429` gives a rate-limit burst with the server's 429 headers.
     Status { status: u16 },
+    /// Answer as an HTTP proxy in front of the server would (a gateway, a captive
+    /// portal): this status with an HTML page, none of the server's headers or error
+    /// body. A client must not take it for the server's own answer.
+    Proxy { status: u16 },
     /// Delay the response by this many milliseconds.
     Latency { ms: u64 },
     /// Run the handler at once, then hold its answer back for this many milliseconds:
@@ -180,6 +184,8 @@ impl TryFrom<RawFaultSpec> for FaultSpec {
         let kind = match (raw.kind.as_str(), raw.status, raw.ms) {
             ("status", Some(status), None) => FaultKind::Status { status },
             ("status", None, _) => return Err("fault kind \"status\" needs `status`".into()),
+            ("proxy", Some(status), None) => FaultKind::Proxy { status },
+            ("proxy", None, _) => return Err("fault kind \"proxy\" needs `status`".into()),
             ("latency", None, Some(ms)) => FaultKind::Latency { ms },
             ("latency", _, None) => return Err("fault kind \"latency\" needs `ms`".into()),
             ("slow_response", None, Some(ms)) => FaultKind::SlowResponse { ms },
@@ -190,14 +196,15 @@ impl TryFrom<RawFaultSpec> for FaultSpec {
             ("truncate", None, None) => FaultKind::Truncate,
             ("malformed", None, None) => FaultKind::Malformed,
             (
-                k @ ("status" | "latency" | "slow_response" | "drop" | "truncate" | "malformed"),
+                k @ ("status" | "proxy" | "latency" | "slow_response" | "drop" | "truncate"
+                | "malformed"),
                 _,
                 _,
             ) => {
                 return Err(format!(
                     "fault kind {k:?} takes {}",
                     match k {
-                        "status" => "`status`, not `ms`",
+                        "status" | "proxy" => "`status`, not `ms`",
                         "latency" | "slow_response" => "`ms`, not `status`",
                         _ => "neither `status` nor `ms`",
                     }
@@ -205,7 +212,7 @@ impl TryFrom<RawFaultSpec> for FaultSpec {
             }
             (k, _, _) => {
                 return Err(format!(
-                    "unknown fault kind {k:?}, expected one of status, latency, slow_response, drop, truncate, malformed"
+                    "unknown fault kind {k:?}, expected one of status, proxy, latency, slow_response, drop, truncate, malformed"
                 ));
             }
         };
@@ -330,6 +337,23 @@ pub async fn sim_layer(State(common): State<SimCommon>, req: Request, next: Next
             .log
             .record(&method, &path, &query, resp.status().as_u16());
         return resp;
+    }
+    if let Some(status) = faults.iter().find_map(|f| match f {
+        FaultKind::Proxy { status } => Some(*status),
+        _ => None,
+    }) {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let page = format!(
+            "<html><head><title>{code}</title></head><body><center><h1>{code}</h1></center>\
+             <hr><center>nginx</center></body></html>\n"
+        );
+        common.log.record(&method, &path, &query, code.as_u16());
+        return (
+            code,
+            [(axum::http::header::CONTENT_TYPE, "text/html")],
+            page,
+        )
+            .into_response();
     }
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
