@@ -335,6 +335,7 @@ async fn oauth_token_is_obtained_once_and_reused() {
         public_key_pem: TEST_PUBLIC_KEY.to_string(),
         kid: Some("key-1".to_string()),
         scopes: scim_sync_sim::scenario::all_read_scopes(),
+        require_dpop: true,
     });
     let world = SimWorld::start(&s).await.unwrap();
     let mut o = options(&world);
@@ -357,8 +358,10 @@ async fn oauth_token_is_obtained_once_and_reused() {
         .into_iter()
         .filter(|r| r.path == "/oauth2/v1/token")
         .collect();
-    assert_eq!(token_requests.len(), 1, "{token_requests:?}");
-    assert_eq!(token_requests[0].status, 200);
+    // DPoP-first: the first proof carries no nonce, Okta answers 400 use_dpop_nonce with
+    // one, and the second request gets the token, used for everything after.
+    let statuses: Vec<u16> = token_requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [400, 200], "{token_requests:?}");
 }
 
 #[tokio::test]
@@ -369,6 +372,7 @@ async fn oauth_app_without_the_apps_scope_is_told_which_scope() {
         public_key_pem: TEST_PUBLIC_KEY.to_string(),
         kid: None,
         scopes: vec!["okta.users.read".to_string()],
+        require_dpop: true,
     });
     let world = SimWorld::start(&s).await.unwrap();
     let mut o = options(&world);
@@ -403,7 +407,7 @@ async fn oauth_with_an_unknown_client_says_what_to_check() {
         .await
         .unwrap_err();
     assert!(matches!(err, OktaError::Token { .. }), "{err}");
-    assert!(err.to_string().contains("okta.client_id"), "{err}");
+    assert!(err.to_string().contains("okta.oauth.client_id"), "{err}");
 }
 
 #[tokio::test]
@@ -496,6 +500,7 @@ async fn oauth_token_rejected_once_is_replaced_once() {
         public_key_pem: TEST_PUBLIC_KEY.to_string(),
         kid: None,
         scopes: scim_sync_sim::scenario::all_read_scopes(),
+        require_dpop: true,
     });
     let world = SimWorld::start(&s).await.unwrap();
     let mut o = options(&world);
@@ -521,7 +526,9 @@ async fn oauth_token_rejected_once_is_replaced_once() {
         .await
         .unwrap();
     assert_eq!(ids(&users), expected_ids(&world, 6));
-    assert_eq!(token_requests(&world), 2);
+    // The first token takes two requests (Okta's DPoP nonce); the new one, with the
+    // nonce known, one.
+    assert_eq!(token_requests(&world), 3);
     // Rejected again with a fresh token: an error, after one more token only.
     arm(&world, FaultKind::Status { status: 401 }, 0, 5);
     let err = okta
@@ -529,7 +536,7 @@ async fn oauth_token_rejected_once_is_replaced_once() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
-    assert_eq!(token_requests(&world), 3);
+    assert_eq!(token_requests(&world), 4);
 }
 
 /// A drained bucket: `count` 429s in a row, each asking to wait for the 1 s window's

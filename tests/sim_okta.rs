@@ -771,6 +771,8 @@ async fn oauth_service_app_tokens_and_scopes() {
         public_key_pem: TEST_PUB.into(),
         kid: Some("test-kid".into()),
         scopes: vec!["okta.users.read".into(), "okta.apps.read".into()],
+        // An app made through Okta's API: DPoP off (`dpop_bound_access_tokens: false`).
+        require_dpop: false,
     }];
     let api = Api::new(&sc).await;
     let aud = api.sim.token_url();

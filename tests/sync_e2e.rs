@@ -4,7 +4,7 @@ use crate::common;
 
 use common::Env;
 use scim_sync::store::RunResult;
-use scim_sync::store::{OpState, RunMode};
+use scim_sync::store::{CycleKind, OpState, RunMode};
 use scim_sync::sync::{CycleOptions, SyncError};
 use scim_sync_plan::OpKind;
 use scim_sync_sim::generate::{self, builtin_ids as b};
@@ -660,8 +660,12 @@ async fn wrong_okta_token_fails_the_run_and_writes_nothing() {
     assert!(env.kafkaman_writes().is_empty());
 }
 
+/// A service app as Okta's Admin Console makes one today (DPoP required): a full, then
+/// an incremental cycle converge, every token request carries a proof (none is left as
+/// a failed grant in the org's System Log), and the second cycle's token needs no second
+/// round trip for Okta's nonce.
 #[tokio::test]
-async fn oauth_service_app_auth_works() {
+async fn a_dpop_service_app_converges_without_a_proofless_token_request() {
     let mut scenario = generate::builtin();
     common::with_service_app(
         &mut scenario,
@@ -671,20 +675,61 @@ async fn oauth_service_app_auth_works() {
             .map(String::as_str)
             .collect::<Vec<_>>(),
     );
+    assert!(scenario.okta.service_apps[0].require_dpop);
     let env = Env::start(&scenario, ROOMY).await;
     env.use_oauth("0oaservicesync000001", None);
-    let report = env.sync().await;
-    assert_eq!(report.result, RunResult::Success);
+    let first = env.sync().await;
+    assert_eq!(first.result, RunResult::Success);
+    assert_eq!(first.summary.kind, Some(CycleKind::Full));
     assert!(env.member(b::GRACE_EMAIL).active);
-    let token_requests = env
+    env.world.okta.unassign_user(b::SOPHIE).unwrap();
+    let second = env.sync().await;
+    assert_eq!(second.result, RunResult::Success);
+    assert_eq!(second.summary.kind, Some(CycleKind::Incremental));
+    assert!(!env.member("sophie.wilson@example.com").active);
+    let token_statuses: Vec<u16> = env
         .world
         .okta
         .log()
         .all()
         .into_iter()
         .filter(|r| r.path == "/oauth2/v1/token")
-        .count();
-    assert_eq!(token_requests, 1);
+        .map(|r| r.status)
+        .collect();
+    // The first token: Okta's nonce challenge, then the token; the second: one request.
+    assert_eq!(token_statuses, [400, 200, 200]);
+    assert_eq!(env.world.okta.proofless_token_requests(), 0);
+}
+
+/// An app that doesn't require DPoP (one made through Okta's API) ignores the proof and
+/// hands out a Bearer token: it keeps working.
+#[tokio::test]
+async fn a_service_app_without_dpop_keeps_working_with_bearer_tokens() {
+    let mut scenario = generate::builtin();
+    common::with_service_app(
+        &mut scenario,
+        "0oaservicesync000002",
+        &scim_sync_sim::scenario::all_read_scopes()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    scenario.okta.service_apps[0].require_dpop = false;
+    let env = Env::start(&scenario, ROOMY).await;
+    env.use_oauth("0oaservicesync000002", None);
+    let report = env.sync().await;
+    assert_eq!(report.result, RunResult::Success);
+    assert!(env.member(b::GRACE_EMAIL).active);
+    let token_statuses: Vec<u16> = env
+        .world
+        .okta
+        .log()
+        .all()
+        .into_iter()
+        .filter(|r| r.path == "/oauth2/v1/token")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(token_statuses, [200], "no nonce challenge without DPoP");
 }
 
 #[tokio::test]

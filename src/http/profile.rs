@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
+use url::Url;
 
 use super::HttpError;
 use super::rate_limit::RateLimitScheme;
@@ -52,16 +53,23 @@ pub trait Auth: Sync {
     /// The client's error type: what a failed request becomes.
     type Error: From<HttpError> + std::fmt::Display + Send;
 
-    /// Adds this attempt's credentials.
+    /// Adds this attempt's credentials to the request for `method` `url` (a proof of
+    /// possession signs both).
     fn sign(
         &self,
+        method: &Method,
+        url: &Url,
         request: RequestBuilder,
     ) -> impl Future<Output = Result<Signed, Self::Error>> + Send;
 
-    /// The server rejected `credential` with 401: true when a new one is worth one more
-    /// attempt.
-    fn rejected(&self, credential: &SecretString) -> impl Future<Output = bool> + Send {
-        let _ = credential;
+    /// The server rejected `credential` with 401 (its answer's `headers`): true when a
+    /// new one is worth one more attempt.
+    fn rejected(
+        &self,
+        credential: &SecretString,
+        headers: &HeaderMap,
+    ) -> impl Future<Output = bool> + Send {
+        let _ = (credential, headers);
         async { false }
     }
 }
@@ -89,7 +97,7 @@ where
 {
     type Error = E;
 
-    async fn sign(&self, request: RequestBuilder) -> Result<Signed, E> {
+    async fn sign(&self, _: &Method, _: &Url, request: RequestBuilder) -> Result<Signed, E> {
         let value = format!("{} {}", self.scheme, self.secret.expose_secret());
         let request = match HeaderValue::from_str(&value) {
             Ok(mut v) => {

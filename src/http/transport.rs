@@ -225,7 +225,7 @@ impl Transport {
             let Signed {
                 request: builder,
                 renewable,
-            } = match auth.sign(builder).await {
+            } = match auth.sign(method, req.url, builder).await {
                 Ok(signed) => signed,
                 Err(e) => {
                     self.with_window(window, RateWindow::release);
@@ -299,7 +299,7 @@ impl Transport {
             if status == StatusCode::UNAUTHORIZED
                 && !renewed
                 && let Some(credential) = renewable
-                && auth.rejected(&credential).await
+                && auth.rejected(&credential, &reply.headers).await
             {
                 // The credential may have been revoked or expired early: one new one.
                 renewed = true;

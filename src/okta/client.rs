@@ -599,7 +599,7 @@ fn forbidden_hint(path: &str, oauth: bool) -> String {
     };
     if oauth {
         format!(
-            "the service app lacks scope {scope} (grant it on the app's Okta API Scopes tab and list it in okta.scopes) or an admin role"
+            "the service app lacks scope {scope} (grant it on the app's Okta API Scopes tab and list it in okta.oauth.scopes) or an admin role"
         )
     } else {
         format!(

@@ -75,9 +75,10 @@ pub enum OktaError {
         reason: String,
     },
     #[error(
-        "Okta refused the OAuth token request (HTTP {status}, {error}{}){}: check okta.client_id, that the service app's registered public key matches the private key (and key id), and that the scopes are granted",
+        "Okta refused the OAuth token request (HTTP {status}, {error}{}){}: {}",
         suffix(": ", .description),
-        rid_part(.request_id)
+        rid_part(.request_id),
+        token_hint(.error, .description.as_deref())
     )]
     Token {
         status: u16,
@@ -85,6 +86,24 @@ pub enum OktaError {
         description: Option<String>,
         request_id: Option<String>,
     },
+}
+
+/// What to check when Okta refuses a token request, by its `error` code.
+fn token_hint(error: &str, description: Option<&str>) -> &'static str {
+    let description = description.unwrap_or("").to_ascii_lowercase();
+    if error.contains("dpop") {
+        "Okta refused the DPoP proof scim-sync sends with every token request and call \
+         (RFC 9449; new API Services apps require it): check that nothing between this host \
+         and Okta drops or rewrites the DPoP header, and that this host's clock is right"
+    } else if error == "consent_required" || error == "invalid_scope" {
+        "grant the service app every scope in okta.oauth.scopes (Admin Console: the app's \
+         Okta API Scopes tab), or remove the ones it doesn't need from okta.oauth.scopes"
+    } else if description.contains("expir") || description.contains("future") {
+        "the client assertion's time was refused: check this host's clock (NTP)"
+    } else {
+        "check okta.oauth.client_id, that the service app's registered public key matches \
+         the private key (and key id), and that the scopes are granted"
+    }
 }
 
 fn wait_part(w: &Option<Duration>) -> String {

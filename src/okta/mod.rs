@@ -3,9 +3,11 @@
 //!
 //! `client` holds the endpoints (the System Log polling in `client/log_poll.rs`), `log`
 //! the System Log polling types, `model` the wire types, `oauth` the credentials (SSWS,
-//! or OAuth `private_key_jwt` with the token exchange), `error` what callers match on.
+//! or OAuth `private_key_jwt` with the token exchange), `dpop` the proof of possession
+//! OAuth service apps send (RFC 9449), `error` what callers match on.
 
 mod client;
+mod dpop;
 mod error;
 mod log;
 mod model;

@@ -1,16 +1,22 @@
 //! How scim-sync authenticates to Okta: an SSWS API token, or an OAuth 2.0 service app
 //! (client credentials with a `private_key_jwt` assertion, the access token cached and
-//! renewed once when Okta rejects it).
+//! renewed once when Okta rejects it). Every token request carries a DPoP proof
+//! ([`super::dpop`]): an app that requires DPoP (Okta's default for new API Services apps)
+//! answers with a DPoP-bound token, used with a fresh proof on every call; one that
+//! doesn't ignores the proof and answers with a Bearer token. Assertions and proofs are
+//! dated by Okta's clock (its `Date`) once one response has told it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::OktaError;
+use super::dpop::{self, DpopKey};
 use crate::http::{Auth, Request, Signed, StaticAuth, Transport};
 
 /// How scim-sync authenticates to Okta.
@@ -68,6 +74,9 @@ pub(super) struct OauthState {
 struct CachedToken {
     access_token: SecretString,
     refresh_at: Instant,
+    /// `token_type: DPoP`: bound to this process's key, sent as `DPoP <token>` with a
+    /// proof; else a Bearer token.
+    dpop: bool,
 }
 
 #[derive(Serialize)]
@@ -85,6 +94,8 @@ struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -118,12 +129,12 @@ impl AuthState {
                 )
                 .map_err(|e| {
                     OktaError::Config(format!(
-                        "okta private key is not a usable RSA PEM key ({e}): check okta.private_key"
+                        "okta private key is not a usable RSA PEM key ({e}): check okta.oauth.private_key"
                     ))
                 })?;
                 if scopes.is_empty() {
                     return Err(OktaError::Config(
-                        "okta.scopes is empty: the service app needs e.g. okta.apps.read okta.users.read okta.groups.read".to_string(),
+                        "okta.oauth.scopes is empty: the service app needs e.g. okta.apps.read okta.users.read okta.groups.read".to_string(),
                     ));
                 }
                 let token_url = org_url
@@ -150,24 +161,49 @@ impl AuthState {
 impl Auth for AuthState {
     type Error = OktaError;
 
-    async fn sign(&self, request: RequestBuilder) -> Result<Signed, OktaError> {
+    async fn sign(
+        &self,
+        method: &Method,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> Result<Signed, OktaError> {
         let oauth = match self {
-            AuthState::Ssws(ssws) => return ssws.sign(request).await,
+            AuthState::Ssws(ssws) => return ssws.sign(method, url, request).await,
             AuthState::Oauth(oauth) => oauth,
         };
-        let bearer = oauth.access_token().await?;
+        let (token, dpop) = oauth.access_token().await?;
+        let request = if dpop {
+            let proof = DpopKey::process()?.proof(
+                method.as_str(),
+                url,
+                oauth.now(),
+                Some(token.expose_secret()),
+            )?;
+            request
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    sensitive(&format!("DPoP {}", token.expose_secret())),
+                )
+                .header("DPoP", proof)
+        } else {
+            request.bearer_auth(token.expose_secret())
+        };
         Ok(Signed {
-            request: request.bearer_auth(bearer.expose_secret()),
-            renewable: Some(bearer),
+            request,
+            renewable: Some(token),
         })
     }
 
     /// Drops the cached token if it is the one that was rejected (another task may
-    /// already have replaced it); the next attempt fetches a new one.
-    async fn rejected(&self, credential: &SecretString) -> bool {
+    /// already have replaced it); the next attempt fetches a new one. A resource server
+    /// that asks for a DPoP nonce (RFC 9449 §9) gets it in the next proof.
+    async fn rejected(&self, credential: &SecretString, headers: &HeaderMap) -> bool {
         let AuthState::Oauth(oauth) = self else {
             return false;
         };
+        if let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) {
+            dpop::remember_nonce(&oauth.token_url, nonce);
+        }
         let mut cached = oauth.token.lock().await;
         if cached
             .as_ref()
@@ -180,34 +216,70 @@ impl Auth for AuthState {
 }
 
 impl OauthState {
-    /// The cached access token, or a new one when it is due for refresh.
-    async fn access_token(&self) -> Result<SecretString, OktaError> {
+    /// The cached access token (and whether it is DPoP-bound), or a new one when it is
+    /// due for refresh.
+    async fn access_token(&self) -> Result<(SecretString, bool), OktaError> {
         let mut cached = self.token.lock().await;
         if let Some(t) = cached.as_ref()
             && Instant::now() < t.refresh_at
         {
-            return Ok(t.access_token.clone());
+            return Ok((t.access_token.clone(), t.dpop));
         }
         let fresh = self.fetch_token().await?;
-        let bearer = fresh.access_token.clone();
+        let token = (fresh.access_token.clone(), fresh.dpop);
         *cached = Some(fresh);
-        Ok(bearer)
+        Ok(token)
     }
 
-    /// Client credentials grant with a `private_key_jwt` assertion. Repeating it changes
-    /// nothing on Okta's side, so it is retried like a read.
+    /// Now, by Okta's clock once a response has told it (its `Date`): a host whose clock
+    /// is off still sends assertions and proofs Okta accepts.
+    fn now(&self) -> SystemTime {
+        self.transport.server_time().unwrap_or_else(SystemTime::now)
+    }
+
+    /// Client credentials grant with a `private_key_jwt` assertion and a DPoP proof.
+    /// Repeating it changes nothing on Okta's side, so it is retried like a read. Okta
+    /// answers a proof without its current nonce with `400 use_dpop_nonce` and the nonce
+    /// (`DPoP-Nonce`): the request goes once more, with the nonce in a new proof and a
+    /// new assertion (Okta spends each assertion's `jti`, even on that 400). The first
+    /// request of a process is dated by the local clock; when Okta refuses it and its
+    /// `Date` says the clocks differ, it goes once more, dated by Okta's.
     async fn fetch_token(&self) -> Result<CachedToken, OktaError> {
-        let started = Instant::now();
-        let reply = self
-            .transport
-            .execute(
-                &ClientAssertion(self),
-                Request::new(&Method::POST, &self.token_url).repeatable(),
-            )
-            .await?;
-        let status = reply.status;
-        if !status.is_success() {
+        let mut nonce_retried = false;
+        let mut clock_retried = false;
+        loop {
+            let dated_by_okta = self.transport.server_time().is_some();
+            let started = Instant::now();
+            let reply = self
+                .transport
+                .execute(
+                    &ClientAssertion(self),
+                    Request::new(&Method::POST, &self.token_url).repeatable(),
+                )
+                .await?;
+            if let Some(nonce) = reply
+                .headers
+                .get("dpop-nonce")
+                .and_then(|v| v.to_str().ok())
+            {
+                dpop::remember_nonce(&self.token_url, nonce);
+            }
+            let status = reply.status;
+            if status.is_success() {
+                return self.grant(&reply, started);
+            }
             let (error, description) = decode_token_error(&reply.body);
+            if error == "use_dpop_nonce" && !nonce_retried {
+                nonce_retried = true;
+                continue;
+            }
+            if !dated_by_okta && !clock_retried && self.clocks_differ() {
+                clock_retried = true;
+                tracing::info!(
+                    "this host's clock differs from Okta's; dating the client assertion by Okta's"
+                );
+                continue;
+            }
             return Err(reply.failed(OktaError::Token {
                 status: status.as_u16(),
                 error,
@@ -215,6 +287,27 @@ impl OauthState {
                 request_id: reply.request_id.clone(),
             }));
         }
+    }
+
+    /// Okta's clock (its last `Date`) is more than a minute from this host's.
+    fn clocks_differ(&self) -> bool {
+        let (Some(okta), local) = (self.transport.server_time(), SystemTime::now()) else {
+            return false;
+        };
+        let apart = okta
+            .duration_since(local)
+            .or_else(|_| local.duration_since(okta))
+            .unwrap_or_default();
+        apart > Duration::from_secs(60)
+    }
+
+    /// The token of a successful answer.
+    fn grant(
+        &self,
+        reply: &crate::http::Reply,
+        started: Instant,
+    ) -> Result<CachedToken, OktaError> {
+        let status = reply.status;
         let grant =
             decode_token_response(&reply.body, started).map_err(|reason| OktaError::Malformed {
                 path: reply.path().to_string(),
@@ -224,12 +317,26 @@ impl OauthState {
             })?;
         tracing::debug!(
             lifetime_s = grant.lifetime.as_secs(),
+            dpop = grant.dpop,
             "obtained an Okta OAuth access token"
         );
         Ok(CachedToken {
             access_token: grant.access_token,
             refresh_at: grant.refresh_at,
+            dpop: grant.dpop,
         })
+    }
+}
+
+/// An `Authorization` value kept out of `Debug` output of the request.
+fn sensitive(value: &str) -> reqwest::header::HeaderValue {
+    match reqwest::header::HeaderValue::from_str(value) {
+        Ok(mut v) => {
+            v.set_sensitive(true);
+            v
+        }
+        // A token that is no header value: the request fails as sent, without the value.
+        Err(_) => reqwest::header::HeaderValue::from_static(""),
     }
 }
 
@@ -244,6 +351,8 @@ pub struct TokenGrant {
     pub lifetime: Duration,
     /// When to fetch a new token: a few minutes before it expires.
     pub refresh_at: Instant,
+    /// `token_type: DPoP` (case-insensitive): the token is bound to the proof key.
+    pub dpop: bool,
 }
 
 /// A successful token response, for a request sent at `sent`.
@@ -257,6 +366,9 @@ pub fn decode_token_response(body: &[u8], sent: Instant) -> Result<TokenGrant, S
         access_token: SecretString::from(parsed.access_token),
         lifetime,
         refresh_at: sent + lifetime - margin,
+        dpop: parsed
+            .token_type
+            .is_some_and(|t| t.eq_ignore_ascii_case("dpop")),
     })
 }
 
@@ -272,16 +384,22 @@ pub fn decode_token_error(body: &[u8]) -> (String, Option<String>) {
     )
 }
 
-/// Signs a token request: a fresh assertion per attempt, since Okta accepts each `jti`
-/// once.
+/// Signs a token request: a fresh assertion and DPoP proof per attempt, since Okta
+/// accepts each `jti` once.
 struct ClientAssertion<'a>(&'a OauthState);
 
 impl Auth for ClientAssertion<'_> {
     type Error = OktaError;
 
-    async fn sign(&self, request: RequestBuilder) -> Result<Signed, OktaError> {
+    async fn sign(
+        &self,
+        method: &Method,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> Result<Signed, OktaError> {
         let o = self.0;
-        let now = SystemTime::now()
+        let at = o.now();
+        let now = at
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
@@ -307,8 +425,9 @@ impl Auth for ClientAssertion<'_> {
             ),
             ("client_assertion", &assertion),
         ];
+        let proof = DpopKey::process()?.proof(method.as_str(), url, at, None)?;
         Ok(Signed {
-            request: request.form(&form),
+            request: request.form(&form).header("DPoP", proof),
             renewable: None,
         })
     }

@@ -25,6 +25,8 @@ pub fn with_service_app(scenario: &mut Scenario, client_id: &str, scopes: &[&str
             public_key_pem: public,
             kid: Some("test-kid".into()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            // Okta's default for a new API Services app.
+            require_dpop: true,
         });
 }
 

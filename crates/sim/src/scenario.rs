@@ -113,6 +113,14 @@ pub struct ServiceAppSpec {
     /// Scopes granted to the app.
     #[serde(default = "all_read_scopes")]
     pub scopes: Vec<String>,
+    /// "Require Demonstrating Proof of Possession (DPoP) header in token requests": on
+    /// by default, as Okta's Admin Console makes API Services apps since February 2024.
+    #[serde(default = "require_dpop_default")]
+    pub require_dpop: bool,
+}
+
+fn require_dpop_default() -> bool {
+    true
 }
 
 pub fn all_read_scopes() -> Vec<String> {

@@ -70,6 +70,17 @@ impl OktaError {
         )
     }
 
+    /// A call with a DPoP-bound token whose proof is missing or wrong. Okta says why in
+    /// `WWW-Authenticate: DPoP … error="invalid_dpop_proof"` (okta/okta-sdk-nodejs#453),
+    /// as a 400 (okta/okta-sdk-python#541); the caller sets that header.
+    pub fn dpop_refused() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "E0000011",
+            "Invalid token provided",
+        )
+    }
+
     pub fn rate_limited() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,

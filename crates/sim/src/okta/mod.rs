@@ -9,6 +9,7 @@
 
 mod api;
 mod control;
+mod dpop;
 mod error;
 pub mod filter;
 mod oauth;
@@ -52,6 +53,8 @@ impl From<OrgError> for AdminError {
 struct BearerGrant {
     scopes: Vec<String>,
     expires_at: u64,
+    /// DPoP-bound (`token_type: DPoP`): the thumbprint of the proof key (`cnf.jkt`).
+    jkt: Option<String>,
 }
 
 /// Okta's rate-limit buckets the simulator keeps (the Workforce table, coarsened).
@@ -103,6 +106,13 @@ struct Shared {
     bearer: Mutex<HashMap<String, BearerGrant>>,
     /// `jti` values of accepted client assertions, with their `exp` (for pruning).
     used_jtis: Mutex<HashMap<String, u64>>,
+    /// The token endpoint's current `DPoP-Nonce`.
+    dpop_nonce: String,
+    /// `jti` values of accepted DPoP proofs, with when they may be forgotten.
+    used_proof_jtis: Mutex<HashMap<String, u64>>,
+    /// Token requests that came without a DPoP proof (each is a failed grant in a real
+    /// org's System Log when the app requires DPoP).
+    proofless_token_requests: AtomicU32,
     limits: OktaRateLimits,
     windows: Mutex<Windows>,
     in_flight: Arc<AtomicU32>,
@@ -229,24 +239,74 @@ async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         if !s.ssws_tokens.iter().any(|t| t == token.trim()) {
             return OktaError::invalid_token().into_response();
         }
-    } else if let Some(token) = given.strip_prefix("Bearer ") {
-        let grant = lock(&s.bearer).get(token.trim()).cloned();
+    } else if let Some((scheme, token)) = given
+        .strip_prefix("Bearer ")
+        .map(|t| ("Bearer", t))
+        .or_else(|| given.strip_prefix("DPoP ").map(|t| ("DPoP", t)))
+    {
+        let token = token.trim();
+        let grant = lock(&s.bearer).get(token).cloned();
         let grant = match grant {
             Some(g) if g.expires_at > epoch_secs() => g,
             _ => {
                 let mut e = OktaError::invalid_token();
                 e.www_authenticate = Some(format!(
-                    "Bearer authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", error=\"invalid_token\", error_description=\"The access token is invalid.\""
+                    "{scheme} authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", error=\"invalid_token\", error_description=\"The access token is invalid.\""
                 ));
                 return e.into_response();
             }
         };
-        if let Some(scope) = required_scope(req.method(), path)
+        let scope = required_scope(req.method(), path);
+        let dpop_refused = |why: &str| {
+            let mut e = OktaError::dpop_refused();
+            e.www_authenticate = Some(format!(
+                "DPoP algs=\"{}\", authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", scope=\"{}\", error=\"invalid_dpop_proof\", error_description=\"{why}\", resource=\"{path}\"",
+                dpop::ALGS,
+                scope.as_deref().unwrap_or("")
+            ));
+            e.into_response()
+        };
+        match (&grant.jkt, scheme) {
+            // A DPoP-bound token used as a Bearer token.
+            (Some(_), "Bearer") => return dpop_refused("The DPoP proof JWT header is missing."),
+            (None, "DPoP") => {
+                let mut e = OktaError::invalid_token();
+                e.www_authenticate = Some(format!(
+                    "Bearer authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", error=\"invalid_token\", error_description=\"The access token is not a DPoP token.\""
+                ));
+                return e.into_response();
+            }
+            (Some(jkt), _) => {
+                let Some(proof) = req.headers().get("dpop").and_then(|v| v.to_str().ok()) else {
+                    return dpop_refused("The DPoP proof JWT header is missing.");
+                };
+                // Okta compares `htu` with the percent-decoded path (okta-sdk-python#541).
+                let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+                let htu = format!("{base}{decoded}");
+                let expect = dpop::Expect {
+                    htm: req.method().as_str(),
+                    htu: &htu,
+                    access_token: Some(token),
+                    now: epoch_secs(),
+                };
+                match dpop::verify(proof, &expect, &mut lock(&s.used_proof_jtis)) {
+                    Ok(p) if &p.jkt != jkt => {
+                        return dpop_refused(
+                            "The DPoP proof JWT key doesn't match the access token.",
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(why) => return dpop_refused(why),
+                }
+            }
+            (None, _) => {}
+        }
+        if let Some(scope) = scope
             && !grant.scopes.contains(&scope)
         {
             let mut e = OktaError::forbidden();
             e.www_authenticate = Some(format!(
-                "Bearer authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", scope=\"{scope}\", error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\""
+                "{scheme} authorization_uri=\"{base}/oauth2/v1/authorize\", realm=\"{base}\", scope=\"{scope}\", error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\""
             ));
             return e.into_response();
         }
@@ -315,6 +375,9 @@ impl OktaSim {
             service_apps: scenario.service_apps.clone(),
             bearer: Mutex::new(HashMap::new()),
             used_jtis: Mutex::new(HashMap::new()),
+            dpop_nonce: org::random_base62(32),
+            used_proof_jtis: Mutex::new(HashMap::new()),
+            proofless_token_requests: AtomicU32::new(0),
             windows: Mutex::new(Windows {
                 apps: w(limits.apps),
                 users_list: w(limits.users_list),
@@ -364,6 +427,12 @@ impl OktaSim {
         self.shared.shutdown.cancel();
     }
     /// The token endpoint a service app's assertion must name as `aud`.
+    /// How many token requests came without a DPoP proof.
+    pub fn proofless_token_requests(&self) -> u32 {
+        self.shared
+            .proofless_token_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/v1/token", self.url)
     }

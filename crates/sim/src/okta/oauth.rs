@@ -1,10 +1,11 @@
 //! `POST /oauth2/v1/token` of the org authorization server: client credentials for
-//! service apps authenticated with a `private_key_jwt` client assertion.
+//! service apps authenticated with a `private_key_jwt` client assertion, and DPoP
+//! (required by default, as for API Services apps made in Okta's Admin Console).
 
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use jsonwebtoken::errors::ErrorKind;
@@ -12,6 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dpop;
 use super::error::oauth_error;
 use super::org::random_base62;
 use super::{BearerGrant, Shared};
@@ -47,6 +49,7 @@ fn bad_client(description: &str) -> Response {
 pub async fn token(
     State(s): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -158,6 +161,53 @@ pub async fn token(
         }
         used.insert(key, claims.exp);
     }
+    // DPoP, after the assertion: Okta spends its `jti` even when it asks for a nonce.
+    let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
+    if proof.is_none() {
+        s.proofless_token_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let dpop = match proof {
+        Some(proof) => {
+            let htu = format!("{}/oauth2/v1/token", s.base());
+            let expect = dpop::Expect {
+                htm: "POST",
+                htu: &htu,
+                access_token: None,
+                now,
+            };
+            match dpop::verify(proof, &expect, &mut lock(&s.used_proof_jtis)) {
+                Ok(proof) if !app.require_dpop => {
+                    // Okta ignores a proof the app doesn't ask for: a Bearer token.
+                    let _ = proof;
+                    None
+                }
+                Ok(proof) if proof.nonce.as_deref() != Some(s.dpop_nonce.as_str()) => {
+                    let mut resp = oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "use_dpop_nonce",
+                        "Authorization server requires nonce in DPoP proof.",
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&s.dpop_nonce) {
+                        resp.headers_mut().insert("dpop-nonce", v);
+                    }
+                    return resp;
+                }
+                Ok(proof) => Some(proof.jkt),
+                Err(why) => {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", why);
+                }
+            }
+        }
+        None if app.require_dpop => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "The DPoP proof JWT header is missing.",
+            );
+        }
+        None => None,
+    };
     let requested: Vec<String> = get("scope")
         .split_whitespace()
         .map(str::to_string)
@@ -190,11 +240,12 @@ pub async fn token(
         BearerGrant {
             scopes: requested.clone(),
             expires_at: now + TOKEN_LIFETIME_SECS,
+            jkt: dpop.clone(),
         },
     );
-    tracing::debug!(client_id = %client_id, scopes = %requested.join(" "), "okta sim: issued access token");
+    tracing::debug!(client_id = %client_id, scopes = %requested.join(" "), dpop = dpop.is_some(), "okta sim: issued access token");
     let mut resp = axum::Json(json!({
-        "token_type": "Bearer",
+        "token_type": if dpop.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": TOKEN_LIFETIME_SECS,
         "access_token": access_token,
         "scope": requested.join(" "),
