@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Runs Okta's official Python SDK (PyPI `okta`) against `scim-sync sim`: it must list
-# users and app users through its own pagination and retry an injected 429 by itself.
+# Runs Okta's official Python SDK (PyPI `okta`, pinned) against `scim-sync sim`: it must
+# list users and app users through its own pagination, retry an injected 429 by itself,
+# and, as an OAuth service app with DPoP, get a token and list the app users.
 # See tests/sdk/README.md. Installs the SDK in a venv (default target/okta-sdk-venv;
 # OKTA_SDK_VENV overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${OKTA_SDK_VENV:-target/okta-sdk-venv}"
-if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import okta" 2>/dev/null; then
+# The SDK version whose behaviour tests/sdk/okta_python_sdk_check.py describes.
+sdk="okta==3.4.6"
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/pip" show okta 2>/dev/null | grep -qx "Version: ${sdk#okta==}"; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet okta
+    "$venv/bin/pip" install --quiet "$sdk"
 fi
 cargo build --quiet
 out="$(mktemp)"

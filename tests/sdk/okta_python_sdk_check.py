@@ -12,6 +12,11 @@ The JSON line needs the Okta URL and token (keys `okta_url`/`url` and
 comes from `app_id` or from the simulator's `/__sim/state`.
 
 How the SDK behaves (okta 3.4.6, read from its source):
+- DPoP (`dpopEnabled: True` with `authorizationMode: PrivateKey`): an RS256 key of its
+  own (`okta/dpop.py`); the first token request carries a proof, `400 use_dpop_nonce`
+  is retried with the `dpop-nonce` value and a fresh client assertion (`okta/oauth.py`),
+  and every call sends `Authorization: DPoP <token>` with a proof whose `htu` has no
+  query.
 - Pagination: 3.x list calls return `(items, ApiResponse, error)`; `ApiResponse` has no
   `has_next()/next()` any more (okta/okta-sdk-python#478). The SDK's own mechanism is
   `okta.pagination.paginate_pages/paginate_all`: it reads the `Link` header, takes the
@@ -48,6 +53,8 @@ from okta.pagination import PaginationHelper, paginate_pages  # noqa: E402
 
 PAGE_LIMIT = 2
 FAILURES = []
+# The service app in tests/sdk/scenario.toml.
+DPOP_CLIENT_ID = "0oasdkcheck000000001"
 
 
 def check(ok, what):
@@ -209,7 +216,39 @@ async def main():
         print(f"     429 retry took {waited:.1f} s (the SDK sleeps X-Rate-Limit-Reset - Date + 1)")
         check(waited < 65, "retry wait bounded by one rate-limit window")
 
+    await check_dpop(url, app_id, len(app_users))
     finish()
+
+
+async def check_dpop(url, app_id, expected):
+    """The SDK as an OAuth service app with DPoP (`dpopEnabled`, okta 3.4.6: a proof on
+    the first token request, Okta's `use_dpop_nonce` retry, then `Authorization: DPoP` and
+    a proof on every call) against the simulated Okta, whose service app requires DPoP."""
+    key_path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "oauth-test-key.pem")
+    with open(key_path) as f:
+        private_key = f.read()
+    sim_request(f"{url}/__sim/requests", method="DELETE")
+    config = {
+        "orgUrl": url,
+        "authorizationMode": "PrivateKey",
+        "clientId": DPOP_CLIENT_ID,
+        "scopes": ["okta.apps.read", "okta.users.read"],
+        "privateKey": private_key,
+        "dpopEnabled": True,
+    }
+    async with OktaClient(config) as client:
+        app_users, pages = await read_all(client.list_application_users, "DPoP list_application_users",
+                                          app_id=app_id, expand="user")
+    print(f"     DPoP: {len(app_users)} app users in {pages} pages")
+    check(len(app_users) == expected, f"DPoP: every app user listed ({len(app_users)} of {expected})")
+    log = sim_request(f"{url}/__sim/requests")
+    tokens = [r["status"] for r in log if r["path"] == "/oauth2/v1/token"]
+    check(tokens == [400, 200], f"DPoP: the nonce challenge, then a token (token statuses: {tokens})")
+    calls = [r["status"] for r in log if r["path"].startswith("/api/v1/apps/")]
+    check(calls and all(s == 200 for s in calls), f"DPoP: every call accepted (statuses: {calls})")
+    state = sim_request(f"{url}/__sim/state")
+    proofless = state.get("okta", state).get("proofless_token_requests")
+    check(proofless == 0, f"DPoP: no token request without a proof ({proofless})")
 
 
 def finish():

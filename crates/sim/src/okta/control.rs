@@ -64,6 +64,9 @@ pub fn state_json(s: &Shared) -> Value {
         "system_log": org.log.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
         "log_delay_ms": org.log_delay.num_milliseconds(),
         "log_jitter_ms": org.log_jitter.num_milliseconds(),
+        "proofless_token_requests": s
+            .proofless_token_requests
+            .load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 
