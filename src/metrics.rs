@@ -27,6 +27,8 @@ pub const RELOADS: &str = "scim_sync_config_reloads_total";
 pub const CYCLES_BY_KIND: &str = "scim_sync_cycles_by_kind_total";
 pub const FULL_CYCLE_DRIFT: &str = "scim_sync_full_cycle_missed_drift";
 pub const BUILD_INFO: &str = "scim_sync_build_info";
+/// 1 while Okta lets scim-sync read the System Log; 0 while it refuses (full cycles only).
+pub const SYSTEM_LOG_AVAILABLE: &str = "scim_sync_system_log_available";
 
 /// Installs the global Prometheus recorder and describes the metrics. Fails when a
 /// recorder is already installed.
@@ -51,6 +53,10 @@ fn describe() {
     describe_counter!(
         API_REQUESTS,
         "HTTP requests sent, by API (okta, kafkaman) and response status (\"transport\" when no response came)."
+    );
+    describe_gauge!(
+        SYSTEM_LOG_AVAILABLE,
+        "1 while Okta lets scim-sync read the System Log (incremental cycles); 0 while it refuses (full cycles only)."
     );
     describe_gauge!(
         OKTA_RATE_LIMIT_REMAINING,
@@ -156,6 +162,11 @@ pub struct CycleCounts<'a> {
 pub fn cycle_kind(kind: &str, mode: &str) {
     ::metrics::counter!(CYCLES_BY_KIND, "kind" => kind.to_string(), "mode" => mode.to_string())
         .increment(1);
+}
+
+/// Whether the System Log can be read (incremental cycles) or not (full cycles only).
+pub fn system_log_available(available: bool) {
+    ::metrics::gauge!(SYSTEM_LOG_AVAILABLE).set(if available { 1.0 } else { 0.0 });
 }
 
 /// What the last full cycle found that incremental cycles had missed.

@@ -439,3 +439,46 @@ async fn e0000007_for_an_unassigned_user_still_deactivates() {
         "the app was read once to confirm the E0000007"
     );
 }
+
+/// A service app not granted `okta.logs.read`: Okta hands out a token without it and
+/// refuses the System Log (403). Cycles don't fail every other time: the refused read
+/// turns the cycle full, and the cycles after it are full without trying the log, for an
+/// hour.
+#[tokio::test]
+async fn a_refused_system_log_makes_cycles_full_instead_of_failing() {
+    let scopes = ["okta.users.read", "okta.apps.read", "okta.groups.read"];
+    let mut scenario = generate::builtin();
+    common::with_service_app(&mut scenario, "0oanologs00000000001", &scopes);
+    let env = Env::start(&scenario, &[]).await;
+    // The default scopes, okta.logs.read among them.
+    env.use_oauth("0oanologs00000000001", None);
+    let first = env.sync().await;
+    assert_eq!(first.summary.kind, Some(CycleKind::Full));
+    env.world.okta.unassign_user(b::SOPHIE).unwrap();
+    let second = env.sync().await;
+    assert_eq!(second.result, RunResult::Success);
+    assert_eq!(second.summary.kind, Some(CycleKind::Full));
+    assert_eq!(second.summary.full_reason, Some(FullReason::LogUnavailable));
+    assert_eq!(second.applied.count(OpKind::Deactivate, OpState::Done), 1);
+    let log_reads = |env: &Env| {
+        env.world
+            .okta
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/logs")
+            .count()
+    };
+    let tried = log_reads(&env);
+    assert_eq!(tried, 1, "the log was tried once");
+    for _ in 0..2 {
+        let next = env.sync().await;
+        assert_eq!(next.result, RunResult::Success);
+        assert_eq!(next.summary.full_reason, Some(FullReason::LogUnavailable));
+    }
+    assert_eq!(log_reads(&env), tried, "not tried again during the pause");
+    let runs = env.store.runs(10).unwrap();
+    assert!(
+        runs.iter().all(|r| r.result == Some(RunResult::Success)),
+        "{runs:#?}"
+    );
+}

@@ -828,6 +828,8 @@ async fn oauth_service_app_tokens_and_scopes() {
         (StatusCode::BAD_REQUEST, "invalid_client".into()),
         "replayed jti"
     );
+    // None of the requested scopes granted: Okta's consent_required. Some of them: a
+    // token with those only.
     assert_eq!(
         oauth_err(
             token(assertion(&aud, cid, 300, "jti-2"), "okta.logs.read")
@@ -835,8 +837,17 @@ async fn oauth_service_app_tokens_and_scopes() {
                 .unwrap()
         )
         .await,
-        (StatusCode::BAD_REQUEST, "invalid_scope".into())
+        (StatusCode::BAD_REQUEST, "consent_required".into())
     );
+    let r = token(
+        assertion(&aud, cid, 300, "jti-2b"),
+        "okta.users.read okta.logs.read",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["scope"], "okta.users.read");
     for (why, a) in [
         (
             "wrong aud",

@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::schedule::Schedule;
-use crate::store::{RunMode, RunRecord, RunResult, Store, StoreError, Trigger};
+use crate::store::{FullReason, RunMode, RunRecord, RunResult, Store, StoreError, Trigger};
+
+/// What `/healthz` says while Okta refuses the System Log.
+pub const LOG_UNAVAILABLE: &str = "System Log unavailable: full cycles only";
 
 /// One finished run, as `/healthz` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +24,9 @@ pub struct RunInfo {
     pub id: i64,
     pub trigger: Trigger,
     pub result: RunResult,
+    /// Why the run was a full cycle, when it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_reason: Option<FullReason>,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,6 +41,7 @@ impl RunInfo {
             id: r.id,
             trigger: r.trigger,
             result: r.result?,
+            full_reason: r.summary.as_ref().and_then(|s| s.full_reason),
             started_at: parse_time(&r.started_at)?,
             ended_at: r.ended_at.as_deref().and_then(parse_time),
             duration_ms: r.summary.as_ref().map(|s| s.duration_ms),
@@ -231,10 +238,30 @@ impl Status {
                 ),
             },
         };
+        // Okta refusing the System Log: the sync works, at the cost of full cycles.
+        let log_unavailable = self
+            .last_run
+            .as_ref()
+            .is_some_and(|r| r.full_reason == Some(FullReason::LogUnavailable));
+        let (status, reason) = if log_unavailable && status == "ok" {
+            (
+                "degraded",
+                format!("{LOG_UNAVAILABLE} (grant okta.logs.read); {reason}"),
+            )
+        } else if log_unavailable {
+            (status, format!("{reason}; {LOG_UNAVAILABLE}"))
+        } else {
+            (status, reason)
+        };
         Health {
             healthy,
             status,
             reason,
+            system_log: if log_unavailable {
+                LOG_UNAVAILABLE
+            } else {
+                "available"
+            },
             last_result,
             last_run: self.last_run.clone(),
             last_success: self.last_success.clone(),
@@ -257,6 +284,8 @@ pub struct Health {
     /// deactivations are held for a human), "starting" or "unhealthy".
     pub status: &'static str,
     pub reason: String,
+    /// "available", or [`LOG_UNAVAILABLE`] while Okta refuses the System Log.
+    pub system_log: &'static str,
     /// The last finished real run's result, in the words of history and report
     /// (success, partial, held, failed, interrupted).
     pub last_result: Option<RunResult>,
@@ -288,6 +317,7 @@ mod tests {
             id: 1,
             trigger: Trigger::Schedule,
             result: result.parse().unwrap(),
+            full_reason: None,
             started_at: at(started),
             ended_at: Some(at(started)),
             duration_ms: Some(10),

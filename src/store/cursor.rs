@@ -24,14 +24,19 @@ pub struct SyncCursor {
     pub last_full_at: Option<String>,
     /// An incremental read failed or found too much: the next cycle is full.
     pub needs_full: bool,
+    /// Okta refused the System Log (403: the service app lacks `okta.logs.read` or the
+    /// admin role to read it): cycles are full, without trying the log, until this time
+    /// (RFC 3339, this host's clock).
+    pub log_unavailable_until: Option<String>,
 }
 
-const KEYS: [&str; 5] = [
+const KEYS: [&str; 6] = [
     "okta_log_next",
     "okta_log_since",
     "team_modified",
     "last_full_at",
     "needs_full",
+    "log_unavailable_until",
 ];
 
 /// Changes an incremental cycle read, applied to the snapshot with the run's end.
@@ -67,6 +72,7 @@ impl Store {
             team_modified: get("team_modified")?,
             last_full_at: get("last_full_at")?,
             needs_full: get("needs_full")?.as_deref() == Some("1"),
+            log_unavailable_until: get("log_unavailable_until")?,
         })
     }
 
@@ -119,6 +125,7 @@ impl Store {
                 c.team_modified.clone(),
                 c.last_full_at.clone(),
                 c.needs_full.then(|| "1".to_string()),
+                c.log_unavailable_until.clone(),
             ];
             for (key, value) in KEYS.iter().zip(values) {
                 match value {

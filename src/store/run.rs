@@ -104,6 +104,8 @@ string_enum! {
         CursorRejected => "cursor_rejected",
         /// More changed than re-reading them one by one is worth.
         TooManyChanges => "too_many_changes",
+        /// Okta refuses the System Log (403): full cycles only, for a while.
+        LogUnavailable => "log_unavailable",
     }
 }
 

@@ -61,6 +61,12 @@ pub async fn read(
             tracing::warn!(error = %e, request_id = e.request_id().unwrap_or(""), "Okta refused the System Log cursor; running a full cycle");
             return Ok(Err(FullReason::CursorRejected));
         }
+        // No `okta.logs.read` (or no role to read the log): the same answer every time,
+        // so cycles are full for a while instead of failing every other one.
+        Err(e) if e.status() == Some(403) => {
+            tracing::info!(error = %e, "Okta refuses the System Log; running a full cycle");
+            return Ok(Err(FullReason::LogUnavailable));
+        }
         Err(e) => return Err(ViewError::from(e).into()),
     };
     if log.truncated {
@@ -116,6 +122,7 @@ pub async fn read(
             team_modified,
             last_full_at: cursor.last_full_at.clone(),
             needs_full: false,
+            log_unavailable_until: None,
         },
         events: log.events.len(),
     }))

@@ -76,6 +76,9 @@ pub fn full_reason(
     {
         return Ok(Some(FullReason::FirstRun));
     }
+    if log_pause_running(cursor) {
+        return Ok(Some(FullReason::LogUnavailable));
+    }
     if cursor.needs_full {
         return Ok(Some(FullReason::PreviousReadFailed));
     }
@@ -99,7 +102,13 @@ pub async fn read(
     opts: &CycleOptions,
 ) -> Result<CycleRead, SyncError> {
     let has_cursor = cursor.okta_log_next.is_some() || cursor.okta_log_since.is_some();
-    let (reason, baseline) = if !has_cursor || wanted_full == Some(FullReason::PreviousReadFailed) {
+    // No baseline to read: no cursor yet (a first run), a cursor not to be trusted, or a
+    // System Log Okta refuses (paused).
+    let no_baseline = matches!(
+        wanted_full,
+        Some(FullReason::PreviousReadFailed | FullReason::LogUnavailable)
+    );
+    let (reason, baseline) = if !has_cursor || no_baseline {
         // Without a cursor nothing has been read incrementally yet: a first run.
         (wanted_full.unwrap_or(FullReason::FirstRun), None)
     } else {
@@ -184,12 +193,28 @@ async fn full_read(
         )),
         (None, None) => None,
     };
+    let log_unavailable_until = match reason {
+        // Refused now: paused from now on, said once per pause.
+        FullReason::LogUnavailable if !log_pause_running(cursor) => {
+            tracing::warn!(
+                pause_minutes = LOG_PAUSE.num_minutes(),
+                "System Log unavailable: full cycles only. Okta refuses GET /api/v1/logs \
+                 (403): grant the service app the okta.logs.read scope (and a read-only \
+                 admin role); incremental cycles resume once it reads"
+            );
+            Some(clock::format_time(chrono::Utc::now() + LOG_PAUSE))
+        }
+        FullReason::LogUnavailable => cursor.log_unavailable_until.clone(),
+        _ => None,
+    };
+    crate::metrics::system_log_available(log_unavailable_until.is_none());
     let cursor = SyncCursor {
         okta_log_next,
         okta_log_since,
         team_modified: full.team_modified.clone(),
         last_full_at: cursor.last_full_at.clone(),
         needs_full: false,
+        log_unavailable_until,
     };
     Ok(CycleRead {
         okta: full.okta,
@@ -201,6 +226,19 @@ async fn full_read(
             missed_drift,
         },
     })
+}
+
+/// How long cycles leave the System Log alone after Okta refused it: one WARN an hour,
+/// and one try an hour to see whether the scope was granted since.
+const LOG_PAUSE: chrono::Duration = chrono::Duration::hours(1);
+
+/// A pause of the System Log is in force.
+fn log_pause_running(cursor: &SyncCursor) -> bool {
+    cursor
+        .log_unavailable_until
+        .as_deref()
+        .and_then(clock::parse_time)
+        .is_some_and(|until| chrono::Utc::now() < until)
 }
 
 /// Okta users and members on which a full read and the incremental view differ.

@@ -219,19 +219,18 @@ pub async fn token(
             "The authorization server resource does not have any configured default scopes, 'scope' must be provided.",
         );
     }
-    let refused: Vec<&str> = requested
-        .iter()
-        .filter(|r| !app.scopes.contains(r))
-        .map(String::as_str)
+    // Okta grants what the app was granted of what it asked for (a token without the
+    // rest, okta/okta-sdk-golang#145); none of it is `consent_required`
+    // (okta/okta-sdk-java#822).
+    let requested: Vec<String> = requested
+        .into_iter()
+        .filter(|r| app.scopes.contains(r))
         .collect();
-    if !refused.is_empty() {
+    if requested.is_empty() {
         return oauth_error(
             StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            &format!(
-                "The following scopes are not allowed: {}",
-                refused.join(" ")
-            ),
+            "consent_required",
+            "You are not allowed any of the requested scopes.",
         );
     }
     let access_token = random_base62(64);
