@@ -5,6 +5,8 @@
 
 use crate::common;
 
+use std::time::Duration;
+
 use common::Env;
 use scim_sync::store::FullReason;
 use scim_sync::store::RunResult;
@@ -481,4 +483,89 @@ async fn a_refused_system_log_makes_cycles_full_instead_of_failing() {
         runs.iter().all(|r| r.result == Some(RunResult::Success)),
         "{runs:#?}"
     );
+}
+
+/// Okta's `LogTarget` has no required field: an event with a target without `id` or
+/// `type` is read (that target names nobody), not taken for a malformed page.
+#[tokio::test]
+async fn a_log_target_without_an_id_or_type_does_not_fail_the_page() {
+    let env = renamed_active_user().await;
+    env.world.okta.emit_event(
+        "user.account.update_profile",
+        vec![
+            serde_json::json!({"displayName": "Profile policy", "detailEntry": {"rule": "r1"}}),
+            serde_json::json!({"id": "00ux"}),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let next = env.sync().await;
+    assert_eq!(next.result, RunResult::Success);
+    assert_eq!(next.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(next.applied.count(OpKind::UpdateName, OpState::Done), 1);
+    assert_eq!(
+        env.member(b::BARBARA_EMAIL).given_name.as_deref(),
+        Some("Barbara J.")
+    );
+}
+
+/// The System Log is polled for restored app assignments too.
+#[tokio::test]
+async fn the_log_is_polled_for_restored_assignments() {
+    let env = synced_builtin().await;
+    env.sync().await;
+    let polled: Vec<String> = env
+        .world
+        .okta
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/logs")
+        .map(|r| r.query.clone())
+        .collect();
+    assert!(!polled.is_empty());
+    assert!(
+        polled
+            .iter()
+            .all(|q| q.contains("application.user_membership.restore")),
+        "{polled:?}"
+    );
+}
+
+/// Events can be persisted minutes after their `published` time (the simulator: up to
+/// 300 s). After a failed incremental read the full cycle resumes the System Log from the
+/// stored `next`, and polling compares `since` with persistence time (as Okta does): no
+/// change made around that full cycle is missed.
+#[tokio::test]
+async fn events_published_out_of_order_around_a_failed_read_are_not_missed() {
+    let env = synced_builtin().await;
+    env.world.okta.set_log_jitter(Duration::from_secs(300));
+    env.world.okta.faults().arm(FaultSpec {
+        route: "/api/v1/logs".into(),
+        method: Some("GET".into()),
+        kind: FaultKind::Status { status: 500 },
+        count: 100,
+        after: 0,
+    });
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    env.cycle_with(CycleOptions::default())
+        .await
+        .expect_err("the System Log read fails");
+    env.world.okta.faults().clear();
+    let full = env.sync().await;
+    assert_eq!(
+        full.summary.full_reason,
+        Some(FullReason::PreviousReadFailed)
+    );
+    // Changes after the full cycle, each published up to 300 s before it happened
+    // (two leavers, three renames).
+    env.world.okta.deactivate_user(b::SOPHIE).unwrap();
+    env.world.okta.deactivate_user(b::GUIDO).unwrap();
+    for id in [b::BARBARA, b::DENNIS, b::ALAN] {
+        let mut changes = serde_json::Map::new();
+        changes.insert("lastName".into(), serde_json::json!("Renamed"));
+        env.world.okta.update_profile(id, changes).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let next = env.sync().await;
+    assert_eq!(next.summary.kind, Some(CycleKind::Incremental));
+    full_dry_run_is_empty(&env).await;
 }

@@ -5,12 +5,18 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The event types that can change who is entitled or what is sent (okta-api.md §8):
-/// app membership, user lifecycle, profile (incl. login) changes, group membership and
-/// group app assignment.
+/// The event types that can change who is entitled or what is sent: app membership
+/// (added, removed, restored, app username changed), user lifecycle, profile (incl.
+/// login) changes, group membership and group app assignment. The list against Okta's
+/// event-type catalog, with what is deliberately not polled and why, is in
+/// `docs/sim-okta.md` ("System Log").
 pub const ENTITLEMENT_EVENT_TYPES: &[&str] = &[
     "application.user_membership.add",
     "application.user_membership.remove",
+    // An assignment suspended with its user (apps that keep a credential) comes back
+    // when the user is reactivated (Okta support: "Why Event Type
+    // application.user_membership.restore is Triggered").
+    "application.user_membership.restore",
     "application.user_membership.change_username",
     "user.lifecycle.create",
     "user.lifecycle.activate",
@@ -113,11 +119,13 @@ struct RawEvent {
     target: Option<Vec<RawTarget>>,
 }
 
+/// Every field of Okta's `LogTarget` is optional in its spec.
 #[derive(Deserialize)]
 struct RawTarget {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
     #[serde(rename = "alternateId", default)]
     alternate_id: Option<String>,
 }
@@ -141,14 +149,18 @@ pub fn parse_event(value: serde_json::Value) -> Result<LogEvent, String> {
         uuid: raw.uuid,
         published: raw.published,
         event_type: raw.event_type,
+        // A target without an id or a type names nobody to re-read: it is left out, not
+        // the whole page (the spec makes every LogTarget field optional).
         targets: raw
             .target
             .unwrap_or_default()
             .into_iter()
-            .map(|t| LogTarget {
-                id: t.id,
-                kind: t.kind,
-                alternate_id: t.alternate_id,
+            .filter_map(|t| {
+                Some(LogTarget {
+                    id: t.id.filter(|id| !id.is_empty())?,
+                    kind: t.kind.filter(|k| !k.is_empty())?,
+                    alternate_id: t.alternate_id,
+                })
             })
             .collect(),
     })
@@ -198,11 +210,12 @@ mod tests {
                 .contains("published")
         );
         assert!(parse_event(json!({"uuid": "u", "eventType": "x"})).is_err());
-        assert!(
-            parse_event(json!({"uuid": "u", "published": "2026-12-02T15:00:00.000Z",
-                "eventType": "x", "target": [{"type": "User"}]}))
-            .is_err()
-        );
+        // Targets without an id or a type (the spec allows them) are left out.
+        let e = parse_event(json!({"uuid": "u", "published": "2026-12-02T15:00:00.000Z",
+            "eventType": "x", "target": [{"type": "User"}, {"id": "00u1"},
+            {"id": "00u2", "type": "User"}]}))
+        .unwrap();
+        assert_eq!(e.user_ids().collect::<Vec<_>>(), ["00u2"]);
     }
 
     #[test]

@@ -180,9 +180,19 @@ async fn full_read(
     let missed_drift = baseline
         .as_ref()
         .map(|b| drift(&b.snapshot.assigned, &b.snapshot.team.members, &full));
-    let okta_log_next = baseline
-        .as_ref()
-        .and_then(|b| b.cursor.okta_log_next.clone());
+    // Where the System Log resumes: the baseline's `next`; without a baseline because
+    // its read failed (or the log is refused), the stored `next`, which Okta still
+    // accepts and which loses nothing (events are re-read at worst). A first run has none,
+    // a rejected one is no use, and after too many changes the listing has seen them.
+    let keep_stored = !matches!(
+        reason,
+        FullReason::FirstRun | FullReason::CursorRejected | FullReason::TooManyChanges
+    );
+    let okta_log_next = match &baseline {
+        Some(b) => b.cursor.okta_log_next.clone(),
+        None if keep_stored => cursor.okta_log_next.clone(),
+        None => None,
+    };
     // Without a cursor to carry on, the System Log is read from a little before this
     // listing began, by Okta's clock (events are re-read at worst, never skipped).
     let okta_log_since = match (&okta_log_next, okta.server_time()) {

@@ -427,6 +427,14 @@ impl OktaSim {
         self.shared.shutdown.cancel();
     }
     /// The token endpoint a service app's assertion must name as `aud`.
+    /// Appends a System Log event of `event_type` with these targets, as Okta's spec
+    /// allows them (no `LogTarget` field is required: a target may lack `id` or `type`).
+    pub fn emit_event(&self, event_type: &str, targets: Vec<serde_json::Value>) {
+        let mut org = lock(&self.shared.org);
+        let at = chrono::Utc::now();
+        org.emit_raw(at, event_type, targets);
+    }
+
     /// How many token requests came without a DPoP proof.
     pub fn proofless_token_requests(&self) -> u32 {
         self.shared

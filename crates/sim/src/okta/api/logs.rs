@@ -132,8 +132,18 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             None => Some(since.timestamp_millis()),
             Some(c) => c.since_ms,
         };
+        // A polling request (no `until`, ASCENDING) compares `since` with when each event
+        // was persisted, not its `published`: "time filtered by their internal
+        // 'persistence time' to avoid skipping records due to system delays" (Okta's
+        // System Log query guide). A bounded one compares `published`.
+        let polling_request = until.is_none() && !descending;
         let matches = |e: &LogEntry| -> bool {
-            if since_ms.is_some_and(|s| e.published.timestamp_millis() < s) {
+            let at = if polling_request {
+                e.visible_at
+            } else {
+                e.published
+            };
+            if since_ms.is_some_and(|s| at.timestamp_millis() < s) {
                 return false;
             }
             if until.is_some_and(|u| e.published >= u) {

@@ -192,7 +192,21 @@ impl Org {
             "Activate Okta user",
             "core.user.config.user_activated",
         );
+        let had_assignment = self.app_users.contains_key(&uid);
         self.resync(&uid, at);
+        if !had_assignment && self.app_users.contains_key(&uid) {
+            // The assignment the deactivation took comes back: Okta logs a restore
+            // (Okta support, "Why Event Type application.user_membership.restore is
+            // Triggered").
+            let targets = self.app_membership_targets(&uid);
+            self.emit(
+                at,
+                "application.user_membership.restore",
+                "Restore user's application membership",
+                "app.generic.provision.assign_user_to_app",
+                targets,
+            );
+        }
         Ok(())
     }
 

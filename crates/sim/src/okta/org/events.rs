@@ -102,6 +102,12 @@ impl Org {
         });
     }
 
+    /// An event with targets as given (for targets Okta's spec allows but the admin
+    /// operations here don't make).
+    pub fn emit_raw(&mut self, at: Ts, event_type: &str, targets: Vec<Value>) {
+        self.emit(at, event_type, event_type, event_type, targets);
+    }
+
     pub(super) fn lifecycle_event(
         &mut self,
         uid: &str,
