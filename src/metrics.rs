@@ -14,6 +14,9 @@ pub const CYCLES: &str = "scim_sync_cycles_total";
 pub const OPERATIONS: &str = "scim_sync_operations_total";
 pub const API_REQUESTS: &str = "scim_sync_api_requests_total";
 pub const OKTA_RATE_LIMIT_REMAINING: &str = "scim_sync_okta_rate_limit_remaining";
+/// Requests every client of the org used in a bucket's window (Okta's headers are
+/// org-wide), as of the last response.
+pub const OKTA_RATE_LIMIT_USED: &str = "scim_sync_okta_rate_limit_used";
 pub const KAFKAMAN_RATE_LIMIT_REMAINING: &str = "scim_sync_kafkaman_rate_limit_remaining";
 pub const LAST_SUCCESS: &str = "scim_sync_last_success_timestamp_seconds";
 pub const LAST_CYCLE: &str = "scim_sync_last_cycle_timestamp_seconds";
@@ -53,6 +56,10 @@ fn describe() {
     describe_counter!(
         API_REQUESTS,
         "HTTP requests sent, by API (okta, kafkaman) and response status (\"transport\" when no response came)."
+    );
+    describe_gauge!(
+        OKTA_RATE_LIMIT_USED,
+        "Requests every client of the Okta org used in the bucket's current window (the org-wide use), as of the last response."
     );
     describe_gauge!(
         SYSTEM_LOG_AVAILABLE,
@@ -134,16 +141,21 @@ pub fn api_request(api: &str, status: Option<u16>) {
     ::metrics::counter!(API_REQUESTS, "api" => api.to_string(), "status" => status).increment(1);
 }
 
-/// The remaining requests in one rate-limit window of `api`: Okta has one per bucket,
+/// The remaining requests in one rate-limit window of `api` (of `limit`): Okta has one
+/// per bucket, counting every client of the org (also exported as the org-wide use),
 /// kafkaman one per API key (its gauge has no label).
-pub fn rate_limit_remaining(api: &str, window: &str, remaining: u64) {
-    let gauge = match api {
-        "okta" => ::metrics::gauge!(OKTA_RATE_LIMIT_REMAINING, "bucket" => window.to_string()),
-        "kafkaman" => ::metrics::gauge!(KAFKAMAN_RATE_LIMIT_REMAINING),
+pub fn rate_limit_remaining(api: &str, window: &str, remaining: u64, limit: u64) {
+    match api {
+        "okta" => {
+            ::metrics::gauge!(OKTA_RATE_LIMIT_REMAINING, "bucket" => window.to_string())
+                .set(remaining as f64);
+            ::metrics::gauge!(OKTA_RATE_LIMIT_USED, "bucket" => window.to_string())
+                .set(limit.saturating_sub(remaining) as f64);
+        }
+        "kafkaman" => ::metrics::gauge!(KAFKAMAN_RATE_LIMIT_REMAINING).set(remaining as f64),
         // No gauge is described for another API.
-        _ => return,
-    };
-    gauge.set(remaining as f64);
+        _ => {}
+    }
 }
 
 /// What a cycle that got as far as planning counted.

@@ -569,3 +569,35 @@ async fn events_published_out_of_order_around_a_failed_read_are_not_missed() {
     assert_eq!(next.summary.kind, Some(CycleKind::Incremental));
     full_dry_run_is_empty(&env).await;
 }
+
+/// kafkaman's clock corrected backwards (by ten minutes) after a cycle: a member
+/// re-enabled by hand afterwards is stamped before the stored change clock. The next
+/// cycle sees kafkaman's `Date` behind that clock, reads the whole team once, and finds
+/// the change: nothing is skipped until the next full cycle.
+#[tokio::test]
+async fn a_kafkaman_clock_set_back_misses_no_hand_change() {
+    let env = synced_builtin().await;
+    // A leaver, deactivated by scim-sync.
+    env.world.okta.deactivate_user(b::SOPHIE).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    env.sync().await;
+    assert!(!env.member("sophie.wilson@example.com").active);
+    env.world
+        .kafkaman
+        .set_clock_offset(chrono::Duration::minutes(-10));
+    env.world
+        .kafkaman
+        .update_member(
+            "sophie.wilson@example.com",
+            scim_sync_sim::kafkaman::MemberUpdate {
+                active: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let next = env.sync().await;
+    assert_eq!(next.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(next.applied.count(OpKind::Deactivate, OpState::Done), 1);
+    assert!(!env.member("sophie.wilson@example.com").active);
+    full_dry_run_is_empty(&env).await;
+}

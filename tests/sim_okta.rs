@@ -1221,6 +1221,9 @@ async fn every_admin_change_logs_okta_event_types_and_targets() {
     sim.create_user(with_status("prov@x.com", "PROVISIONED"))
         .unwrap();
     sim.reactivate_user("prov@x.com").unwrap();
+    // A group member deactivated loses the app; activated, the assignment is restored.
+    sim.deactivate_user("grp@x.com").unwrap();
+    sim.activate_user("grp@x.com").unwrap();
 
     let (events, _) = poll_next(&api, &next).await;
     let got: Vec<(String, Vec<String>)> = events
@@ -1267,6 +1270,10 @@ async fn every_admin_change_logs_okta_event_types_and_targets() {
         ("user.lifecycle.delete.completed", &["User"]),
         ("user.lifecycle.create", &["User"]),
         ("user.lifecycle.reactivate", &["User"]),
+        ("user.lifecycle.deactivate", &["User"]),
+        ("application.user_membership.remove", &membership),
+        ("user.lifecycle.activate", &["User"]),
+        ("application.user_membership.restore", &membership),
     ];
     let expected: Vec<(String, Vec<String>)> = expected
         .into_iter()

@@ -791,3 +791,31 @@ async fn syncs_a_plain_rfc_7644_target_patch_204_and_no_team_api() {
         second.plan
     );
 }
+
+/// A host whose clock is five minutes behind Okta's: its first client assertion has
+/// expired by Okta's clock. The refusal's `Date` tells Okta's clock, and the assertion
+/// and the DPoP proof are dated by it from then on: cycles converge, not fail each time.
+#[tokio::test]
+async fn a_host_clock_behind_oktas_still_gets_tokens() {
+    let mut scenario = generate::builtin();
+    common::with_service_app(
+        &mut scenario,
+        "0oaservicesync000003",
+        &scim_sync_sim::scenario::all_read_scopes()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let env = Env::start(&scenario, ROOMY).await;
+    env.world
+        .okta
+        .set_clock_offset(chrono::Duration::minutes(5));
+    env.use_oauth("0oaservicesync000003", None);
+    let first = env.sync().await;
+    assert_eq!(first.result, RunResult::Success);
+    assert!(env.member(b::GRACE_EMAIL).active);
+    env.world.okta.unassign_user(b::SOPHIE).unwrap();
+    let second = env.sync().await;
+    assert_eq!(second.result, RunResult::Success);
+    assert_eq!(second.applied.count(OpKind::Deactivate, OpState::Done), 1);
+}

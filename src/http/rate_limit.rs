@@ -13,38 +13,50 @@ use super::{header_str, header_u64};
 /// pacing never sleeps longer and no clock arithmetic overflows.
 pub const MAX_RESET: Duration = Duration::from_secs(3600);
 
-/// What a client knows about one server-side rate-limit window, for pacing: it lets a
-/// request go while the window's used count (the server's, from the last response, plus
-/// our requests in flight since) stays under a share of the limit, and otherwise says
-/// how long until the window resets.
+/// What a client knows about one server-side rate-limit window, for pacing.
+///
+/// A window's headers may count every client of the server (Okta's buckets are the
+/// whole org's), so this client counts its own requests in the window and keeps them
+/// within `share` of the limit; the server's `remaining` is only a floor: a request waits
+/// while what is left for everyone is at or below [`RESERVE_PERCENT`] of the limit, so
+/// the last slice stays for the others (and a busy neighbour can't push this client to
+/// one request a window, nor can it take the neighbour's last ones).
 #[derive(Debug, Clone, Default)]
 pub struct RateWindow {
     /// False until a response carried rate-limit headers.
     known: bool,
     pub limit: u32,
+    /// Left for every client in the window, as of the last response.
     pub remaining: u32,
-    /// Server epoch seconds of the reset; informational.
+    /// Server epoch seconds of the reset; a new value means a new window.
     pub reset_epoch: u64,
     reset_at: Option<Instant>,
-    used: u32,
+    /// This client's requests in the current window (sent or in flight).
+    own: u32,
     in_flight: u32,
 }
 
+/// The share of a window's limit left to other clients: no request is sent while the
+/// window's remaining requests are this low.
+pub const RESERVE_PERCENT: u32 = 5;
+
 impl RateWindow {
-    /// Reserves one request if it fits within `share` of the limit; otherwise returns
-    /// how long to wait before asking again.
+    /// Reserves one request if it fits within `share` of the limit and above the floor
+    /// left to others; otherwise returns how long to wait before asking again.
     pub fn try_reserve(&mut self, share: f64, now: Instant) -> Result<(), Duration> {
         if self.known {
             if let Some(reset_at) = self.reset_at
                 && now >= reset_at
             {
                 // The window we knew about is over; a new one starts.
-                self.used = self.in_flight;
+                self.own = self.in_flight;
                 self.remaining = self.limit;
                 self.reset_at = None;
             }
             let budget = ((f64::from(self.limit) * share).floor() as u32).max(1);
-            if self.used >= budget {
+            let reserve = (self.limit.saturating_mul(RESERVE_PERCENT)).div_ceil(100);
+            let left = self.remaining.saturating_sub(self.in_flight);
+            if self.own >= budget || (self.remaining < self.limit && left <= reserve) {
                 return Err(match self.reset_at {
                     Some(reset_at) => reset_at.saturating_duration_since(now),
                     // Over budget in a window whose end we don't know yet: a response
@@ -53,7 +65,7 @@ impl RateWindow {
                 });
             }
         }
-        self.used += 1;
+        self.own += 1;
         self.in_flight += 1;
         Ok(())
     }
@@ -66,17 +78,29 @@ impl RateWindow {
     /// A reserved request ended with these rate-limit headers.
     pub fn observe(&mut self, seen: Observed) {
         self.release();
+        if self.known && seen.reset_epoch != self.reset_epoch {
+            // A new window: what is in flight, and this request, count in it.
+            self.own = self.in_flight + 1;
+        }
         self.known = true;
         self.limit = seen.limit;
         self.remaining = seen.remaining.min(seen.limit);
         self.reset_epoch = seen.reset_epoch;
         self.reset_at = Some(Instant::now() + seen.reset_in.min(MAX_RESET));
-        // A limit near u32::MAX with requests in flight must not overflow.
-        self.used = (seen.limit - self.remaining).saturating_add(self.in_flight);
+        // The server counts at least what this client sent.
+        let used_by_all = seen.limit - self.remaining;
+        if self.own > used_by_all.saturating_add(self.in_flight) {
+            self.own = used_by_all.saturating_add(self.in_flight);
+        }
     }
 
     pub fn is_known(&self) -> bool {
         self.known
+    }
+
+    /// Requests every client used in the window, as of the last response.
+    pub fn used_by_all(&self) -> u32 {
+        self.limit - self.remaining.min(self.limit)
     }
 }
 
@@ -229,6 +253,45 @@ mod tests {
     /// A server whose clock is an hour behind ours.
     fn skewed_server_now() -> u64 {
         epoch_of(SystemTime::now()).unwrap() - 3600
+    }
+
+    fn seen(limit: u32, remaining: u32, reset_epoch: u64) -> Observed {
+        Observed {
+            limit,
+            remaining,
+            reset_in: Duration::from_secs(60),
+            reset_epoch,
+        }
+    }
+
+    /// Okta's headers count the whole org: a neighbour that used 60 of 100 leaves this
+    /// client its own half of the bucket, not nothing.
+    #[test]
+    fn a_busy_neighbour_leaves_this_client_its_share() {
+        let mut w = RateWindow::default();
+        let now = Instant::now();
+        w.try_reserve(0.5, now).unwrap();
+        w.observe(seen(100, 39, 1000)); // 60 by others, 1 by us
+        let mut sent = 1;
+        while w.try_reserve(0.5, now).is_ok() {
+            sent += 1;
+            let remaining = 39 - (sent - 1);
+            w.observe(seen(100, remaining, 1000));
+        }
+        assert_eq!(sent, 35, "until the last 5 of 100 are left to others");
+        // With the bucket to itself, its share: 50 of 100.
+        let mut w = RateWindow::default();
+        w.try_reserve(0.5, now).unwrap();
+        w.observe(seen(100, 99, 2000));
+        let mut sent = 1;
+        while w.try_reserve(0.5, now).is_ok() {
+            sent += 1;
+            w.observe(seen(100, 100 - sent, 2000));
+        }
+        assert_eq!(sent, 50);
+        // A new window (another reset) starts the count again.
+        w.observe(seen(100, 99, 2060));
+        assert!(w.try_reserve(0.5, now).is_ok());
     }
 
     #[test]

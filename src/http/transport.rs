@@ -398,6 +398,7 @@ impl Transport {
                     self.profile.api,
                     window,
                     u64::from(seen.remaining),
+                    u64::from(seen.limit),
                 );
                 self.with_window(window, |w| w.observe(seen));
             }

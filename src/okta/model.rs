@@ -36,48 +36,78 @@ impl OktaUser {
     }
 }
 
-/// Okta's rate-limit buckets as this client keys them (by path prefix).
+/// Okta's rate-limit buckets, as Okta's rate-limit reference documents them for the
+/// endpoints scim-sync calls (the longest match wins: `/api/v1/apps/{id}` has a bucket
+/// of its own beside `/api/v1/apps*`). Each has its own window and headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
-    /// `/api/v1/apps` and everything below it.
+    /// `/api/v1/apps` and everything below it but one app (app users among them).
     Apps,
-    /// `GET /api/v1/users` (the list).
+    /// `/api/v1/apps/{id}`: one app.
+    App,
+    /// `GET /api/v1/users` (the list and searches).
     UsersList,
+    /// `GET /api/v1/users/{idOrLogin}`: one user.
+    User,
+    /// `/api/v1/groups` and everything below it but one group (members among them).
+    Groups,
+    /// `/api/v1/groups/{id}`: one group.
+    Group,
     /// `/api/v1/logs`.
     Logs,
-    /// Everything else.
+    /// `/oauth2/v1/token`, in Okta's authentication category.
+    Token,
+    /// Every other `/api/v1` endpoint.
     Other,
 }
 
 impl Bucket {
+    pub const ALL: [Bucket; 9] = [
+        Bucket::Apps,
+        Bucket::App,
+        Bucket::UsersList,
+        Bucket::User,
+        Bucket::Groups,
+        Bucket::Group,
+        Bucket::Logs,
+        Bucket::Token,
+        Bucket::Other,
+    ];
+
     pub fn of(method: &Method, path: &str) -> Bucket {
         let path = path.trim_end_matches('/');
-        if path == "/api/v1/apps" || path.starts_with("/api/v1/apps/") {
-            Bucket::Apps
-        } else if path == "/api/v1/users" && *method == Method::GET {
-            Bucket::UsersList
-        } else if path == "/api/v1/logs" || path.starts_with("/api/v1/logs/") {
-            Bucket::Logs
-        } else {
-            Bucket::Other
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            ["api", "v1", "apps", _] => Bucket::App,
+            ["api", "v1", "apps", ..] => Bucket::Apps,
+            ["api", "v1", "users"] if *method == Method::GET => Bucket::UsersList,
+            ["api", "v1", "users", _] if *method == Method::GET => Bucket::User,
+            ["api", "v1", "groups", _] => Bucket::Group,
+            ["api", "v1", "groups", ..] => Bucket::Groups,
+            ["api", "v1", "logs", ..] => Bucket::Logs,
+            ["oauth2", "v1", "token"] => Bucket::Token,
+            _ => Bucket::Other,
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Bucket::Apps => "apps",
+            Bucket::App => "app",
             Bucket::UsersList => "users_list",
+            Bucket::User => "user",
+            Bucket::Groups => "groups",
+            Bucket::Group => "group",
             Bucket::Logs => "logs",
+            Bucket::Token => "token",
             Bucket::Other => "other",
         }
     }
 
     /// The bucket [`Bucket::name`] names.
     pub fn named(name: &str) -> Option<Bucket> {
-        [Bucket::Apps, Bucket::UsersList, Bucket::Logs, Bucket::Other]
-            .into_iter()
-            .find(|b| b.name() == name)
+        Bucket::ALL.into_iter().find(|b| b.name() == name)
     }
 }
 
@@ -199,15 +229,31 @@ mod tests {
         );
         assert_eq!(Bucket::of(&Method::GET, "/api/v1/apps"), Bucket::Apps);
         assert_eq!(Bucket::of(&Method::GET, "/api/v1/users"), Bucket::UsersList);
+        // Okta's buckets by the longest match: one user, one app, one group, the
+        // group's members, the token endpoint.
+        assert_eq!(Bucket::of(&Method::GET, "/api/v1/users/00u1"), Bucket::User);
         assert_eq!(
-            Bucket::of(&Method::GET, "/api/v1/users/00u1"),
+            Bucket::of(&Method::GET, "/api/v1/users/00u1/groups"),
             Bucket::Other
         );
+        assert_eq!(Bucket::of(&Method::GET, "/api/v1/apps/0oa1"), Bucket::App);
+        assert_eq!(
+            Bucket::of(&Method::GET, "/api/v1/groups/00g1"),
+            Bucket::Group
+        );
+        assert_eq!(
+            Bucket::of(&Method::GET, "/api/v1/groups/00g1/users"),
+            Bucket::Groups
+        );
+        assert_eq!(Bucket::of(&Method::POST, "/oauth2/v1/token"), Bucket::Token);
         assert_eq!(Bucket::of(&Method::GET, "/api/v1/logs"), Bucket::Logs);
         assert_eq!(
             Bucket::of(&Method::GET, "/api/v1/applications"),
             Bucket::Other
         );
+        for b in Bucket::ALL {
+            assert_eq!(Bucket::named(b.name()), Some(b));
+        }
     }
 
     #[test]

@@ -220,6 +220,24 @@ async fn changed_members(
         },
         None => None,
     };
+    // kafkaman's clock now behind the stored change clock (it was corrected backwards):
+    // members changed since are stamped before the clock we read from, so the whole team
+    // is read once rather than skipping them.
+    let stepped_back = match (
+        kafkaman
+            .server_time()
+            .map(chrono::DateTime::<chrono::Utc>::from),
+        team_modified.and_then(clock::parse_time),
+    ) {
+        (Some(now), Some(stored)) => now + ChronoDuration::seconds(TEAM_OVERLAP_SECS) < stored,
+        _ => false,
+    };
+    if stepped_back {
+        tracing::info!(
+            "kafkaman's clock is behind the change clock stored by the last cycle (it was set back?); reading the whole team once"
+        );
+    }
+    let changed = changed.filter(|_| !stepped_back);
     let (changed, whole) = match changed {
         Some(changed) => (changed, false),
         None => (
@@ -233,7 +251,8 @@ async fn changed_members(
     let clock = clock::team_clock(
         kafkaman,
         read_started,
-        team_modified,
+        // A clock set back starts over from where it is now.
+        team_modified.filter(|_| !stepped_back),
         clock::newest_modified(&changed),
     );
     let changed: Vec<Member> = changed.iter().map(convert::member).collect();

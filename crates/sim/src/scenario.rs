@@ -188,15 +188,30 @@ pub struct AssignmentSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OktaRateLimits {
-    /// `/api/v1/apps` and everything below it.
+    /// `/api/v1/apps` and everything below it but one app.
     #[serde(default = "d100")]
     pub apps: u32,
-    /// `GET /api/v1/users` (the list).
+    /// `/api/v1/apps/{id}`.
+    #[serde(default = "d500")]
+    pub app: u32,
+    /// `GET|POST /api/v1/users` (the list).
     #[serde(default = "d600")]
     pub users_list: u32,
+    /// `GET /api/v1/users/{idOrLogin}`.
+    #[serde(default = "d2000")]
+    pub user: u32,
+    /// `/api/v1/groups` and everything below it but one group.
+    #[serde(default = "d500")]
+    pub groups: u32,
+    /// `/api/v1/groups/{id}`.
+    #[serde(default = "d1000")]
+    pub group: u32,
     /// `/api/v1/logs`.
     #[serde(default = "d120")]
     pub logs: u32,
+    /// `/oauth2/v1/token` (Okta's authentication category).
+    #[serde(default = "d2000")]
+    pub token: u32,
     /// Every other endpoint.
     #[serde(default = "d1200")]
     pub other: u32,
@@ -212,8 +227,13 @@ impl Default for OktaRateLimits {
     fn default() -> Self {
         OktaRateLimits {
             apps: 100,
+            app: 500,
             users_list: 600,
+            user: 2000,
+            groups: 500,
+            group: 1000,
             logs: 120,
+            token: 2000,
             other: 1200,
             concurrency: 75,
             window_secs: 60,
@@ -232,6 +252,15 @@ fn d100() -> u32 {
 }
 fn d120() -> u32 {
     120
+}
+fn d500() -> u32 {
+    500
+}
+fn d1000() -> u32 {
+    1000
+}
+fn d2000() -> u32 {
+    2000
 }
 fn d600() -> u32 {
     600

@@ -57,32 +57,48 @@ struct BearerGrant {
     jkt: Option<String>,
 }
 
-/// Okta's rate-limit buckets the simulator keeps (the Workforce table, coarsened).
+/// Okta's rate-limit buckets for the endpoints the simulator serves, with the Workforce
+/// defaults of Okta's rate-limit reference (`rl-global-mgmt`, `rl-global-enduser`): the
+/// longest match wins, so one app and one group have buckets of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bucket {
     Apps,
+    App,
     UsersList,
+    User,
+    Groups,
+    Group,
     Logs,
+    Token,
     Other,
 }
 
 fn bucket_for(method: &Method, path: &str) -> Bucket {
-    let path = path.trim_end_matches('/');
-    if path == "/api/v1/apps" || path.starts_with("/api/v1/apps/") {
-        Bucket::Apps
-    } else if path == "/api/v1/users" && (method == Method::GET || method == Method::POST) {
-        Bucket::UsersList
-    } else if path == "/api/v1/logs" || path.starts_with("/api/v1/logs/") {
-        Bucket::Logs
-    } else {
-        Bucket::Other
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["api", "v1", "apps", _] => Bucket::App,
+        ["api", "v1", "apps", ..] => Bucket::Apps,
+        ["api", "v1", "users"] if method == Method::GET || method == Method::POST => {
+            Bucket::UsersList
+        }
+        ["api", "v1", "users", _] if method == Method::GET => Bucket::User,
+        ["api", "v1", "groups", _] => Bucket::Group,
+        ["api", "v1", "groups", ..] => Bucket::Groups,
+        ["api", "v1", "logs", ..] => Bucket::Logs,
+        ["oauth2", "v1", "token"] => Bucket::Token,
+        _ => Bucket::Other,
     }
 }
 
 struct Windows {
     apps: FixedWindow,
+    app: FixedWindow,
     users_list: FixedWindow,
+    user: FixedWindow,
+    groups: FixedWindow,
+    group: FixedWindow,
     logs: FixedWindow,
+    token: FixedWindow,
     other: FixedWindow,
 }
 
@@ -90,8 +106,13 @@ impl Windows {
     fn get(&mut self, b: Bucket) -> &mut FixedWindow {
         match b {
             Bucket::Apps => &mut self.apps,
+            Bucket::App => &mut self.app,
             Bucket::UsersList => &mut self.users_list,
+            Bucket::User => &mut self.user,
+            Bucket::Groups => &mut self.groups,
+            Bucket::Group => &mut self.group,
             Bucket::Logs => &mut self.logs,
+            Bucket::Token => &mut self.token,
             Bucket::Other => &mut self.other,
         }
     }
@@ -113,6 +134,8 @@ struct Shared {
     /// Token requests that came without a DPoP proof (each is a failed grant in a real
     /// org's System Log when the app requires DPoP).
     proofless_token_requests: AtomicU32,
+    /// This org's clock minus the host's, in milliseconds (also in `Org`).
+    clock_offset_ms: Arc<std::sync::atomic::AtomicI64>,
     limits: OktaRateLimits,
     windows: Mutex<Windows>,
     in_flight: Arc<AtomicU32>,
@@ -121,6 +144,19 @@ struct Shared {
 }
 
 impl Shared {
+    /// Epoch seconds by this org's clock.
+    fn now_secs(&self) -> u64 {
+        let offset = self.clock_offset_ms.load(Ordering::Relaxed) / 1000;
+        epoch_secs().saturating_add_signed(offset)
+    }
+
+    fn now_system(&self) -> std::time::SystemTime {
+        let offset = self.clock_offset_ms.load(Ordering::Relaxed);
+        let now = std::time::SystemTime::now();
+        let by = std::time::Duration::from_millis(offset.unsigned_abs());
+        if offset >= 0 { now + by } else { now - by }
+    }
+
     fn base(&self) -> &str {
         self.base_url
             .get()
@@ -167,7 +203,7 @@ async fn edge(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     let query = req.uri().query().unwrap_or("").to_string();
     let in_flight = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(s.in_flight.clone());
-    let now = epoch_secs();
+    let now = s.now_secs();
     let mut resp = if in_flight > s.limits.concurrency {
         tracing::debug!(%path, in_flight, "okta sim: concurrency limit exceeded");
         let mut r = OktaError::rate_limited().into_response();
@@ -197,7 +233,7 @@ async fn edge(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         }
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now())) {
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(s.now_system())) {
         h.insert(header::DATE, v);
     }
     if let Ok(v) = HeaderValue::from_str(&org::random_base62(27)) {
@@ -247,7 +283,7 @@ async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         let token = token.trim();
         let grant = lock(&s.bearer).get(token).cloned();
         let grant = match grant {
-            Some(g) if g.expires_at > epoch_secs() => g,
+            Some(g) if g.expires_at > s.now_secs() => g,
             _ => {
                 let mut e = OktaError::invalid_token();
                 e.www_authenticate = Some(format!(
@@ -287,7 +323,7 @@ async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
                     htm: req.method().as_str(),
                     htu: &htu,
                     access_token: Some(token),
-                    now: epoch_secs(),
+                    now: s.now_secs(),
                 };
                 match dpop::verify(proof, &expect, &mut lock(&s.used_proof_jtis)) {
                     Ok(p) if &p.jkt != jkt => {
@@ -355,10 +391,13 @@ impl OktaSim {
         faults.set_latency_ms(scenario.latency_ms);
         let limits = scenario.rate_limits.clone();
         let (other_limit, window) = (limits.other, limits.window_secs.max(1));
+        let clock_offset_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let offset = clock_offset_ms.clone();
         let render_error: ErrorRenderer = Arc::new(move |status: StatusCode, _msg: &str| {
             let mut r = OktaError::for_status(status).into_response();
             if status == StatusCode::TOO_MANY_REQUESTS {
-                rate_headers(&mut r, other_limit, 0, epoch_secs() + window);
+                let now = epoch_secs().saturating_add_signed(offset.load(Ordering::Relaxed) / 1000);
+                rate_headers(&mut r, other_limit, 0, now + window);
             }
             r
         });
@@ -378,10 +417,16 @@ impl OktaSim {
             dpop_nonce: org::random_base62(32),
             used_proof_jtis: Mutex::new(HashMap::new()),
             proofless_token_requests: AtomicU32::new(0),
+            clock_offset_ms: clock_offset_ms.clone(),
             windows: Mutex::new(Windows {
                 apps: w(limits.apps),
+                app: w(limits.app),
                 users_list: w(limits.users_list),
+                user: w(limits.user),
+                groups: w(limits.groups),
+                group: w(limits.group),
                 logs: w(limits.logs),
+                token: w(limits.token),
                 other: w(limits.other),
             }),
             limits,
@@ -431,8 +476,17 @@ impl OktaSim {
     /// allows them (no `LogTarget` field is required: a target may lack `id` or `type`).
     pub fn emit_event(&self, event_type: &str, targets: Vec<serde_json::Value>) {
         let mut org = lock(&self.shared.org);
-        let at = chrono::Utc::now();
+        let at = org.now();
         org.emit_raw(at, event_type, targets);
+    }
+
+    /// Sets this org's clock this far from the host's (positive: Okta is ahead): its
+    /// `Date`, token and proof checks, rate windows and System Log times follow it.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        lock(&self.shared.org).clock_offset = offset;
+        self.shared
+            .clock_offset_ms
+            .store(offset.num_milliseconds(), Ordering::Relaxed);
     }
 
     /// How many token requests came without a DPoP proof.

@@ -105,7 +105,7 @@ pub async fn list_logs(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             }
         };
         let until = parse_opt("until")?;
-        let now_ts = now();
+        let now_ts = lock(&s.org).now();
         let since = parse_opt("since")?.unwrap_or(until.unwrap_or(now_ts) - Duration::days(7));
         if since < now_ts - Duration::days(180) {
             return Err(invalid_log_filter());

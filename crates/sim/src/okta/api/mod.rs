@@ -28,7 +28,7 @@ use serde_json::Value;
 use super::Shared;
 use super::error::OktaError;
 use super::filter::{self, AttrValue, Expr, Op};
-use super::org::{Group, LogEntry, Ts, User, UserStatus, fmt_ts, now};
+use super::org::{Group, LogEntry, Ts, User, UserStatus, fmt_ts};
 use super::render;
 use crate::common::lock;
 

@@ -5,7 +5,7 @@ use super::*;
 
 impl Org {
     pub fn create_user(&mut self, spec: &OktaUserSpec) -> Result<String, OrgError> {
-        let at = now();
+        let at = self.now();
         let id = self.insert_user(spec, at)?;
         self.lifecycle_event(
             &id,
@@ -33,7 +33,7 @@ impl Org {
         changes: &Map<String, Value>,
     ) -> Result<(), OrgError> {
         let uid = self.user_ref(user)?;
-        let at = now();
+        let at = self.now();
         let old_login = self
             .users
             .get(&uid)
@@ -114,7 +114,7 @@ impl Org {
                 "user {user} is already DEPROVISIONED"
             )));
         }
-        let at = now();
+        let at = self.now();
         self.set_status(&uid, UserStatus::Deprovisioned, at);
         self.lifecycle_event(
             &uid,
@@ -137,7 +137,7 @@ impl Org {
                 "delete: user {user} is not DEPROVISIONED; Okta deletes only deactivated users"
             )));
         }
-        let at = now();
+        let at = self.now();
         self.lifecycle_event(
             &uid,
             at,
@@ -180,7 +180,7 @@ impl Org {
             }
             None => return Err(OrgError::NotFound(format!("no Okta user {user}"))),
         }
-        let at = now();
+        let at = self.now();
         self.set_status(&uid, UserStatus::Active, at);
         if let Some(u) = self.users.get_mut(&uid) {
             u.activated = Some(at);
@@ -192,21 +192,9 @@ impl Org {
             "Activate Okta user",
             "core.user.config.user_activated",
         );
-        let had_assignment = self.app_users.contains_key(&uid);
-        self.resync(&uid, at);
-        if !had_assignment && self.app_users.contains_key(&uid) {
-            // The assignment the deactivation took comes back: Okta logs a restore
-            // (Okta support, "Why Event Type application.user_membership.restore is
-            // Triggered").
-            let targets = self.app_membership_targets(&uid);
-            self.emit(
-                at,
-                "application.user_membership.restore",
-                "Restore user's application membership",
-                "app.generic.provision.assign_user_to_app",
-                targets,
-            );
-        }
+        // The assignment the deactivation took comes back: Okta logs a restore (Okta
+        // support, "Why Event Type application.user_membership.restore is Triggered").
+        self.resync_as(&uid, at, "application.user_membership.restore");
         Ok(())
     }
 
@@ -224,7 +212,7 @@ impl Org {
             }
             None => return Err(OrgError::NotFound(format!("no Okta user {user}"))),
         }
-        let at = now();
+        let at = self.now();
         self.set_status(&uid, UserStatus::Active, at);
         self.lifecycle_event(
             &uid,
@@ -245,7 +233,7 @@ impl Org {
                 "suspend: user {user} is not ACTIVE"
             )));
         }
-        let at = now();
+        let at = self.now();
         self.set_status(&uid, UserStatus::Suspended, at);
         self.lifecycle_event(
             &uid,
@@ -264,7 +252,7 @@ impl Org {
                 "unsuspend: user {user} is not SUSPENDED"
             )));
         }
-        let at = now();
+        let at = self.now();
         self.set_status(&uid, UserStatus::Active, at);
         self.lifecycle_event(
             &uid,
@@ -288,7 +276,7 @@ impl Org {
                 "user {user} is already assigned to the app"
             )));
         }
-        let at = now();
+        let at = self.now();
         if let Some(row) = self.app_users.get_mut(&uid) {
             // Was in through a group; now a direct assignment (scope USER).
             row.last_updated = at;
@@ -304,7 +292,7 @@ impl Org {
                 "user {user} is not directly assigned to the app"
             )));
         }
-        let at = now();
+        let at = self.now();
         if let Some(row) = self.app_users.get_mut(&uid) {
             row.last_updated = at;
         }
@@ -319,7 +307,7 @@ impl Org {
                 "group {group} is already assigned to the app"
             )));
         }
-        let at = now();
+        let at = self.now();
         let priority = self
             .group_assignments
             .values()
@@ -359,7 +347,7 @@ impl Org {
                 "group {group} is not assigned to the app"
             )));
         }
-        let at = now();
+        let at = self.now();
         let t = vec![self.app_target(), self.group_target(&gid)];
         self.emit(
             at,
@@ -382,7 +370,7 @@ impl Org {
     pub fn add_group_member(&mut self, group: &str, user: &str) -> Result<(), OrgError> {
         let gid = self.group_ref(group)?;
         let uid = self.user_ref(user)?;
-        let at = now();
+        let at = self.now();
         let added = match self.groups.get_mut(&gid) {
             Some(g) => g.members.insert(uid.clone()),
             None => false,
@@ -413,7 +401,7 @@ impl Org {
     pub fn remove_group_member(&mut self, group: &str, user: &str) -> Result<(), OrgError> {
         let gid = self.group_ref(group)?;
         let uid = self.user_ref(user)?;
-        let at = now();
+        let at = self.now();
         let removed = match self.groups.get_mut(&gid) {
             Some(g) => g.members.remove(&uid),
             None => false,
@@ -449,7 +437,7 @@ impl Org {
         external_id: Option<String>,
     ) -> Result<(), OrgError> {
         let uid = self.user_ref(user)?;
-        let at = now();
+        let at = self.now();
         let row = self
             .app_users
             .get_mut(&uid)

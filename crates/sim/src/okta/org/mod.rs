@@ -24,6 +24,13 @@ pub fn now() -> Ts {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
+impl Org {
+    /// Now by this org's clock.
+    pub fn now(&self) -> Ts {
+        now() + self.clock_offset
+    }
+}
+
 /// Okta's timestamp format: `2014-06-24T15:28:14.000Z`.
 pub fn fmt_ts(t: &Ts) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -204,6 +211,8 @@ pub struct Org {
     pub log_delay: Duration,
     /// Events' `published` is the change's time less a random part of this.
     pub log_jitter: Duration,
+    /// How far this org's clock is from the host's (a test's "Okta is ahead").
+    pub clock_offset: Duration,
 }
 
 /// The longest System Log delay or jitter the simulator takes (a day); longer is capped.
@@ -260,6 +269,7 @@ impl Org {
             log: Vec::new(),
             log_delay: Duration::milliseconds(ms_i64(sc.log_delay_ms)),
             log_jitter: Duration::milliseconds(ms_i64(sc.log_jitter_ms)),
+            clock_offset: Duration::zero(),
         };
         for spec in &sc.users {
             org.insert_user(spec, start)?;
@@ -433,6 +443,12 @@ impl Org {
     /// Re-decides whether a user is an app user after a change, adding or removing the
     /// AppUser row and logging it the way Okta does.
     fn resync(&mut self, uid: &str, at: Ts) {
+        self.resync_as(uid, at, "application.user_membership.add");
+    }
+
+    /// [`Org::resync`], logging a gained assignment as `added` (`…add`, or `…restore`
+    /// when an activation brings back what the deactivation took).
+    pub(super) fn resync_as(&mut self, uid: &str, at: Ts, added: &str) {
         let should = self.should_be_app_user(uid);
         let is = self.app_users.contains_key(uid);
         if should && !is {
@@ -449,7 +465,7 @@ impl Org {
             let targets = self.app_membership_targets(uid);
             self.emit(
                 at,
-                "application.user_membership.add",
+                added,
                 "Add user to application membership",
                 "app.generic.provision.assign_user_to_app",
                 targets,
@@ -542,7 +558,8 @@ mod tests {
                 "user.lifecycle.deactivate",
                 "application.user_membership.remove",
                 "user.lifecycle.activate",
-                "application.user_membership.add",
+                // The group-derived assignment the deactivation took comes back.
+                "application.user_membership.restore",
                 "user.lifecycle.activate",
             ]
         );
