@@ -99,6 +99,32 @@ pub async fn checks(cfg: &Config) -> Vec<CheckLine> {
             let reachable = reached.is_ok();
             out.push(line("okta", "reach the org", reached));
             if reachable {
+                // What the app makes each app username from, and whether it is sent.
+                let template = app
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.pointer("/credentials/userNameTemplate/template"))
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string);
+                if let Some(template) = template {
+                    let sent = match cfg.sync.user_name_source {
+                        crate::config::UserNameSource::AppUsername => {
+                            "sent as the userName (sync.user_name_source = app_username), as \
+                             Okta's own provisioning would"
+                                .to_string()
+                        }
+                        crate::config::UserNameSource::Profile => format!(
+                            "not sent: the userName is the profile's {} (sync.user_name_source \
+                             = profile)",
+                            cfg.sync.user_name_attribute
+                        ),
+                    };
+                    out.push(line(
+                        "okta",
+                        "app username format",
+                        Ok(format!("{} ({sent})", crate::escape::text(&template))),
+                    ));
+                }
                 out.push(line(
                     "okta",
                     "token valid, app exists (okta.apps.read)",

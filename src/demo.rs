@@ -150,6 +150,8 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
         last_name: Some("Hire".into()),
         status: "ACTIVE".into(),
         profile: Default::default(),
+        app_username: None,
+        app_profile: Default::default(),
     })?;
     world.okta.assign_user(&hire)?;
     changes.push("hired new.hire@example.com and assigned the app".to_string());

@@ -369,10 +369,32 @@ fn hostile_scenario() -> scim_sync_sim::Scenario {
             last_name: Some("\u{202e}nosaM\x1b]52;c;aGk=\x07".into()),
             status: "ACTIVE".into(),
             profile: Default::default(),
+            app_username: None,
+            app_profile: Default::default(),
         });
     scenario.okta.assignments.users.push(HOSTILE_ID.into());
+    // The same escapes in an address with no space or line break in it: an email
+    // address by its form, so it is created, and logged.
+    scenario
+        .okta
+        .users
+        .push(scim_sync_sim::scenario::OktaUserSpec {
+            id: Some(HOSTILE_SENT_ID.into()),
+            login: HOSTILE_SENT_EMAIL.into(),
+            email: Some(HOSTILE_SENT_EMAIL.into()),
+            first_name: Some("Eve\x1b[2J\nFORGED".into()),
+            last_name: Some("Mason".into()),
+            status: "ACTIVE".into(),
+            profile: Default::default(),
+            app_username: None,
+            app_profile: Default::default(),
+        });
+    scenario.okta.assignments.users.push(HOSTILE_SENT_ID.into());
     scenario
 }
+
+const HOSTILE_SENT_ID: &str = "00uhostile0000000002";
+const HOSTILE_SENT_EMAIL: &str = "mallory\x1b]52;c;cHduZWQ=\x07\x1b[2J@example.com";
 
 /// No raw control character reaches the output, and no line was forged.
 fn assert_safe(what: &str, out: &[u8]) {
@@ -391,7 +413,11 @@ fn assert_safe(what: &str, out: &[u8]) {
 async fn hostile_okta_values_are_escaped_in_every_output() {
     let env = Env::start(
         &hostile_scenario(),
-        &[("safety", "max_deactivations_percent = 100")],
+        &[
+            ("safety", "max_deactivations_percent = 100"),
+            // The hostile values are in the profile; the email is the userName.
+            ("sync", "user_name_source = \"profile\""),
+        ],
     )
     .await;
     let out = run(&["--dry-run"], &env.config_path);

@@ -73,6 +73,8 @@ fn random_change(
                     last_name: Some(format!("Hire{hires}")),
                     status: "ACTIVE".into(),
                     profile: Default::default(),
+                    app_username: None,
+                    app_profile: Default::default(),
                 })
                 .map_err(|e| e.to_string())?;
             e(okta.assign_user(&id))?;

@@ -34,6 +34,11 @@ last_name = "Person"
 users = ["00udup1", "00udup2"]
 "#;
 
+/// These orgs' logins differ from their emails on purpose: the userName is the email
+/// (`sync.user_name_source = "profile"`, `sync.user_name_attribute = "email"`), whose
+/// spellings and sharing are what is tested.
+const EMAIL_IS_USER_NAME: (&str, &str) = ("sync", "user_name_source = \"profile\"");
+
 fn email_changes(report: &scim_sync::sync::CycleReport) -> Vec<String> {
     report
         .plan
@@ -46,7 +51,7 @@ fn email_changes(report: &scim_sync::sync::CycleReport) -> Vec<String> {
 
 #[tokio::test]
 async fn users_sharing_an_email_share_one_member_that_follows_an_entitled_owner() {
-    let env = Env::start(&scenario(SHARED), &[]).await;
+    let env = Env::start(&scenario(SHARED), &[EMAIL_IS_USER_NAME]).await;
 
     let first = env.sync().await;
     assert_eq!(first.result, RunResult::Success, "{:?}", first.applied);
@@ -88,7 +93,7 @@ async fn users_sharing_an_email_share_one_member_that_follows_an_entitled_owner(
 
 #[tokio::test]
 async fn a_shared_member_stays_while_one_owner_is_entitled_and_goes_when_none_is() {
-    let env = Env::start(&scenario(SHARED), &[]).await;
+    let env = Env::start(&scenario(SHARED), &[EMAIL_IS_USER_NAME]).await;
     env.sync().await;
     let member = env.member("dup.person@acme.com");
 
@@ -118,7 +123,7 @@ async fn a_shared_member_stays_while_one_owner_is_entitled_and_goes_when_none_is
 
 #[tokio::test]
 async fn the_remaining_user_of_an_address_who_is_not_entitled_loses_the_member() {
-    let env = Env::start(&scenario(SHARED), &[]).await;
+    let env = Env::start(&scenario(SHARED), &[EMAIL_IS_USER_NAME]).await;
     env.sync().await;
     // The owner is unassigned and the other, still assigned, is suspended: the member
     // is no longer anyone's to keep.
@@ -169,7 +174,7 @@ family_name = "Núñez"
 
 #[tokio::test]
 async fn unicode_case_nfd_and_spaces_name_the_same_mailbox() {
-    let env = Env::start(&scenario(SPELLINGS), &[]).await;
+    let env = Env::start(&scenario(SPELLINGS), &[EMAIL_IS_USER_NAME]).await;
 
     let first = env.sync().await;
     assert_eq!(first.result, RunResult::Success, "{:?}", first.applied);
@@ -202,7 +207,7 @@ async fn unicode_case_nfd_and_spaces_name_the_same_mailbox() {
 
 #[tokio::test]
 async fn a_shared_email_is_named_in_check_the_report_and_a_warn_line() {
-    let env = Env::start(&scenario(SHARED), &[]).await;
+    let env = Env::start(&scenario(SHARED), &[EMAIL_IS_USER_NAME]).await;
 
     // The binary, as cron or the daemon runs it: one WARN naming both Okta users.
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-sync"))
@@ -272,7 +277,7 @@ async fn a_shared_email_is_named_in_check_the_report_and_a_warn_line() {
 
 #[tokio::test]
 async fn check_has_no_warning_when_every_email_is_its_own() {
-    let env = Env::start(&scenario(SPELLINGS), &[]).await;
+    let env = Env::start(&scenario(SPELLINGS), &[EMAIL_IS_USER_NAME]).await;
     env.sync().await;
     let lines = scim_sync::check::checks(&env.config()).await;
     assert!(lines.iter().all(|l| l.ok && !l.warning), "{lines:#?}");

@@ -207,6 +207,8 @@ async fn a_new_hire_with_a_pending_admin_invite_is_created_after_clearing_it() {
             last_name: Some("Hire".into()),
             status: "ACTIVE".into(),
             profile: Default::default(),
+            app_username: None,
+            app_profile: Default::default(),
         })
         .unwrap();
     env.world.okta.assign_user(&id).unwrap();

@@ -17,6 +17,7 @@ mod identity;
 mod incremental;
 mod kafkaman_client;
 mod okta_client;
+mod okta_push;
 mod okta_schemas;
 mod packaging;
 mod parsers_prop;

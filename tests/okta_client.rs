@@ -24,6 +24,8 @@ fn user(i: usize) -> OktaUserSpec {
         last_name: Some(format!("Last{i}")),
         status: "ACTIVE".to_string(),
         profile: Default::default(),
+        app_username: None,
+        app_profile: Default::default(),
     }
 }
 
@@ -1014,4 +1016,39 @@ async fn group_member_ids_across_pages() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404), "{err}");
+}
+
+/// Okta's rate-limit headers count the whole org. Another integration has spent 60 of
+/// the app users' bucket of 100 (a window of an hour here): scim-sync's own half of the
+/// bucket is still its to use, so a listing of 12 pages goes through at once instead of
+/// waiting for the window to reset before each request.
+#[tokio::test]
+async fn a_busy_neighbour_in_the_org_does_not_stall_the_listing() {
+    let mut s = scenario(24);
+    s.okta.rate_limits = OktaRateLimits {
+        apps: 100,
+        window_secs: 3600,
+        ..OktaRateLimits::default()
+    };
+    let world = SimWorld::start(&s).await.unwrap();
+    world.okta.spend_apps_bucket(60);
+    let mut o = options(&world);
+    o.page_size = 2;
+    let okta = OktaClient::new(o).unwrap();
+    let users = tokio::time::timeout(
+        Duration::from_secs(30),
+        okta.list_app_users(&world.okta.app_id(), &no_progress()),
+    )
+    .await
+    .expect("the listing waited for the window to reset")
+    .unwrap();
+    assert_eq!(ids(&users), expected_ids(&world, 24));
+    // Yet it never takes the last slice the others need.
+    world.okta.spend_apps_bucket(27);
+    let stalled = tokio::time::timeout(
+        Duration::from_secs(2),
+        okta.list_app_users(&world.okta.app_id(), &no_progress()),
+    )
+    .await;
+    assert!(stalled.is_err(), "it went on with 1 of 100 left to the org");
 }

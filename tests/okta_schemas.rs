@@ -75,6 +75,8 @@ fn scenario() -> Scenario {
         last_name: last.map(str::to_string),
         status: status.to_string(),
         profile: serde_json::Map::new(),
+        app_username: None,
+        app_profile: Default::default(),
     };
     let mut ada = user("ada@example.com", Some("Ada"), Some("Lovelace"), "ACTIVE");
     ada.profile
@@ -595,6 +597,8 @@ async fn serve_for_sdk_checks() {
             last_name: Some("User".to_string()),
             status: "ACTIVE".to_string(),
             profile: serde_json::Map::new(),
+            app_username: None,
+            app_profile: Default::default(),
         });
         if i % 2 == 0 {
             s.okta.assignments.users.push(login);

@@ -39,6 +39,8 @@ fn okta_user(id: &str, login: &str, first: &str, last: &str) -> OktaUserSpec {
         last_name: Some(last.into()),
         status: "ACTIVE".into(),
         profile: Default::default(),
+        app_username: None,
+        app_profile: Default::default(),
     }
 }
 

@@ -24,6 +24,8 @@ fn user(login: &str) -> OktaUserSpec {
         last_name: Some(format!("Last{local}")),
         status: "ACTIVE".to_string(),
         profile: Default::default(),
+        app_username: None,
+        app_profile: Default::default(),
     }
 }
 

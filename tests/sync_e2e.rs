@@ -26,6 +26,8 @@ fn new_user(login: &str, first: &str, last: &str) -> OktaUserSpec {
         last_name: Some(last.into()),
         status: "ACTIVE".into(),
         profile: Default::default(),
+        app_username: None,
+        app_profile: Default::default(),
     }
 }
 

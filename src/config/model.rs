@@ -116,7 +116,11 @@ pub struct SyncConfig {
     pub reactivate_users: bool,
     pub clear_pending_invites: bool,
     pub suspended_users: SuspendedUsers,
-    /// Okta profile attribute used as the kafkaman `userName`.
+    /// Where the kafkaman `userName` comes from: the app username (what Okta push sends)
+    /// or an attribute of the Okta user's profile.
+    pub user_name_source: UserNameSource,
+    /// Okta profile attribute used as the kafkaman `userName` with
+    /// `user_name_source = "profile"`.
     pub user_name_attribute: String,
     pub given_name_attribute: String,
     pub family_name_attribute: String,
@@ -126,6 +130,27 @@ pub struct SyncConfig {
     /// A cycle is full (every assignment and member read) when the last full one ended
     /// longer ago than this; in between cycles are incremental. In [1, 8760].
     pub full_cycle_max_age_hours: u32,
+}
+
+/// Where the kafkaman `userName` comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserNameSource {
+    /// The app username (`AppUser.credentials.userName`), as Okta's own provisioning
+    /// sends it: the app's username format, or a per-user override.
+    AppUsername,
+    /// The Okta user's profile attribute `sync.user_name_attribute` (e.g. `email`).
+    Profile,
+}
+
+impl UserNameSource {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserNameSource::AppUsername => "app_username",
+            UserNameSource::Profile => "profile",
+        }
+    }
 }
 
 /// What to do with kafkaman members whose Okta user is SUSPENDED.
@@ -265,7 +290,8 @@ impl Config {
              kafkaman: base_url={} api_key from {} concurrency={} timeout_secs={} max_retries={}; \
              sync: state_db={} create_users={} update_attributes={} deactivate_users={} \
              reactivate_users={} clear_pending_invites={} suspended_users={} \
-             user_name_attribute={} given_name_attribute={} family_name_attribute={} \
+             user_name_source={} user_name_attribute={} given_name_attribute={} \
+             family_name_attribute={} \
              error_budget_percent={}; \
              safety: max_deactivations={} max_deactivations_percent={} min_deactivation_cap={} \
              protected_users_count={}; \
@@ -291,6 +317,7 @@ impl Config {
             sync.reactivate_users,
             sync.clear_pending_invites,
             sync.suspended_users.as_str(),
+            sync.user_name_source.as_str(),
             sync.user_name_attribute,
             sync.given_name_attribute,
             sync.family_name_attribute,

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ExitTrigger, LogFormat, SuspendedUsers};
+use super::{ExitTrigger, LogFormat, SuspendedUsers, UserNameSource};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +66,7 @@ pub(super) struct RawSync {
     pub reactivate_users: Option<bool>,
     pub clear_pending_invites: Option<bool>,
     pub suspended_users: Option<SuspendedUsers>,
+    pub user_name_source: Option<UserNameSource>,
     pub user_name_attribute: Option<Spanned<String>>,
     pub given_name_attribute: Option<Spanned<String>>,
     pub family_name_attribute: Option<Spanned<String>>,

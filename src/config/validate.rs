@@ -248,6 +248,7 @@ impl Validator<'_> {
             reactivate_users: raw.reactivate_users.unwrap_or(true),
             clear_pending_invites: raw.clear_pending_invites.unwrap_or(true),
             suspended_users: raw.suspended_users.unwrap_or(SuspendedUsers::Deactivate),
+            user_name_source: raw.user_name_source.unwrap_or(UserNameSource::AppUsername),
             user_name_attribute: attribute(
                 &raw.user_name_attribute,
                 "sync.user_name_attribute",

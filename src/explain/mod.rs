@@ -73,8 +73,12 @@ pub struct OktaPart {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// The kafkaman userName the mapping derives (`sync.user_name_attribute`).
+    /// The kafkaman userName scim-sync sends (`sync.user_name_source`: the app
+    /// username by default, else `sync.user_name_attribute`).
     pub user_name: Option<String>,
+    /// The app username (`credentials.userName` of the assignment), what Okta's own
+    /// provisioning would send.
+    pub app_username: Option<String>,
     pub assignment: Option<Assignment>,
 }
 
@@ -240,6 +244,8 @@ pub async fn explain(
                     groups,
                     groups_error,
                 });
+                okta.app_username = au.user_name.clone();
+                okta.user_name = convert::assigned_user(cfg, &au).user_name;
                 app_user = Some(au);
             }
             Ok(None) => {}

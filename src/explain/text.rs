@@ -41,6 +41,19 @@ pub fn text(e: &Explanation) -> String {
             &format!("{} {}", opt(&e.okta.first_name), opt(&e.okta.last_name)),
         );
         row(&mut out, "userName", &opt(&e.okta.user_name));
+        if let Some(app) = &e.okta.app_username {
+            let differs = e
+                .okta
+                .email
+                .as_deref()
+                .is_some_and(|email| !scim_sync_plan::same_email(app, email));
+            let note = if differs {
+                format!("{} (not the email {})", esc(app), opt(&e.okta.email))
+            } else {
+                esc(app).to_string()
+            };
+            row(&mut out, "App username", &note);
+        }
         match &e.okta.assignment {
             None => row(&mut out, "Assignment", "not assigned to the app"),
             Some(a) => {

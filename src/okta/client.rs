@@ -240,11 +240,13 @@ impl OktaClient {
         Ok(Some(user))
     }
 
-    /// Drops the profile attributes nobody reads ([`OktaClientOptions::profile_attributes`]).
+    /// Drops the profile attributes nobody reads ([`OktaClientOptions::profile_attributes`]),
+    /// of the Okta user and of the app user.
     fn keep_profile_attributes(&self, user: &mut AppUser) {
         let keep = &self.inner.profile_attributes;
         if !keep.is_empty() {
             user.user.profile.retain(|name, _| keep.contains(name));
+            user.profile.retain(|name, _| keep.contains(name));
         }
     }
 

@@ -16,7 +16,27 @@ pub struct AppUser {
     /// The assignment's status (ACTIVE, PROVISIONED, STAGED, …).
     pub status: String,
     pub external_id: Option<String>,
+    /// The app username (`credentials.userName`): what Okta's own provisioning sends as
+    /// the SCIM `userName`, made by the app's username format or set per user. Apps that
+    /// keep no credentials send none (`"credentials": null`).
+    pub user_name: Option<String>,
+    /// The app user's profile (the Profile Editor's mappings: what Okta's provisioning
+    /// sends besides the userName), reduced to the attributes read.
+    pub profile: serde_json::Map<String, serde_json::Value>,
     pub user: OktaUser,
+}
+
+impl AppUser {
+    /// An app profile attribute as a non-empty string, else the Okta user's: what Okta
+    /// push would send for it.
+    pub fn attribute(&self, attr: &str) -> Option<&str> {
+        let app = self
+            .profile
+            .get(attr)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.trim().is_empty());
+        app.or_else(|| self.user.profile_str(attr))
+    }
 }
 
 /// An Okta user.
@@ -139,8 +159,19 @@ struct RawAppUser {
     status: String,
     #[serde(rename = "externalId", default)]
     external_id: Option<String>,
+    #[serde(default)]
+    credentials: Option<RawCredentials>,
+    // `"profile": {}` or null on apps without profile mappings.
+    #[serde(default)]
+    profile: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(rename = "_embedded", default)]
     embedded: Option<RawEmbedded>,
+}
+
+#[derive(Deserialize)]
+struct RawCredentials {
+    #[serde(rename = "userName", default)]
+    user_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +244,11 @@ pub fn parse_app_user(value: serde_json::Value) -> Result<AppUser, String> {
         scope: raw.scope,
         status: raw.status,
         external_id: raw.external_id,
+        user_name: raw
+            .credentials
+            .and_then(|c| c.user_name)
+            .filter(|n| !n.trim().is_empty()),
+        profile: raw.profile.unwrap_or_default(),
         user: user.into(),
     })
 }

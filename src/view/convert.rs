@@ -3,19 +3,33 @@
 
 use scim_sync_plan::{AssignedUser, Member, Membership, OktaLookup, PendingInvite};
 
-use crate::config::Config;
+use crate::config::{Config, UserNameSource};
 use crate::kafkaman::{Invite, InviteStatus, ScimUser};
 use crate::okta::{AppUser, OktaUser};
 
-/// An Okta app user as the planner sees it, through the configured mapping.
+/// An Okta app user as the planner sees it: by default what Okta's own provisioning
+/// would send (the app username as `userName`; names from the app user's profile, else
+/// the Okta user's), or the Okta user's profile attribute the configuration names.
+/// Whether the userName is an email address at all is the planner's call.
 pub fn assigned_user(cfg: &Config, u: &AppUser) -> AssignedUser {
-    let attr = |name: &str| u.user.profile_str(name).map(str::to_string);
+    let attr = |name: &str| u.attribute(name).map(str::to_string);
+    let profile_user_name = || {
+        u.user
+            .profile_str(&cfg.sync.user_name_attribute)
+            .map(str::to_string)
+    };
+    let user_name = match cfg.sync.user_name_source {
+        // An app that keeps no credentials has no app username (`"credentials": null`):
+        // then the profile attribute, as with `profile`.
+        UserNameSource::AppUsername => u.user_name.clone().or_else(profile_user_name),
+        UserNameSource::Profile => profile_user_name(),
+    };
     AssignedUser {
         okta_id: u.id.clone(),
         okta_status: u.user.status.as_str().into(),
         app_status: u.status.as_str().into(),
         scope: u.scope.as_str().into(),
-        user_name: attr(&cfg.sync.user_name_attribute),
+        user_name,
         given_name: attr(&cfg.sync.given_name_attribute),
         family_name: attr(&cfg.sync.family_name_attribute),
     }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::email::{clean_user_name, email_key, same_email};
+use super::email::{clean_user_name, email_key, is_email_address, same_email};
 use super::matching::{Match, TeamIndex, shared_email_groups};
 use super::model::{
     AssignedUser, AssignmentScope, Attention, AttentionKind, DeactivationReason, FeatureOff,
@@ -100,9 +100,13 @@ impl<'a> Decisions<'a> {
 
     fn assigned_user(&mut self, u: &AssignedUser, index: &TeamIndex<'a>, policy: &Policy) {
         let Some(user_name) = sent_user_name(u) else {
-            self.missing_user_name(u, index);
+            self.missing_user_name(u, index, AttentionKind::MissingUserName);
             return;
         };
+        if !is_email_address(&user_name) {
+            self.missing_user_name(u, index, AttentionKind::UserNameNotEmail { user_name });
+            return;
+        }
         let ent = entitlement(u, policy);
         let found = index.find(u, &user_name);
         match found.member {
@@ -129,10 +133,19 @@ impl<'a> Decisions<'a> {
     /// waiting for activation, and goes only when every one of them is revoked. Only one
     /// create is ever planned, so the others' creates can't fail with 409 every cycle.
     fn shared_email(&mut self, group: &[&AssignedUser], index: &TeamIndex<'a>, policy: &Policy) {
+        for u in group {
+            if let Some(name) = sent_user_name(u).filter(|n| !is_email_address(n)) {
+                self.missing_user_name(
+                    u,
+                    index,
+                    AttentionKind::UserNameNotEmail { user_name: name },
+                );
+            }
+        }
         let found: Vec<(&AssignedUser, String, Match<'a>)> = group
             .iter()
             .filter_map(|u| {
-                let name = sent_user_name(u)?;
+                let name = sent_user_name(u).filter(|n| is_email_address(n))?;
                 let m = index.find(u, &name);
                 Some((*u, name, m))
             })
@@ -208,8 +221,9 @@ impl<'a> Decisions<'a> {
         });
     }
 
-    /// Still assigned: a member this user already has is theirs and stays as it is.
-    fn missing_user_name(&mut self, u: &AssignedUser, index: &TeamIndex<'a>) {
+    /// No userName to send (`why`): still assigned, so a member this user already has is
+    /// theirs and stays as it is.
+    fn missing_user_name(&mut self, u: &AssignedUser, index: &TeamIndex<'a>, why: AttentionKind) {
         let known = index.known_member(u);
         if let Some(m) = known {
             self.matched.insert(m.scim_id.as_str());
@@ -218,7 +232,7 @@ impl<'a> Decisions<'a> {
             okta_id: Some(u.okta_id.clone()),
             scim_id: known.map(|m| m.scim_id.clone()),
             user_name: known.map(|m| m.user_name.clone()).unwrap_or_default(),
-            kind: AttentionKind::MissingUserName,
+            kind: why,
         });
     }
 

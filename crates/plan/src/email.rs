@@ -26,6 +26,20 @@ pub fn clean_user_name(s: &str) -> String {
     s.nfc().collect()
 }
 
+/// Whether a userName is an email address (`local@domain.tld`): kafkaman's userName is
+/// the member's email, so anything else (an app username like `jdoe`) is never sent.
+pub fn is_email_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !s.chars().any(char::is_whitespace)
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.contains('@'))
+        && domain.contains('.')
+}
+
 /// Whether two emails name the same mailbox.
 pub fn same_email(a: &str, b: &str) -> bool {
     a == b || email_key(a) == email_key(b)
@@ -34,6 +48,27 @@ pub fn same_email(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_addresses_and_app_usernames() {
+        for ok in [
+            "ada@example.com",
+            "A.B+tag@sub.example.co",
+            "josé@exämple.de",
+        ] {
+            assert!(is_email_address(ok), "{ok}");
+        }
+        for not in [
+            "jdoe",
+            "jdoe@",
+            "@example.com",
+            "jdoe@localhost",
+            "a b@x.com",
+            "a@x..com",
+        ] {
+            assert!(!is_email_address(not), "{not}");
+        }
+    }
 
     #[test]
     fn the_ascii_shortcut_gives_what_the_unicode_path_gives() {

@@ -20,7 +20,7 @@ mod strings;
 #[cfg(test)]
 mod tests;
 
-pub use email::{clean_user_name, email_key, same_email};
+pub use email::{clean_user_name, email_key, is_email_address, same_email};
 pub use matching::{ids_to_look_up, shared_email_groups};
 pub use model::*;
 

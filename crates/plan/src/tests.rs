@@ -240,6 +240,42 @@ fn who_is_who() {
             also: |p| assert!(p.unmanaged.is_empty()),
             ..Default::default()
         },
+        Case {
+            // An app username format like `jdoe`: never sent, never created; a member
+            // the user already has stays theirs.
+            name: "a_user_name_that_is_not_an_email_is_never_sent",
+            okta: okta(
+                vec![
+                    AssignedUser {
+                        user_name: Some("jdoe".into()),
+                        ..assigned("00u1", "", "ACTIVE")
+                    },
+                    AssignedUser {
+                        user_name: Some("asmith".into()),
+                        ..assigned("00u2", "", "ACTIVE")
+                    },
+                ],
+                vec![],
+            ),
+            team: linked(vec![member("s1", "a@x.com", Some("00u1"), true)]),
+            policy: no_percentage_cap(),
+            attention: vec![
+                (
+                    "a@x.com",
+                    UserNameNotEmail {
+                        user_name: "jdoe".into(),
+                    },
+                ),
+                (
+                    "",
+                    UserNameNotEmail {
+                        user_name: "asmith".into(),
+                    },
+                ),
+            ],
+            also: |p| assert!(p.unmanaged.is_empty() && p.operations.is_empty()),
+            ..Default::default()
+        },
     ]);
 }
 

@@ -55,6 +55,10 @@ pub struct OktaScenario {
     /// Assignments to the kafkaman app.
     #[serde(default)]
     pub assignments: AssignmentSpec,
+    /// The app's username format (`credentials.userNameTemplate`): what each app
+    /// username is made from, unless a user has an override.
+    #[serde(default)]
+    pub app_username_format: AppUsernameFormat,
     #[serde(default)]
     pub rate_limits: OktaRateLimits,
     /// Latency added to every response, in milliseconds.
@@ -87,6 +91,7 @@ impl Default for OktaScenario {
             faults: Vec::new(),
             log_delay_ms: 0,
             log_jitter_ms: 0,
+            app_username_format: Default::default(),
         }
     }
 }
@@ -155,10 +160,77 @@ pub struct OktaUserSpec {
     /// Extra profile attributes (department, employeeNumber, …).
     #[serde(default)]
     pub profile: serde_json::Map<String, serde_json::Value>,
+    /// This user's app username, set by hand in Okta's assignment dialog instead of the
+    /// app's username format.
+    #[serde(default)]
+    pub app_username: Option<String>,
+    /// App user profile values that differ from the user's (the Profile Editor's
+    /// mappings): e.g. `{ firstName = "Bob" }` where the user is "Robert".
+    #[serde(default)]
+    pub app_profile: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The app usernames Okta makes, as the built-in username formats of an app's Sign On
+/// tab (`credentials.userNameTemplate.template`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AppUsernameFormat {
+    /// `${source.login}`, Okta's default.
+    #[default]
+    Login,
+    /// `${source.email}`.
+    Email,
+    /// `${fn:substringBefore(source.login, "@")}`: the login's part before `@`.
+    LoginPrefix,
+}
+
+impl AppUsernameFormat {
+    /// The app username this format makes of a user's login and email.
+    pub fn apply(self, login: &str, email: Option<&str>) -> String {
+        match self {
+            AppUsernameFormat::Login => login.to_string(),
+            AppUsernameFormat::Email => email.unwrap_or(login).to_string(),
+            AppUsernameFormat::LoginPrefix => login
+                .split_once('@')
+                .map_or(login, |(prefix, _)| prefix)
+                .to_string(),
+        }
+    }
+
+    /// The template as Okta shows it.
+    pub fn template(self) -> &'static str {
+        match self {
+            AppUsernameFormat::Login => "${source.login}",
+            AppUsernameFormat::Email => "${source.email}",
+            AppUsernameFormat::LoginPrefix => "${fn:substringBefore(source.login, \"@\")}",
+        }
+    }
 }
 
 fn active() -> String {
     "ACTIVE".to_string()
+}
+
+impl OktaUserSpec {
+    /// The user's app username under `format`: their override, else the format's.
+    pub fn app_username_under(&self, format: AppUsernameFormat) -> String {
+        match &self.app_username {
+            Some(name) => name.clone(),
+            None => format.apply(&self.login, self.email.as_deref()),
+        }
+    }
+
+    /// An app profile attribute (the app's value, else the user's name fields).
+    pub fn app_profile_str(&self, attr: &str) -> Option<String> {
+        if let Some(v) = self.app_profile.get(attr).and_then(|v| v.as_str()) {
+            return Some(v.to_string());
+        }
+        match attr {
+            "firstName" => self.first_name.clone(),
+            "lastName" => self.last_name.clone(),
+            _ => None,
+        }
+    }
 }
 
 /// An Okta group with its members (by login or user id).

@@ -50,8 +50,14 @@ pub enum FeatureOff {
 /// Why the planner leaves someone to a human.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttentionKind {
-    /// The Okta profile has no value for the userName attribute.
+    /// Okta has no userName for the user (no app username, or no value for the profile
+    /// attribute the configuration names).
     MissingUserName,
+    /// The userName Okta would send is not an email address (an app username format
+    /// like `jdoe`): kafkaman's userName is the member's email, so it is never sent.
+    UserNameNotEmail {
+        user_name: String,
+    },
     /// The member with this email belongs to another Okta identity.
     Conflict {
         member_user_name: String,
@@ -68,7 +74,8 @@ pub enum AttentionKind {
     AwaitingActivation {
         okta_status: OktaUserStatus,
     },
-    /// The email changed in Okta; kafkaman's userName is immutable.
+    /// The userName Okta gives (the app username, or the configured profile attribute)
+    /// changed; kafkaman's userName is immutable.
     EmailChanged {
         okta_user_name: String,
         member_user_name: String,
@@ -85,8 +92,16 @@ impl fmt::Display for AttentionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AttentionKind::MissingUserName => f.write_str(
-                "the Okta profile has no value for the userName attribute \
-                 (sync.user_name_attribute): fix the profile or the mapping",
+                "Okta has no userName for this user (its app username, or with \
+                 sync.user_name_source = \"profile\" the sync.user_name_attribute of its \
+                 profile): fix the user or the mapping",
+            ),
+            AttentionKind::UserNameNotEmail { user_name } => write!(
+                f,
+                "the userName Okta would send, {user_name:?}, is not an email address and \
+                 kafkaman's userName is the member's email: set the app's username format \
+                 to an email in Okta (Applications → kafkaman → Sign On → Credentials \
+                 Details), or set sync.user_name_source = \"profile\""
             ),
             AttentionKind::Conflict {
                 member_user_name,
@@ -123,7 +138,7 @@ impl fmt::Display for AttentionKind {
                 member_user_name,
             } => write!(
                 f,
-                "email changed in Okta to {okta_user_name}; kafkaman's userName is \
+                "userName changed in Okta to {okta_user_name}; kafkaman's userName is \
                  immutable, so the member keeps {member_user_name} (names are still updated)"
             ),
             AttentionKind::LookupFailed { error } => write!(

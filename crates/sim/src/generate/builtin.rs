@@ -132,6 +132,8 @@ pub fn builtin() -> Scenario {
             last_name: Some(last.to_string()),
             status: status.to_string(),
             profile,
+            app_username: None,
+            app_profile: Default::default(),
         });
     }
     okta.assignments.groups = GROUPS

@@ -82,8 +82,9 @@ impl<'a> UserIndex<'a> {
 }
 
 /// Makes the kafkaman team what a sync of `scenario` would leave it with, so that a
-/// cycle plans nothing: one active member per entitled assigned user (userName = login,
-/// the Okta names, externalId = the Okta id), the unmanaged members without an externalId
+/// cycle plans nothing, which is also what Okta's own provisioning (push) leaves: one
+/// active member per entitled assigned user (userName = the app username, the app
+/// profile's names, externalId = the Okta id), the unmanaged members without an externalId
 /// kept, no other members, no pending invites, no accounts outside the team, and seats to
 /// spare (twice the members). For benchmarks of large orgs, whose first sync would take
 /// hours against kafkaman's rate limit.
@@ -107,9 +108,9 @@ pub fn in_sync(scenario: &mut Scenario) {
         .zip(&assigned)
         .filter(|(u, a)| **a && is_entitled_status(&u.status))
         .map(|(u, _)| MemberSpec {
-            email: u.login.clone(),
-            given_name: u.first_name.clone(),
-            family_name: u.last_name.clone(),
+            email: u.app_username_under(scenario.okta.app_username_format),
+            given_name: u.app_profile_str("firstName"),
+            family_name: u.app_profile_str("lastName"),
             external_id: u.id.clone(),
             active: true,
             membership: None,

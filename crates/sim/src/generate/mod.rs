@@ -68,6 +68,8 @@ fn user_spec(
         last_name: Some(last.to_string()),
         status: status.to_string(),
         profile,
+        app_username: None,
+        app_profile: Default::default(),
     }
 }
 

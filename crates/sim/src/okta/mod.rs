@@ -489,6 +489,17 @@ impl OktaSim {
             .store(offset.num_milliseconds(), Ordering::Relaxed);
     }
 
+    /// Another client of the org (a SIEM, another integration) spends `n` requests of
+    /// the app users' bucket (`/api/v1/apps*`) in its current window: Okta's headers
+    /// count the whole org, so they show it.
+    pub fn spend_apps_bucket(&self, n: u32) {
+        let now = self.shared.now_secs();
+        let mut windows = lock(&self.shared.windows);
+        for _ in 0..n {
+            windows.get(Bucket::Apps).acquire(now);
+        }
+    }
+
     /// How many token requests came without a DPoP proof.
     pub fn proofless_token_requests(&self) -> u32 {
         self.shared

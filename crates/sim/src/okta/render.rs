@@ -150,8 +150,8 @@ struct AppUserProfile<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AppUserCredentials<'a> {
-    user_name: &'a str,
+struct AppUserCredentials {
+    user_name: String,
 }
 
 #[derive(Serialize)]
@@ -173,7 +173,7 @@ pub struct AppUserOut<'a> {
     status_changed: String,
     password_changed: Option<String>,
     sync_state: &'static str,
-    credentials: AppUserCredentials<'a>,
+    credentials: AppUserCredentials,
     profile: AppUserProfile<'a>,
     #[serde(rename = "_links")]
     links: BTreeMap<&'static str, Link>,
@@ -198,7 +198,8 @@ pub fn app_user_out<'a>(
         links.insert("group", link(format!("{base}/api/v1/groups/{gid}")));
     }
     const NULL: Value = Value::Null;
-    let p = |k: &str| Some(u.profile.get(k).unwrap_or(&NULL));
+    // The app profile: the user's values, with the app's own where they differ.
+    let p = |k: &str| Some(u.app_profile.get(k).or(u.profile.get(k)).unwrap_or(&NULL));
     AppUserOut {
         id: &u.id,
         external_id: row.external_id.as_deref(),
@@ -214,7 +215,7 @@ pub fn app_user_out<'a>(
         password_changed: None,
         sync_state: "DISABLED",
         credentials: AppUserCredentials {
-            user_name: u.login(),
+            user_name: org.app_username(u),
         },
         profile: AppUserProfile {
             email: p("email"),
@@ -309,7 +310,7 @@ pub fn application(org: &Org, base: &str) -> Value {
             "appLinks": { "kafkaman_link": true },
         },
         "credentials": {
-            "userNameTemplate": { "template": "${source.login}", "type": "BUILT_IN" },
+            "userNameTemplate": { "template": org.app_username_format.template(), "type": "BUILT_IN" },
             "signing": { "kid": "simkafkamansigningkey0" },
         },
         "settings": {

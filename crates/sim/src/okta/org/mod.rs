@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::scenario::{OktaScenario, OktaUserSpec};
+use crate::scenario::{AppUsernameFormat, OktaScenario, OktaUserSpec};
 
 pub type Ts = DateTime<Utc>;
 
@@ -25,6 +25,15 @@ pub fn now() -> Ts {
 }
 
 impl Org {
+    /// A user's app username: their override, else the app's username format applied.
+    pub fn app_username(&self, u: &User) -> String {
+        if let Some(name) = &u.app_username {
+            return name.clone();
+        }
+        let email = u.profile.get("email").and_then(Value::as_str);
+        self.app_username_format.apply(u.login(), email)
+    }
+
     /// Now by this org's clock.
     pub fn now(&self) -> Ts {
         now() + self.clock_offset
@@ -109,6 +118,10 @@ pub struct User {
     pub profile: Map<String, Value>,
     /// Ids of the groups the user is a member of.
     pub groups: BTreeSet<String>,
+    /// An app username set for this user instead of the app's format.
+    pub app_username: Option<String>,
+    /// App user profile values that differ from the user's.
+    pub app_profile: Map<String, Value>,
 }
 
 impl User {
@@ -195,6 +208,7 @@ pub const ADMIN_ID: &str = "00usimadmin0000000001";
 pub struct Org {
     pub app_id: String,
     pub app_label: String,
+    pub app_username_format: AppUsernameFormat,
     pub app_created: Ts,
     pub users: BTreeMap<String, User>,
     /// Lowercased login -> user id.
@@ -259,6 +273,7 @@ impl Org {
         let mut org = Org {
             app_id: sc.app_id.clone(),
             app_label: sc.app_label.clone(),
+            app_username_format: sc.app_username_format,
             app_created: start - Duration::days(30),
             users: BTreeMap::new(),
             logins: HashMap::new(),
@@ -380,6 +395,8 @@ impl Org {
             password_changed: activated,
             profile: profile_from_spec(spec),
             groups: BTreeSet::new(),
+            app_username: spec.app_username.clone(),
+            app_profile: spec.app_profile.clone(),
         };
         self.logins.insert(key, id.clone());
         self.users.insert(id.clone(), user);
@@ -513,6 +530,8 @@ mod tests {
             last_name: Some("L".into()),
             status: "ACTIVE".into(),
             profile: Map::new(),
+            app_username: None,
+            app_profile: Default::default(),
         }
     }
 
