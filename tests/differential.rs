@@ -1,7 +1,9 @@
 //! Differential test of incremental cycles (issue 10): for many random seeds, a run of
 //! random admin changes in Okta (and by hand in kafkaman), with the System Log's delay
-//! and out-of-order `published` on; after every incremental cycle, a full dry run must
-//! plan nothing — the incremental cycle saw everything a full read sees.
+//! and `published` up to 300 s out of order, and now and then a failed System Log read
+//! (the next cycle is full, and polling goes on from there); after every incremental
+//! cycle, a full dry run must plan nothing — the incremental cycle saw everything a full
+//! read sees.
 //!
 //! `DIFF_SEEDS` (default 6, as in CI) sets how many seeds; `DIFF_CHANGES` (default 20)
 //! the changes per seed. The long run: `DIFF_SEEDS=100 cargo test --release --test
@@ -17,9 +19,13 @@ use scim_sync::sync::CycleOptions;
 use scim_sync_sim::generate;
 use scim_sync_sim::kafkaman::MemberUpdate;
 use scim_sync_sim::scenario::OktaUserSpec;
+use scim_sync_sim::{FaultKind, FaultSpec};
 
 const LOG_DELAY: Duration = Duration::from_millis(60);
-const LOG_JITTER: Duration = Duration::from_millis(500);
+/// Events persisted up to five minutes after their `published` time.
+const LOG_JITTER: Duration = Duration::from_secs(300);
+/// Every this many changes, the System Log read of the next cycle fails.
+const FAILED_READ_EVERY: usize = 5;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -158,6 +164,20 @@ async fn one_seed(seed: u64, changes: u64) {
         done.push(what);
         // The event becomes visible after the log's delay.
         tokio::time::sleep(LOG_DELAY + Duration::from_millis(40)).await;
+        if done.len() % FAILED_READ_EVERY == 0 {
+            // A failed System Log read: nothing is written, the next cycle is full.
+            env.world.okta.faults().arm(FaultSpec {
+                route: "/api/v1/logs".into(),
+                method: Some("GET".into()),
+                kind: FaultKind::Status { status: 500 },
+                count: 10,
+                after: 0,
+            });
+            env.cycle_with(CycleOptions::default())
+                .await
+                .expect_err("the System Log read fails");
+            env.world.okta.faults().clear();
+        }
         let run = env.sync().await;
         let full = env
             .cycle_with(CycleOptions {

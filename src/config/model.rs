@@ -130,6 +130,10 @@ pub struct SyncConfig {
     /// A cycle is full (every assignment and member read) when the last full one ended
     /// longer ago than this; in between cycles are incremental. In [1, 8760].
     pub full_cycle_max_age_hours: u32,
+    /// How far before its own listing began a full cycle without a System Log cursor to
+    /// carry on (a first run, a rejected cursor) starts polling, by Okta's clock. In
+    /// [0, 3600].
+    pub log_overlap_secs: u32,
 }
 
 /// Where the kafkaman `userName` comes from.

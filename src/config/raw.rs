@@ -72,6 +72,7 @@ pub(super) struct RawSync {
     pub family_name_attribute: Option<Spanned<String>>,
     pub error_budget_percent: Option<Spanned<f64>>,
     pub full_cycle_max_age_hours: Option<Spanned<u32>>,
+    pub log_overlap_secs: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -585,12 +585,26 @@ fn numeric_ranges_name_key_and_line() {
 }
 
 #[test]
+fn the_log_overlap_is_bounded_and_defaults_to_two_minutes() {
+    let cfg = parse(MINIMAL, "/etc/scim-sync/config.toml").expect("minimal config parses");
+    assert_eq!(cfg.sync.log_overlap_secs, 120);
+    assert_eq!(cfg.sync.user_name_source, UserNameSource::AppUsername);
+    let (text, line) = with_extra("[sync]\nlog_overlap_secs = 7200\n");
+    assert_points_at(&parse_err(&text), "sync.log_overlap_secs", line + 1);
+}
+
+#[test]
 fn bad_enum_values_name_key_and_line() {
     for (extra, key, expected) in [
         (
             "[sync]\nsuspended_users = \"delete\"\n",
             "sync.suspended_users",
             "`deactivate`, `keep`",
+        ),
+        (
+            "[sync]\nuser_name_source = \"email\"\n",
+            "sync.user_name_source",
+            "`app_username`, `profile`",
         ),
         (
             "[logging]\nformat = \"xml\"\n",

@@ -14,6 +14,15 @@ use super::error::{ConfigError, Locator, quoted};
 use super::model::*;
 use super::raw::{self, RawConfig, RawSecret};
 
+/// The default of `sync.log_overlap_secs`. Okta's polling compares `since` with each
+/// event's persistence time, so this only has to cover what scim-sync can't see: the
+/// second-precision `Date` it reads Okta's clock from and the time between the listing's
+/// first page and the changes it reflects. Okta documents no figure for late events (its
+/// query guide: "Some events may be delayed. Such delays are rare but possible."); two
+/// minutes covers both with room, and an overlap only re-reads events (harmless: events
+/// never decide).
+pub const DEFAULT_LOG_OVERLAP_SECS: u32 = 120;
+
 /// Turns the raw, spanned config into [`Config`], checking every value that serde's
 /// types alone cannot.
 pub(super) struct Validator<'a> {
@@ -283,6 +292,20 @@ impl Validator<'_> {
                 }
                 Some(h) => *h.get_ref(),
                 None => 24,
+            },
+            log_overlap_secs: match &raw.log_overlap_secs {
+                Some(s) if *s.get_ref() > 3600 => {
+                    return Err(self.loc.at(
+                        s.span(),
+                        "sync.log_overlap_secs",
+                        format!(
+                            "{} is out of range: give seconds, 0 to 3600 (an hour)",
+                            s.get_ref()
+                        ),
+                    ));
+                }
+                Some(s) => *s.get_ref(),
+                None => DEFAULT_LOG_OVERLAP_SECS,
             },
         })
     }

@@ -25,8 +25,6 @@ pub const MAX_LOG_PAGES: usize = 20;
 /// kafkaman's change clock is read back this far, so a change stamped a little before
 /// the newest one we saw (another server's clock, the same millisecond) isn't missed.
 pub const TEAM_OVERLAP_SECS: i64 = 30;
-/// A full cycle starts the System Log this far before its own listing began.
-pub const LOG_OVERLAP_SECS: i64 = 120;
 
 /// What an incremental read found.
 pub struct IncrementalRead {

@@ -199,7 +199,7 @@ async fn full_read(
         (Some(_), _) => None,
         (None, Some(t)) => Some(clock::format_time(
             t - chrono::Duration::from_std(listing_started.elapsed()).unwrap_or_default()
-                - chrono::Duration::seconds(incremental::LOG_OVERLAP_SECS),
+                - chrono::Duration::seconds(i64::from(cfg.sync.log_overlap_secs)),
         )),
         (None, None) => None,
     };
