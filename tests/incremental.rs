@@ -603,3 +603,18 @@ async fn a_kafkaman_clock_set_back_misses_no_hand_change() {
     assert!(!env.member("sophie.wilson@example.com").active);
     full_dry_run_is_empty(&env).await;
 }
+
+/// Another userName source (or an upgrade to one) converts Okta's users otherwise than
+/// the stored rows were: the next cycle is full, so no stored row of the old mapping is
+/// planned with the new one.
+#[tokio::test]
+async fn a_changed_mapping_makes_the_next_cycle_full() {
+    let env = synced_builtin().await;
+    let quiet = env.sync().await;
+    assert_eq!(quiet.summary.kind, Some(CycleKind::Incremental));
+    env.set("sync", "user_name_source = \"profile\"");
+    let next = env.sync().await;
+    assert_eq!(next.summary.full_reason, Some(FullReason::MappingChanged));
+    let after = env.sync().await;
+    assert_eq!(after.summary.kind, Some(CycleKind::Incremental));
+}

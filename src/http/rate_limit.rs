@@ -73,6 +73,11 @@ impl RateWindow {
     /// A reserved request ended without rate-limit headers.
     pub fn release(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if self.reset_at.is_none() && self.in_flight == 0 {
+            // A window whose end no response told: nothing of ours is known to count in
+            // it, so waiting for a response to tell would wait for ever.
+            self.own = 0;
+        }
     }
 
     /// A reserved request ended with these rate-limit headers.

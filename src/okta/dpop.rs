@@ -81,14 +81,23 @@ impl DpopKey {
         now: SystemTime,
         access_token: Option<&str>,
     ) -> Result<String, OktaError> {
+        // The target without query or fragment (RFC 9449), its path percent-decoded:
+        // Okta compares `htu` with the decoded path (okta/okta-sdk-python#541: `%40` in a
+        // path fails with "'htu' claim … is invalid").
         let mut htu = url.clone();
         htu.set_query(None);
         htu.set_fragment(None);
+        let htu = match percent_encoding::percent_decode_str(url.path()).decode_utf8() {
+            Ok(path) if path != url.path() => {
+                format!("{}{}", url.origin().ascii_serialization(), path)
+            }
+            _ => htu.to_string(),
+        };
         let nonce = current_nonce(url);
         let claims = ProofClaims {
             jti: uuid::Uuid::new_v4().to_string(),
             htm,
-            htu: htu.to_string(),
+            htu,
             iat: epoch_secs(now),
             nonce: nonce.as_deref(),
             ath: access_token.map(token_hash),

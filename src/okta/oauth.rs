@@ -231,10 +231,18 @@ impl OauthState {
         Ok(token)
     }
 
-    /// Now, by Okta's clock once a response has told it (its `Date`): a host whose clock
-    /// is off still sends assertions and proofs Okta accepts.
+    /// Now, by Okta's clock once a response has told it (its `Date`, this client's, or an
+    /// earlier client's of this process): a host whose clock is off still sends
+    /// assertions and proofs Okta accepts.
     fn now(&self) -> SystemTime {
-        self.transport.server_time().unwrap_or_else(SystemTime::now)
+        self.okta_now().unwrap_or_else(SystemTime::now)
+    }
+
+    /// Okta's clock, when a response of this process has told it.
+    fn okta_now(&self) -> Option<SystemTime> {
+        self.transport
+            .server_time()
+            .or_else(|| clock::okta_now(&self.token_url))
     }
 
     /// Client credentials grant with a `private_key_jwt` assertion and a DPoP proof.
@@ -248,7 +256,7 @@ impl OauthState {
         let mut nonce_retried = false;
         let mut clock_retried = false;
         loop {
-            let dated_by_okta = self.transport.server_time().is_some();
+            let dated_by_okta = self.okta_now().is_some();
             let started = Instant::now();
             let reply = self
                 .transport
@@ -257,6 +265,9 @@ impl OauthState {
                     Request::new(&Method::POST, &self.token_url).repeatable(),
                 )
                 .await?;
+            if let Some(okta) = self.transport.server_time() {
+                clock::remember(&self.token_url, okta);
+            }
             if let Some(nonce) = reply
                 .headers
                 .get("dpop-nonce")
@@ -291,7 +302,7 @@ impl OauthState {
 
     /// Okta's clock (its last `Date`) is more than a minute from this host's.
     fn clocks_differ(&self) -> bool {
-        let (Some(okta), local) = (self.transport.server_time(), SystemTime::now()) else {
+        let (Some(okta), local) = (self.okta_now(), SystemTime::now()) else {
             return false;
         };
         let apart = okta
@@ -325,6 +336,44 @@ impl OauthState {
             refresh_at: grant.refresh_at,
             dpop: grant.dpop,
         })
+    }
+}
+
+/// Okta's clock as this process last saw it, per org: clients are built anew every
+/// cycle, and each one's first token request is dated by it.
+mod clock {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, SystemTime};
+
+    use url::Url;
+
+    /// Okta's clock minus this host's, in milliseconds, per origin.
+    static OFFSETS: Mutex<Option<HashMap<String, i64>>> = Mutex::new(None);
+
+    pub(super) fn remember(url: &Url, okta: SystemTime) {
+        let local = SystemTime::now();
+        let ms = match okta.duration_since(local) {
+            Ok(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+            Err(behind) => -i64::try_from(behind.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        OFFSETS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(url.origin().ascii_serialization(), ms);
+    }
+
+    pub(super) fn okta_now(url: &Url) -> Option<SystemTime> {
+        let offsets = OFFSETS.lock().unwrap_or_else(|p| p.into_inner());
+        let ms = *offsets.as_ref()?.get(&url.origin().ascii_serialization())?;
+        let now = SystemTime::now();
+        let by = Duration::from_millis(ms.unsigned_abs());
+        if ms >= 0 {
+            now.checked_add(by)
+        } else {
+            now.checked_sub(by)
+        }
     }
 }
 

@@ -28,15 +28,19 @@ pub struct SyncCursor {
     /// admin role to read it): cycles are full, without trying the log, until this time
     /// (RFC 3339, this host's clock).
     pub log_unavailable_until: Option<String>,
+    /// What the stored Okta rows were converted with (where the userName and names
+    /// come from): a cycle under another mapping is full.
+    pub mapping: Option<String>,
 }
 
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 7] = [
     "okta_log_next",
     "okta_log_since",
     "team_modified",
     "last_full_at",
     "needs_full",
     "log_unavailable_until",
+    "mapping",
 ];
 
 /// Changes an incremental cycle read, applied to the snapshot with the run's end.
@@ -73,6 +77,7 @@ impl Store {
             last_full_at: get("last_full_at")?,
             needs_full: get("needs_full")?.as_deref() == Some("1"),
             log_unavailable_until: get("log_unavailable_until")?,
+            mapping: get("mapping")?,
         })
     }
 
@@ -126,6 +131,7 @@ impl Store {
                 c.last_full_at.clone(),
                 c.needs_full.then(|| "1".to_string()),
                 c.log_unavailable_until.clone(),
+                c.mapping.clone(),
             ];
             for (key, value) in KEYS.iter().zip(values) {
                 match value {

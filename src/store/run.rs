@@ -106,6 +106,9 @@ string_enum! {
         TooManyChanges => "too_many_changes",
         /// Okta refuses the System Log (403): full cycles only, for a while.
         LogUnavailable => "log_unavailable",
+        /// The configuration maps Okta's users otherwise than the stored rows were
+        /// (`sync.user_name_source` or an attribute changed, or an upgrade).
+        MappingChanged => "mapping_changed",
     }
 }
 

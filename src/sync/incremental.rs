@@ -2,7 +2,7 @@
 //!
 //! Okta: the System Log, polled as Okta documents (ASCENDING, no `until`, resumed from
 //! the persisted `next`), names users and groups; **events never decide**: each named
-//! user is re-read (`GET /apps/{app}/users/{user}`; 404 = not assigned) and the re-read
+//! user is re-read (`GET /apps/{app}/users/{user}`; Okta's E0000007 = not assigned) and the re-read
 //! replaces the snapshot's row. kafkaman: the members changed since kafkaman's own clock
 //! last moved (`meta.lastModified gt`, with an overlap). Anything incomplete fails the
 //! read: nothing is planned from it and the next cycle is full.
@@ -15,7 +15,7 @@ use scim_sync_plan::Member;
 use super::SyncError;
 use crate::config::Config;
 use crate::kafkaman::KafkamanClient;
-use crate::okta::{LogEvent, LogStart, OktaClient};
+use crate::okta::{LogEvent, LogStart, OktaClient, OktaError};
 use crate::store::{FullReason, SnapshotChanges, Store, SyncCursor};
 use crate::view::{Snapshot, ViewError, clock, convert};
 
@@ -55,13 +55,15 @@ pub async fn read(
     let log = match okta.poll_log(&start, MAX_LOG_PAGES).await {
         Ok(log) => log,
         // An expired or foreign cursor: Okta says 400 (E0000053 and friends).
-        Err(e) if e.status() == Some(400) => {
+        // (A token refused on the way — the client's first call of the cycle — is not
+        // the log's answer.)
+        Err(e) if e.status() == Some(400) && !matches!(e, OktaError::Token { .. }) => {
             tracing::warn!(error = %e, request_id = e.request_id().unwrap_or(""), "Okta refused the System Log cursor; running a full cycle");
             return Ok(Err(FullReason::CursorRejected));
         }
         // No `okta.logs.read` (or no role to read the log): the same answer every time,
         // so cycles are full for a while instead of failing every other one.
-        Err(e) if e.status() == Some(403) => {
+        Err(e) if matches!(e, OktaError::Forbidden { .. }) => {
             tracing::info!(error = %e, "Okta refuses the System Log; running a full cycle");
             return Ok(Err(FullReason::LogUnavailable));
         }
@@ -121,6 +123,7 @@ pub async fn read(
             last_full_at: cursor.last_full_at.clone(),
             needs_full: false,
             log_unavailable_until: None,
+            mapping: cursor.mapping.clone(),
         },
         events: log.events.len(),
     }))

@@ -76,6 +76,10 @@ pub fn full_reason(
     {
         return Ok(Some(FullReason::FirstRun));
     }
+    if cursor.mapping.as_deref() != Some(mapping(cfg).as_str()) {
+        // The stored Okta rows were converted otherwise: every one is read again.
+        return Ok(Some(FullReason::MappingChanged));
+    }
     if log_pause_running(cursor) {
         return Ok(Some(FullReason::LogUnavailable));
     }
@@ -102,31 +106,58 @@ pub async fn read(
     opts: &CycleOptions,
 ) -> Result<CycleRead, SyncError> {
     let has_cursor = cursor.okta_log_next.is_some() || cursor.okta_log_since.is_some();
+    let paused = log_pause_running(cursor);
     // No baseline to read: no cursor yet (a first run), a cursor not to be trusted, or a
-    // System Log Okta refuses (paused).
-    let no_baseline = matches!(
-        wanted_full,
-        Some(FullReason::PreviousReadFailed | FullReason::LogUnavailable)
-    );
-    let (reason, baseline) = if !has_cursor || no_baseline {
+    // System Log Okta refuses (paused, whatever made this cycle full).
+    let no_baseline = paused || wanted_full == Some(FullReason::PreviousReadFailed);
+    let (reason, baseline, log) = if !has_cursor || no_baseline {
         // Without a cursor nothing has been read incrementally yet: a first run.
-        (wanted_full.unwrap_or(FullReason::FirstRun), None)
+        let log = if paused { Log::Paused } else { Log::Unread };
+        (wanted_full.unwrap_or(FullReason::FirstRun), None, log)
     } else {
         match (
             incremental::read(cfg, okta, kafkaman, store, cursor).await,
             wanted_full,
         ) {
             (Ok(Ok(inc)), None) => return incremental_read(okta, store, inc).await,
-            (Ok(Ok(inc)), Some(reason)) => (reason, Some(inc)),
-            (Ok(Err(found)), wanted) => (wanted.unwrap_or(found), None),
+            (Ok(Ok(inc)), Some(reason)) => (reason, Some(inc), Log::Read),
+            // What the log said decides where polling goes on and whether it pauses,
+            // whatever made the cycle full.
+            (Ok(Err(found)), wanted) => {
+                let log = match found {
+                    FullReason::LogUnavailable => Log::Refused,
+                    FullReason::CursorRejected | FullReason::TooManyChanges => Log::Restart,
+                    _ => Log::Unread,
+                };
+                (wanted.unwrap_or(found), None, log)
+            }
             (Err(e), Some(reason)) => {
                 tracing::warn!(error = %e, "the incremental read before the full cycle failed; drift is not counted this time");
-                (reason, None)
+                (reason, None, Log::Unread)
             }
             (Err(e), None) => return Err(e),
         }
     };
-    full_read(cfg, okta, kafkaman, store, cursor, reason, baseline, opts).await
+    full_read(
+        cfg, okta, kafkaman, store, cursor, reason, baseline, log, opts,
+    )
+    .await
+}
+
+/// What a full cycle learnt of the System Log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Log {
+    /// Read (the baseline): polling goes on from its `next`.
+    Read,
+    /// Not read, or its read failed: polling goes on from the stored `next`.
+    Unread,
+    /// Okta refused the stored cursor, or too much changed: polling starts again from
+    /// the listing's time.
+    Restart,
+    /// Okta refused the System Log (403) now: a pause starts.
+    Refused,
+    /// A pause is running: the log was left alone.
+    Paused,
 }
 
 /// An incremental cycle: the snapshot's lookups stand for ids nobody changed; the rest
@@ -148,6 +179,7 @@ async fn incremental_read(
         }
     }
     let (okta_view, team) = inc.snapshot.into_views(lookups);
+    crate::metrics::system_log_available(true);
     Ok(CycleRead {
         okta: okta_view,
         team,
@@ -160,7 +192,8 @@ async fn incremental_read(
     })
 }
 
-/// A full cycle; `baseline` is the incremental read made before it, when there was one.
+/// A full cycle; `baseline` is the incremental read made before it, when there was one,
+/// and `log` what that read learnt of the System Log.
 #[allow(clippy::too_many_arguments)]
 async fn full_read(
     cfg: &Config,
@@ -170,6 +203,7 @@ async fn full_read(
     cursor: &SyncCursor,
     reason: FullReason,
     baseline: Option<incremental::IncrementalRead>,
+    log: Log,
     opts: &CycleOptions,
 ) -> Result<CycleRead, SyncError> {
     if reason != FullReason::FirstRun {
@@ -184,10 +218,7 @@ async fn full_read(
     // its read failed (or the log is refused), the stored `next`, which Okta still
     // accepts and which loses nothing (events are re-read at worst). A first run has none,
     // a rejected one is no use, and after too many changes the listing has seen them.
-    let keep_stored = !matches!(
-        reason,
-        FullReason::FirstRun | FullReason::CursorRejected | FullReason::TooManyChanges
-    );
+    let keep_stored = reason != FullReason::FirstRun && log != Log::Restart;
     let okta_log_next = match &baseline {
         Some(b) => b.cursor.okta_log_next.clone(),
         None if keep_stored => cursor.okta_log_next.clone(),
@@ -203,9 +234,9 @@ async fn full_read(
         )),
         (None, None) => None,
     };
-    let log_unavailable_until = match reason {
+    let log_unavailable_until = match log {
         // Refused now: paused from now on, said once per pause.
-        FullReason::LogUnavailable if !log_pause_running(cursor) => {
+        Log::Refused => {
             tracing::warn!(
                 pause_minutes = LOG_PAUSE.num_minutes(),
                 "System Log unavailable: full cycles only. Okta refuses GET /api/v1/logs \
@@ -214,8 +245,8 @@ async fn full_read(
             );
             Some(clock::format_time(chrono::Utc::now() + LOG_PAUSE))
         }
-        FullReason::LogUnavailable => cursor.log_unavailable_until.clone(),
-        _ => None,
+        Log::Paused => cursor.log_unavailable_until.clone(),
+        Log::Read | Log::Unread | Log::Restart => None,
     };
     crate::metrics::system_log_available(log_unavailable_until.is_none());
     let cursor = SyncCursor {
@@ -225,6 +256,7 @@ async fn full_read(
         last_full_at: cursor.last_full_at.clone(),
         needs_full: false,
         log_unavailable_until,
+        mapping: Some(mapping(cfg)),
     };
     Ok(CycleRead {
         okta: full.okta,
@@ -236,6 +268,18 @@ async fn full_read(
             missed_drift,
         },
     })
+}
+
+/// What Okta's rows are converted with, as stored with the cursor.
+fn mapping(cfg: &Config) -> String {
+    let s = &cfg.sync;
+    format!(
+        "user_name_source={} user_name_attribute={} given_name_attribute={} family_name_attribute={}",
+        s.user_name_source.as_str(),
+        s.user_name_attribute,
+        s.given_name_attribute,
+        s.family_name_attribute
+    )
 }
 
 /// How long cycles leave the System Log alone after Okta refused it: one WARN an hour,

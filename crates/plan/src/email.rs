@@ -33,7 +33,8 @@ pub fn is_email_address(s: &str) -> bool {
         return false;
     };
     !local.is_empty()
-        && !s.chars().any(char::is_whitespace)
+        && !local.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
         && domain
             .split('.')
             .all(|label| !label.is_empty() && !label.contains('@'))

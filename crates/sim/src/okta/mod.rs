@@ -471,7 +471,6 @@ impl OktaSim {
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();
     }
-    /// The token endpoint a service app's assertion must name as `aud`.
     /// Appends a System Log event of `event_type` with these targets, as Okta's spec
     /// allows them (no `LogTarget` field is required: a target may lack `id` or `type`).
     pub fn emit_event(&self, event_type: &str, targets: Vec<serde_json::Value>) {
@@ -506,6 +505,8 @@ impl OktaSim {
             .proofless_token_requests
             .load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// The token endpoint a service app's assertion must name as `aud`.
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/v1/token", self.url)
     }
