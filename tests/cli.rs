@@ -373,8 +373,8 @@ fn hostile_scenario() -> scim_sync_sim::Scenario {
             app_profile: Default::default(),
         });
     scenario.okta.assignments.users.push(HOSTILE_ID.into());
-    // The same escapes in an address with no space or line break in it: an email
-    // address by its form, so it is created, and logged.
+    // A bidi override in an address with no space, line break or control character in
+    // it: an email address by its form, so it is created, and logged (escaped).
     scenario
         .okta
         .users
@@ -394,7 +394,7 @@ fn hostile_scenario() -> scim_sync_sim::Scenario {
 }
 
 const HOSTILE_SENT_ID: &str = "00uhostile0000000002";
-const HOSTILE_SENT_EMAIL: &str = "mallory\x1b]52;c;cHduZWQ=\x07\x1b[2J@example.com";
+const HOSTILE_SENT_EMAIL: &str = "mallory\u{202e}moc.live@example.com";
 
 /// No raw control character reaches the output, and no line was forged.
 fn assert_safe(what: &str, out: &[u8]) {
@@ -442,7 +442,16 @@ async fn hostile_okta_values_are_escaped_in_every_output() {
     assert_safe("sync", &out.stdout);
     assert_safe("text log", &out.stderr);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("mallory\\u{1b}"), "{log}");
+    assert!(log.contains("mallory\\u{202e}"), "{log}");
+    // An address with control characters is never sent.
+    assert!(
+        env.world
+            .kafkaman
+            .members()
+            .iter()
+            .all(|m| !m.user_name.chars().any(char::is_control)),
+        "a userName with control characters was sent"
+    );
 
     for args in [
         &["report"][..],

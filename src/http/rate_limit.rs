@@ -73,7 +73,7 @@ impl RateWindow {
     /// A reserved request ended without rate-limit headers.
     pub fn release(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if self.reset_at.is_none() && self.in_flight == 0 {
+        if self.known && self.reset_at.is_none() && self.in_flight == 0 {
             // A window whose end no response told: nothing of ours is known to count in
             // it, so waiting for a response to tell would wait for ever.
             self.own = 0;
@@ -82,7 +82,7 @@ impl RateWindow {
 
     /// A reserved request ended with these rate-limit headers.
     pub fn observe(&mut self, seen: Observed) {
-        self.release();
+        self.in_flight = self.in_flight.saturating_sub(1);
         if self.known && seen.reset_epoch != self.reset_epoch {
             // A new window: what is in flight, and this request, count in it.
             self.own = self.in_flight + 1;
@@ -297,6 +297,27 @@ mod tests {
         // A new window (another reset) starts the count again.
         w.observe(seen(100, 99, 2060));
         assert!(w.try_reserve(0.5, now).is_ok());
+    }
+
+    /// A window rolled over while requests were out, and none of them came back with
+    /// headers (timeouts, a concurrency 429 without a window): the next request still
+    /// goes, instead of waiting for a response that will never tell.
+    #[test]
+    fn a_window_whose_end_no_response_told_does_not_stall() {
+        let mut w = RateWindow::default();
+        let start = Instant::now();
+        w.try_reserve(0.5, start).unwrap();
+        w.observe(Observed {
+            limit: 2,
+            remaining: 1,
+            reset_in: Duration::from_millis(1),
+            reset_epoch: 1,
+        });
+        let later = start + Duration::from_secs(1);
+        w.try_reserve(0.5, later).unwrap(); // a new window; the budget (1) is spent
+        assert!(w.try_reserve(0.5, later).is_err());
+        w.release(); // it ended without headers
+        assert!(w.try_reserve(0.5, later).is_ok());
     }
 
     #[test]
