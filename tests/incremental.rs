@@ -16,6 +16,17 @@ use scim_sync_plan::OpKind;
 use scim_sync_sim::generate::{self, builtin_ids as b};
 use scim_sync_sim::{FaultKind, FaultSpec};
 
+/// A fault on every GET of `route` (at most 100 of them).
+fn get_fault(route: &str, kind: FaultKind) -> FaultSpec {
+    FaultSpec {
+        route: route.into(),
+        method: Some("GET".into()),
+        kind,
+        count: 100,
+        after: 0,
+    }
+}
+
 /// The builtin org after its first (full) sync.
 async fn synced_builtin() -> Env {
     let env = Env::start(&generate::builtin(), &[]).await;
@@ -253,13 +264,7 @@ async fn a_failed_read_writes_nothing(api: &str, route: &str, kind: FaultKind) {
             },
         )
         .unwrap();
-    let fault = FaultSpec {
-        route: route.into(),
-        method: Some("GET".into()),
-        kind,
-        count: 100,
-        after: 0,
-    };
+    let fault = get_fault(route, kind);
     match api {
         "okta" => env.world.okta.faults().arm(fault),
         _ => env.world.kafkaman.faults().arm(fault),
@@ -366,13 +371,10 @@ async fn renamed_active_user() -> Env {
 #[tokio::test]
 async fn a_proxy_404_on_a_re_read_deactivates_nobody() {
     let env = renamed_active_user().await;
-    env.world.okta.faults().arm(FaultSpec {
-        route: "/api/v1/apps/*/users/*".into(),
-        method: Some("GET".into()),
-        kind: FaultKind::Proxy { status: 404 },
-        count: 100,
-        after: 0,
-    });
+    env.world.okta.faults().arm(get_fault(
+        "/api/v1/apps/*/users/*",
+        FaultKind::Proxy { status: 404 },
+    ));
     let writes = env.kafkaman_writes().len();
     let err = env
         .cycle_with(CycleOptions::default())
@@ -402,14 +404,11 @@ async fn a_proxy_404_on_a_re_read_deactivates_nobody() {
 async fn e0000007_from_an_app_that_vanished_deactivates_nobody() {
     let env = renamed_active_user().await;
     for route in ["/api/v1/apps/*/users/*", "/api/v1/apps/*"] {
-        env.world.okta.faults().arm(FaultSpec {
-            route: route.into(),
-            method: Some("GET".into()),
-            // The simulated Okta's own 404: an E0000007 error object.
-            kind: FaultKind::Status { status: 404 },
-            count: 100,
-            after: 0,
-        });
+        // The simulated Okta's own 404: an E0000007 error object.
+        env.world
+            .okta
+            .faults()
+            .arm(get_fault(route, FaultKind::Status { status: 404 }));
     }
     let writes = env.kafkaman_writes().len();
     let err = env
@@ -540,13 +539,10 @@ async fn the_log_is_polled_for_restored_assignments() {
 async fn events_published_out_of_order_around_a_failed_read_are_not_missed() {
     let env = synced_builtin().await;
     env.world.okta.set_log_jitter(Duration::from_secs(300));
-    env.world.okta.faults().arm(FaultSpec {
-        route: "/api/v1/logs".into(),
-        method: Some("GET".into()),
-        kind: FaultKind::Status { status: 500 },
-        count: 100,
-        after: 0,
-    });
+    env.world
+        .okta
+        .faults()
+        .arm(get_fault("/api/v1/logs", FaultKind::Status { status: 500 }));
     env.world.okta.suspend_user(b::ADA).unwrap();
     env.cycle_with(CycleOptions::default())
         .await

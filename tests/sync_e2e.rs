@@ -662,21 +662,34 @@ async fn wrong_okta_token_fails_the_run_and_writes_nothing() {
     assert!(env.kafkaman_writes().is_empty());
 }
 
+/// The builtin org with an OAuth service app `client_id` granted every read scope.
+fn builtin_with_service_app(client_id: &str) -> scim_sync_sim::Scenario {
+    let mut scenario = generate::builtin();
+    let scopes = scim_sync_sim::scenario::all_read_scopes();
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    common::with_service_app(&mut scenario, client_id, &scopes);
+    scenario
+}
+
+/// The statuses of every token request the simulated Okta saw, in order.
+fn token_statuses(env: &Env) -> Vec<u16> {
+    env.world
+        .okta
+        .log()
+        .all()
+        .into_iter()
+        .filter(|r| r.path == "/oauth2/v1/token")
+        .map(|r| r.status)
+        .collect()
+}
+
 /// A service app as Okta's Admin Console makes one today (DPoP required): a full, then
 /// an incremental cycle converge, every token request carries a proof (none is left as
 /// a failed grant in the org's System Log), and the second cycle's token needs no second
 /// round trip for Okta's nonce.
 #[tokio::test]
 async fn a_dpop_service_app_converges_without_a_proofless_token_request() {
-    let mut scenario = generate::builtin();
-    common::with_service_app(
-        &mut scenario,
-        "0oaservicesync000001",
-        &scim_sync_sim::scenario::all_read_scopes()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let scenario = builtin_with_service_app("0oaservicesync000001");
     assert!(scenario.okta.service_apps[0].require_dpop);
     let env = Env::start(&scenario, ROOMY).await;
     env.use_oauth("0oaservicesync000001", None);
@@ -689,15 +702,7 @@ async fn a_dpop_service_app_converges_without_a_proofless_token_request() {
     assert_eq!(second.result, RunResult::Success);
     assert_eq!(second.summary.kind, Some(CycleKind::Incremental));
     assert!(!env.member("sophie.wilson@example.com").active);
-    let token_statuses: Vec<u16> = env
-        .world
-        .okta
-        .log()
-        .all()
-        .into_iter()
-        .filter(|r| r.path == "/oauth2/v1/token")
-        .map(|r| r.status)
-        .collect();
+    let token_statuses = token_statuses(&env);
     // The first token: Okta's nonce challenge, then the token; the second: one request.
     assert_eq!(token_statuses, [400, 200, 200]);
     assert_eq!(env.world.okta.proofless_token_requests(), 0);
@@ -707,30 +712,14 @@ async fn a_dpop_service_app_converges_without_a_proofless_token_request() {
 /// hands out a Bearer token: it keeps working.
 #[tokio::test]
 async fn a_service_app_without_dpop_keeps_working_with_bearer_tokens() {
-    let mut scenario = generate::builtin();
-    common::with_service_app(
-        &mut scenario,
-        "0oaservicesync000002",
-        &scim_sync_sim::scenario::all_read_scopes()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut scenario = builtin_with_service_app("0oaservicesync000002");
     scenario.okta.service_apps[0].require_dpop = false;
     let env = Env::start(&scenario, ROOMY).await;
     env.use_oauth("0oaservicesync000002", None);
     let report = env.sync().await;
     assert_eq!(report.result, RunResult::Success);
     assert!(env.member(b::GRACE_EMAIL).active);
-    let token_statuses: Vec<u16> = env
-        .world
-        .okta
-        .log()
-        .all()
-        .into_iter()
-        .filter(|r| r.path == "/oauth2/v1/token")
-        .map(|r| r.status)
-        .collect();
+    let token_statuses = token_statuses(&env);
     assert_eq!(token_statuses, [200], "no nonce challenge without DPoP");
 }
 
@@ -799,15 +788,7 @@ async fn syncs_a_plain_rfc_7644_target_patch_204_and_no_team_api() {
 /// and the DPoP proof are dated by it from then on: cycles converge, not fail each time.
 #[tokio::test]
 async fn a_host_clock_behind_oktas_still_gets_tokens() {
-    let mut scenario = generate::builtin();
-    common::with_service_app(
-        &mut scenario,
-        "0oaservicesync000003",
-        &scim_sync_sim::scenario::all_read_scopes()
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let scenario = builtin_with_service_app("0oaservicesync000003");
     let env = Env::start(&scenario, ROOMY).await;
     env.world
         .okta

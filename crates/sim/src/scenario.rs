@@ -170,67 +170,8 @@ pub struct OktaUserSpec {
     pub app_profile: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The app usernames Okta makes, as the built-in username formats of an app's Sign On
-/// tab (`credentials.userNameTemplate.template`).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum AppUsernameFormat {
-    /// `${source.login}`, Okta's default.
-    #[default]
-    Login,
-    /// `${source.email}`.
-    Email,
-    /// `${fn:substringBefore(source.login, "@")}`: the login's part before `@`.
-    LoginPrefix,
-}
-
-impl AppUsernameFormat {
-    /// The app username this format makes of a user's login and email.
-    pub fn apply(self, login: &str, email: Option<&str>) -> String {
-        match self {
-            AppUsernameFormat::Login => login.to_string(),
-            AppUsernameFormat::Email => email.unwrap_or(login).to_string(),
-            AppUsernameFormat::LoginPrefix => login
-                .split_once('@')
-                .map_or(login, |(prefix, _)| prefix)
-                .to_string(),
-        }
-    }
-
-    /// The template as Okta shows it.
-    pub fn template(self) -> &'static str {
-        match self {
-            AppUsernameFormat::Login => "${source.login}",
-            AppUsernameFormat::Email => "${source.email}",
-            AppUsernameFormat::LoginPrefix => "${fn:substringBefore(source.login, \"@\")}",
-        }
-    }
-}
-
 fn active() -> String {
     "ACTIVE".to_string()
-}
-
-impl OktaUserSpec {
-    /// The user's app username under `format`: their override, else the format's.
-    pub fn app_username_under(&self, format: AppUsernameFormat) -> String {
-        match &self.app_username {
-            Some(name) => name.clone(),
-            None => format.apply(&self.login, self.email.as_deref()),
-        }
-    }
-
-    /// An app profile attribute (the app's value, else the user's name fields).
-    pub fn app_profile_str(&self, attr: &str) -> Option<String> {
-        if let Some(v) = self.app_profile.get(attr).and_then(|v| v.as_str()) {
-            return Some(v.to_string());
-        }
-        match attr {
-            "firstName" => self.first_name.clone(),
-            "lastName" => self.last_name.clone(),
-            _ => None,
-        }
-    }
 }
 
 /// An Okta group with its members (by login or user id).
@@ -636,49 +577,8 @@ fn line_of(text: &str, value: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+mod app_username;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    #[test]
-    fn unknown_field_names_field_and_line() {
-        let text =
-            "[okta]\napp_id = \"x\"\n\n[[okta.users]]\nlogin = \"a@x.com\"\nfrist_name = \"A\"\n";
-        let err = Scenario::parse(text, false, "s.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 6"), "{err}");
-        assert!(err.contains("frist_name"), "{err}");
-    }
-
-    #[test]
-    fn bad_status_names_field_and_line() {
-        let text = "[[okta.users]]\nlogin = \"a@x.com\"\nstatus = \"ACTIV\"\n";
-        let err = Scenario::parse(text, false, "s.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 3"), "{err}");
-        assert!(err.contains("okta.users.status"), "{err}");
-    }
-
-    #[test]
-    fn json_errors_have_lines() {
-        let text = "{\n \"kafkaman\": {\n  \"seats\": \"ten\"\n }\n}";
-        let err = Scenario::parse(text, true, "s.json")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 3"), "{err}");
-    }
-
-    #[test]
-    fn dangling_group_member_is_refused() {
-        let text = "[[okta.groups]]\nname = \"Eng\"\nmembers = [\"ghost@x.com\"]\n";
-        let err = Scenario::parse(text, false, "s.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("ghost@x.com") && err.contains("line 3"),
-            "{err}"
-        );
-    }
-}
+pub use app_username::AppUsernameFormat;

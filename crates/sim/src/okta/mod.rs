@@ -8,6 +8,8 @@
 //! under `/__sim/` bypasses all three.
 
 mod api;
+mod buckets;
+
 mod control;
 mod dpop;
 mod error;
@@ -34,6 +36,7 @@ use super::common::{
     epoch_secs, lock, serve, sim_layer,
 };
 use super::scenario::{OktaRateLimits, OktaScenario, OktaUserSpec, ServiceAppSpec};
+use buckets::{Bucket, Windows, bucket_for};
 use error::OktaError;
 use org::{Org, OrgError};
 
@@ -55,67 +58,6 @@ struct BearerGrant {
     expires_at: u64,
     /// DPoP-bound (`token_type: DPoP`): the thumbprint of the proof key (`cnf.jkt`).
     jkt: Option<String>,
-}
-
-/// Okta's rate-limit buckets for the endpoints the simulator serves, with the Workforce
-/// defaults of Okta's rate-limit reference (`rl-global-mgmt`, `rl-global-enduser`): the
-/// longest match wins, so one app and one group have buckets of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bucket {
-    Apps,
-    App,
-    UsersList,
-    User,
-    Groups,
-    Group,
-    Logs,
-    Token,
-    Other,
-}
-
-fn bucket_for(method: &Method, path: &str) -> Bucket {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        ["api", "v1", "apps", _] => Bucket::App,
-        ["api", "v1", "apps", ..] => Bucket::Apps,
-        ["api", "v1", "users"] if method == Method::GET || method == Method::POST => {
-            Bucket::UsersList
-        }
-        ["api", "v1", "users", _] if method == Method::GET => Bucket::User,
-        ["api", "v1", "groups", _] => Bucket::Group,
-        ["api", "v1", "groups", ..] => Bucket::Groups,
-        ["api", "v1", "logs", ..] => Bucket::Logs,
-        ["oauth2", "v1", "token"] => Bucket::Token,
-        _ => Bucket::Other,
-    }
-}
-
-struct Windows {
-    apps: FixedWindow,
-    app: FixedWindow,
-    users_list: FixedWindow,
-    user: FixedWindow,
-    groups: FixedWindow,
-    group: FixedWindow,
-    logs: FixedWindow,
-    token: FixedWindow,
-    other: FixedWindow,
-}
-
-impl Windows {
-    fn get(&mut self, b: Bucket) -> &mut FixedWindow {
-        match b {
-            Bucket::Apps => &mut self.apps,
-            Bucket::App => &mut self.app,
-            Bucket::UsersList => &mut self.users_list,
-            Bucket::User => &mut self.user,
-            Bucket::Groups => &mut self.groups,
-            Bucket::Group => &mut self.group,
-            Bucket::Logs => &mut self.logs,
-            Bucket::Token => &mut self.token,
-            Bucket::Other => &mut self.other,
-        }
-    }
 }
 
 /// Everything the handlers share.
