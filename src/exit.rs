@@ -26,8 +26,8 @@ pub enum Exit {
     /// 2: with `--dry-run --detailed-exitcode`, changes are pending (held deactivations
     /// count). Nothing else exits 2.
     ChangesPending,
-    /// 3: some users failed (within the error budget), or deactivations were held.
-    PartialOrHeld,
+    /// 3: some users failed (within the error budget).
+    Partial,
     /// 3: `report`, `explain`, `history`: the answer could not be produced (no state
     /// database, a read that failed, nobody by that name, an unknown run).
     Unavailable,
@@ -36,6 +36,19 @@ pub enum Exit {
     /// 5: interrupted by a signal before every operation started (those started were
     /// finished and recorded).
     Interrupted,
+    /// 6: deactivations were held for a person (over the cap, or sticky holds); nothing
+    /// else failed. Held work is never success: the oneshot unit fails on it.
+    Held,
+    /// 7: `apply PLAN` refused: someone in the saved plan changed in Okta or kafkaman
+    /// since it was computed (the message lists who), or the plan is for another team.
+    PlanDrifted,
+    /// 65 (`EX_DATAERR`): a saved plan file that can't be used: not JSON, another
+    /// format version, or altered (its digest does not match).
+    PlanInvalid,
+    /// 77 (`EX_NOPERM`): the running daemon's control socket refused the caller (not
+    /// root, the service user or `daemon.control_group`), or a command run as root would
+    /// create or take over the service's state.
+    NoPermission,
     /// 130 (128 + SIGINT, as shells report it): a second signal stopped the process at
     /// once; its unfinished operations are settled by the next run.
     Aborted,
@@ -56,10 +69,14 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Failed | Exit::Attention => 1,
             Exit::ChangesPending => 2,
-            Exit::PartialOrHeld | Exit::Unavailable => 3,
+            Exit::Partial | Exit::Unavailable => 3,
             Exit::Locked => 4,
             Exit::Interrupted => 5,
+            Exit::Held => 6,
+            Exit::PlanDrifted => 7,
             Exit::Usage => 64,
+            Exit::PlanInvalid => 65,
+            Exit::NoPermission => 77,
             Exit::Config => 78,
             Exit::Aborted => 130,
         }
@@ -69,7 +86,8 @@ impl Exit {
     pub fn for_run(result: RunResult) -> Exit {
         match result {
             RunResult::Success | RunResult::Planned => Exit::Ok,
-            RunResult::Partial | RunResult::Held => Exit::PartialOrHeld,
+            RunResult::Partial => Exit::Partial,
+            RunResult::Held => Exit::Held,
             RunResult::Failed => Exit::Failed,
             RunResult::Interrupted => Exit::Interrupted,
         }
@@ -93,11 +111,15 @@ mod tests {
             (Exit::Failed, 1),
             (Exit::Attention, 1),
             (Exit::ChangesPending, 2),
-            (Exit::PartialOrHeld, 3),
+            (Exit::Partial, 3),
             (Exit::Unavailable, 3),
             (Exit::Locked, 4),
             (Exit::Interrupted, 5),
+            (Exit::Held, 6),
+            (Exit::PlanDrifted, 7),
             (Exit::Usage, 64),
+            (Exit::PlanInvalid, 65),
+            (Exit::NoPermission, 77),
             (Exit::Config, 78),
             (Exit::Aborted, 130),
         ];

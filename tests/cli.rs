@@ -86,10 +86,10 @@ async fn dry_run_before_the_sync_subcommand_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn held_run_exits_3_and_tells_how_to_release() {
+async fn held_run_exits_6_and_tells_how_to_release() {
     let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;
     let out = run(&[], &env.config_path);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(6));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("--release-held"), "{text}");
     let out = run(&["--release-held"], &env.config_path);
@@ -189,7 +189,7 @@ fn usage_errors_exit_64_and_help_exits_0() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_deactivations_alone_are_changes_pending() {
     let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;
-    assert_eq!(run(&["--quiet"], &env.config_path).status.code(), Some(3));
+    assert_eq!(run(&["--quiet"], &env.config_path).status.code(), Some(6));
     let writes = env.world.kafkaman.log().writes().len();
     let out = run(
         &["--dry-run", "--detailed-exitcode", "--output", "json"],

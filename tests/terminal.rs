@@ -267,14 +267,14 @@ async fn the_demo_tells_its_story_without_log_lines() {
 async fn a_held_run_says_so_once_on_a_terminal_and_under_quiet() {
     let env = Env::start(&generate::builtin(), &[("safety", "max_deactivations = 1")]).await;
     let (code, raw) = run_in_pty(&[], &env.config_path, Some((40, 120)));
-    assert_eq!(code, Some(3), "{raw}");
+    assert_eq!(code, Some(6), "{raw}");
     assert!(!raw.contains("WARN"), "{raw}");
     assert_eq!(raw.matches("--release-held").count(), 1, "{raw}");
     assert!(raw.contains(" held: "), "the result says held:\n{raw}");
 
     // Cron: the result and what to do, nothing on stderr.
     let out = run_piped(&["--quiet"], &env.config_path);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(6));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("Run "), "{stdout}");
     assert!(stdout.contains(" held: "), "{stdout}");
