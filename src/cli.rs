@@ -406,11 +406,16 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     };
     let opts = CycleOptions {
         dry_run: args.dry_run,
-        release_held: args.release_held,
+        release: if args.release_held {
+            sync::Release::LastHeld
+        } else {
+            sync::Release::Nothing
+        },
         trigger: Trigger::Manual,
         progress: progress_reporter(quiet),
         full: args.full,
         on_plan,
+        keep_inputs: false,
     };
     let outcome = sync::run_cycle(cfg, &store, &opts, &cancel).await;
     clear_progress();

@@ -387,11 +387,12 @@ impl Daemon {
         self.cycle = Some(tokio::spawn(async move {
             let opts = CycleOptions {
                 dry_run: false,
-                release_held: false,
+                release: sync::Release::Nothing,
                 trigger,
                 progress: None,
                 full,
                 on_plan: None,
+                keep_inputs: false,
             };
             sync::run_cycle(&cfg, &store, &opts, &cancel).await
         }));

@@ -35,6 +35,11 @@ string_enum! {
         Startup => "startup",
         /// The daemon's incremental interval.
         Interval => "interval",
+        /// A person asked the running daemon through its control socket (`sync --now`,
+        /// `release-held`).
+        Requested => "requested",
+        /// `scim-sync apply PLAN`: the operations of a reviewed, saved plan.
+        SavedPlan => "saved_plan",
         Demo => "demo",
     }
 }
@@ -94,8 +99,10 @@ string_enum! {
     pub enum FullReason ("full cycle reason") {
         /// No full cycle has run yet (or the database predates incremental cycles).
         FirstRun => "first_run",
-        /// `--full`, or the daemon's full schedule.
+        /// `--full` (or `sync --now --full`).
         Requested => "requested",
+        /// The daemon's full-cycle schedule (`daemon.schedule`).
+        Scheduled => "scheduled",
         /// The last full cycle is older than `sync.full_cycle_max_age_hours`.
         Due => "due",
         /// The previous incremental read failed.

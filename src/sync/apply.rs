@@ -63,19 +63,22 @@ pub fn result(cfg: &Config, plan: &Plan, applied: &ApplyReport, dry_run: bool) -
         RunResult::Planned
     } else if applied.interrupted {
         RunResult::Interrupted
-    } else if failed > 0 {
-        // Isolated per-user failures make a partial run; past the error budget
-        // something systemic is wrong and the run counts as failed.
-        let budget =
-            (plan.operations.len() as f64 * cfg.sync.error_budget_percent / 100.0).max(1.0);
-        if failed as f64 > budget {
-            RunResult::Failed
-        } else {
-            RunResult::Partial
-        }
+    } else if failed as f64 > error_budget(cfg, plan) {
+        // Past the error budget something systemic is wrong: the run failed.
+        RunResult::Failed
     } else if !plan.held.is_empty() {
+        // Held before partial: held work waits for a person, and its exit fails the
+        // oneshot unit where a partial one (3) doesn't.
         RunResult::Held
+    } else if failed > 0 {
+        // Isolated per-user failures within the budget make a partial run.
+        RunResult::Partial
     } else {
         RunResult::Success
     }
+}
+
+/// How many per-user failures a run tolerates before it counts as failed.
+fn error_budget(cfg: &Config, plan: &Plan) -> f64 {
+    (plan.operations.len() as f64 * cfg.sync.error_budget_percent / 100.0).max(1.0)
 }

@@ -43,12 +43,35 @@ pub enum SyncError {
 /// command line prints the plan there, so that it is read before the writes start).
 pub type OnPlan = std::sync::Arc<dyn Fn(&Plan) + Send + Sync>;
 
+/// The held deactivations a person releases for one cycle (they read them in a plan,
+/// report or `/healthz`). Any held after that person looked stay held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Release {
+    #[default]
+    Nothing,
+    /// Everything the last applying run held (`release-held` with no names).
+    LastHeld,
+    /// Only these held members, by SCIM id (`release-held USER…`, resolved by the
+    /// caller against what is held now).
+    Only(std::collections::HashSet<String>),
+}
+
+/// What a cycle planned from, kept when [`CycleOptions::keep_inputs`] asks (a saved
+/// plan records it, to tell at apply time whether anyone changed since).
+#[derive(Debug, Clone)]
+pub struct PlanInputs {
+    pub okta: scim_sync_plan::OktaView,
+    pub team: scim_sync_plan::TeamView,
+    pub cursor: crate::store::SyncCursor,
+    pub kind: CycleKind,
+}
+
 /// How a cycle should run.
 #[derive(Clone)]
 pub struct CycleOptions {
     pub dry_run: bool,
-    /// Apply deactivations the cap would hold (a human read the dry run).
-    pub release_held: bool,
+    /// Which held deactivations a person released for this cycle.
+    pub release: Release,
     pub trigger: Trigger,
     /// Called during long reads and the apply.
     pub progress: Option<Progress>,
@@ -57,17 +80,20 @@ pub struct CycleOptions {
     pub full: bool,
     /// Called with the plan before the first write (dry runs too, after the plan).
     pub on_plan: Option<OnPlan>,
+    /// Keep what the plan was made from in the report (`plan --out`).
+    pub keep_inputs: bool,
 }
 
 impl Default for CycleOptions {
     fn default() -> Self {
         CycleOptions {
             dry_run: false,
-            release_held: false,
+            release: Release::Nothing,
             trigger: Trigger::Manual,
             progress: None,
             full: false,
             on_plan: None,
+            keep_inputs: false,
         }
     }
 }
@@ -80,6 +106,8 @@ pub struct CycleReport {
     pub plan: Plan,
     pub applied: ApplyReport,
     pub summary: RunSummary,
+    /// What the plan was made from, when [`CycleOptions::keep_inputs`] asked.
+    pub inputs: Option<PlanInputs>,
 }
 
 /// Runs one cycle. The caller holds the state lock for a real run.
@@ -153,6 +181,12 @@ async fn cycle(
     if let Some(on_plan) = &opts.on_plan {
         on_plan(&plan);
     }
+    let inputs = opts.keep_inputs.then(|| PlanInputs {
+        okta: read.okta.clone(),
+        team: read.team.clone(),
+        cursor: read.cursor.clone(),
+        kind: read.cycle_kind(),
+    });
 
     // Apply (a real run): the snapshot as read first, then the writes.
     let mut applied = ApplyReport::default();
@@ -171,7 +205,9 @@ async fn cycle(
         kafkaman.requests_made(),
         started,
     );
-    record::finish(
+    let mut report = record::finish(
         store, run_id, opts, read, plan, applied, summary, result, started,
-    )
+    )?;
+    report.inputs = inputs;
+    Ok(report)
 }

@@ -9,7 +9,7 @@ use scim_sync_plan::{self as plan, OpKind, Plan};
 use tokio_util::sync::CancellationToken;
 
 use super::read::{CycleRead, ReadKind};
-use super::{CycleOptions, SyncError};
+use super::{CycleOptions, Release, SyncError};
 use crate::config::Config;
 use crate::kafkaman::KafkamanClient;
 use crate::store::Store;
@@ -24,14 +24,16 @@ pub async fn make(
     read: &mut CycleRead,
     cancel: &CancellationToken,
 ) -> Result<Plan, SyncError> {
-    let released: HashSet<String> = if opts.release_held {
-        let held = store.last_held()?;
-        if held.is_empty() {
-            tracing::warn!("--release-held: no earlier run held deactivations; nothing released");
+    let released: HashSet<String> = match &opts.release {
+        Release::Nothing => HashSet::new(),
+        Release::LastHeld => {
+            let held = store.last_held()?;
+            if held.is_empty() {
+                tracing::warn!("release-held: no earlier run held deactivations; nothing released");
+            }
+            held.into_iter().filter_map(|i| i.scim_id).collect()
         }
-        held.into_iter().filter_map(|i| i.scim_id).collect()
-    } else {
-        HashSet::new()
+        Release::Only(scim_ids) => scim_ids.clone(),
     };
     let policy = view::policy(cfg, released, store.held_scim_ids()?);
     let mut plan = plan::plan(&read.okta, &read.team, &policy);

@@ -10,7 +10,7 @@ use super::{CycleOptions, SyncError, incremental};
 use crate::config::Config;
 use crate::kafkaman::KafkamanClient;
 use crate::okta::OktaClient;
-use crate::store::{CycleKind, FullReason, SnapshotChanges, Store, SyncCursor};
+use crate::store::{CycleKind, FullReason, SnapshotChanges, Store, SyncCursor, Trigger};
 use crate::view::{self, FullRead, clock};
 
 /// What a cycle read: the planner's two inputs, where the next cycle resumes, and what
@@ -66,7 +66,11 @@ pub fn full_reason(
     store: &Store,
 ) -> Result<Option<FullReason>, SyncError> {
     if opts.full {
-        return Ok(Some(FullReason::Requested));
+        return Ok(Some(if opts.trigger == Trigger::Schedule {
+            FullReason::Scheduled
+        } else {
+            FullReason::Requested
+        }));
     }
     let Some(last_full) = cursor.last_full_at.as_deref() else {
         return Ok(Some(FullReason::FirstRun));

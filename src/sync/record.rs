@@ -228,6 +228,7 @@ pub fn finish(
         plan,
         applied,
         summary,
+        inputs: None,
     })
 }
 
