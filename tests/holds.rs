@@ -40,7 +40,7 @@ async fn a_hold_holds_until_released() {
     // Only a human's release applies them.
     let released = env
         .cycle_with(CycleOptions {
-            release_held: true,
+            release: scim_sync::sync::Release::LastHeld,
             ..Default::default()
         })
         .await

@@ -127,7 +127,7 @@ async fn history() -> Env {
 
     let released = env
         .cycle_with(CycleOptions {
-            release_held: true,
+            release: scim_sync::sync::Release::LastHeld,
             ..Default::default()
         })
         .await

@@ -298,7 +298,7 @@ async fn cap_holds_deactivations_and_release_applies_them() {
     );
     let released = env
         .cycle_with(CycleOptions {
-            release_held: true,
+            release: scim_sync::sync::Release::LastHeld,
             ..Default::default()
         })
         .await
@@ -327,7 +327,7 @@ async fn release_applies_only_the_deactivations_that_were_reviewed() {
     env.world.okta.deactivate_user(b::ALAN).unwrap();
     let released = env
         .cycle_with(CycleOptions {
-            release_held: true,
+            release: scim_sync::sync::Release::LastHeld,
             ..Default::default()
         })
         .await
@@ -416,11 +416,12 @@ async fn env_about_to_deactivate() -> Env {
 /// same guarantees for the System Log and re-reads).
 const FULL: CycleOptions = CycleOptions {
     dry_run: false,
-    release_held: false,
+    release: scim_sync::sync::Release::Nothing,
     trigger: scim_sync::store::Trigger::Manual,
     progress: None,
     full: true,
     on_plan: None,
+    keep_inputs: false,
 };
 
 fn fail_listing(env: &Env, kind: FaultKind, count: u32) {
