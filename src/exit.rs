@@ -13,7 +13,9 @@ use crate::store::RunResult;
 
 /// Why the process ends. Several reasons share a number where the README documents it
 /// so (the number a script sees is [`Exit::code`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialized by name (the control socket's answers carry it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Exit {
     /// 0: success, or nothing to change (`--dry-run --detailed-exitcode`: no changes
     /// pending; `report`: in sync and nothing failed; `check`: every line passed).

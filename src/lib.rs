@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod config_check;
+pub mod control;
 pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;
@@ -28,6 +29,7 @@ pub mod okta;
 pub mod progress;
 pub mod render;
 pub mod report;
+pub mod saved_plan;
 pub mod store;
 pub mod sync;
 pub mod view;

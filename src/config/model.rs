@@ -204,6 +204,12 @@ pub struct DaemonConfig {
     pub allow_root: bool,
     /// Seconds between incremental cycles (beside the full `schedule`); 0 turns them off.
     pub incremental_interval_secs: u64,
+    /// The running daemon's control socket (`release-held`, `sync --now`, `status`,
+    /// `plan`, `apply`): `control.sock` beside the state database unless set.
+    pub control_socket: PathBuf,
+    /// A group whose members may use the control socket, besides root and the user the
+    /// daemon runs as.
+    pub control_group: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

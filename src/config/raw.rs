@@ -96,6 +96,8 @@ pub(super) struct RawDaemon {
     pub healthy_within_intervals: Option<Spanned<u32>>,
     pub allow_root: Option<bool>,
     pub incremental_interval_secs: Option<Spanned<u64>>,
+    pub control_socket: Option<Spanned<String>>,
+    pub control_group: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -34,12 +34,13 @@ type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 impl Validator<'_> {
     pub(super) fn config(&self, raw: RawConfig) -> Result<Config> {
+        let sync = self.sync(raw.sync)?;
         Ok(Config {
             okta: self.okta(raw.okta)?,
             kafkaman: self.kafkaman(raw.kafkaman)?,
-            sync: self.sync(raw.sync)?,
             safety: self.safety(raw.safety)?,
-            daemon: self.daemon(raw.daemon)?,
+            daemon: self.daemon(raw.daemon, &sync.state_db)?,
+            sync,
             report: self.report(raw.report)?,
             logging: self.logging(raw.logging)?,
         })
@@ -343,7 +344,7 @@ impl Validator<'_> {
         })
     }
 
-    fn daemon(&self, raw: raw::RawDaemon) -> Result<DaemonConfig> {
+    fn daemon(&self, raw: raw::RawDaemon, state_db: &std::path::Path) -> Result<DaemonConfig> {
         let schedule = match &raw.schedule {
             Some(schedule) => self.non_empty(schedule, "daemon.schedule")?,
             None => DEFAULT_SCHEDULE.to_owned(),
@@ -386,6 +387,23 @@ impl Validator<'_> {
                 u32::MAX,
             )?,
             allow_root: raw.allow_root.unwrap_or(false),
+            control_socket: match &raw.control_socket {
+                Some(path) => self
+                    .base_dir
+                    .join(self.non_empty(path, "daemon.control_socket")?),
+                None => state_db
+                    .parent()
+                    .map(|dir| dir.join("control.sock"))
+                    .unwrap_or_else(|| PathBuf::from("control.sock")),
+            },
+            control_group: match &raw.control_group {
+                Some(group) => Some(self.identifier(
+                    group,
+                    "daemon.control_group",
+                    "a group name such as \"scim-sync-operators\"",
+                )?),
+                None => None,
+            },
         })
     }
 

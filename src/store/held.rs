@@ -109,4 +109,18 @@ impl Store {
             .map(|h| h.scim_id)
             .collect())
     }
+
+    /// Drops these members' holds: a person released them and the deactivation was
+    /// carried out (`apply PLAN`).
+    pub fn drop_held(&self, scim_ids: &[String]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        for id in scim_ids {
+            conn.execute(
+                "DELETE FROM held_deactivations WHERE scim_id = ?1",
+                params![id],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
 }
