@@ -9,6 +9,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
+use crate::control;
 use crate::exit::Exit;
 use crate::logging::{LogFormat, clear_progress, init_logging_verbose, progress_reporter};
 use crate::render;
@@ -60,10 +61,15 @@ pub struct SyncArgs {
     /// none, 1 on an error (README "Exit codes").
     #[arg(long, requires = "dry_run")]
     pub detailed_exitcode: bool,
-    /// Apply the deactivations the last run held (those you read in its plan or report);
-    /// any that appeared since stay held.
+    /// The same as `scim-sync release-held` (kept for scripts): apply the deactivations
+    /// held now; any that appear since stay held.
     #[arg(long)]
     pub release_held: bool,
+    /// A cycle now: through the running daemon when one holds the state database (it
+    /// runs it between its own cycles), directly otherwise; prints its result and exits
+    /// with its code.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub now: bool,
     /// A full cycle: read every assignment and every member, and count what incremental
     /// cycles missed (otherwise a cycle is incremental once a full one has run).
     #[arg(long)]
@@ -80,6 +86,7 @@ impl SyncArgs {
             dry_run: self.dry_run || other.dry_run,
             detailed_exitcode: self.detailed_exitcode || other.detailed_exitcode,
             release_held: self.release_held || other.release_held,
+            now: self.now || other.now,
             full: self.full || other.full,
             output: if self.output == OutputFormat::Text {
                 other.output
@@ -96,6 +103,16 @@ pub enum Command {
     Sync(SyncArgs),
     /// Test the API credentials of both sides, as Okta's "Test API Credentials" does.
     Check,
+    /// Apply held deactivations: all held now, or only the people named (email, Okta id
+    /// or SCIM id). Through the running daemon when there is one, directly otherwise.
+    ReleaseHeld(ReleaseHeldArgs),
+    /// The daemon's state (last runs, next cycle, held deactivations), or what the state
+    /// database knows when no daemon runs.
+    Status(OutputArgs),
+    /// Compute the plan (a dry run) and save it to review, then `apply` exactly it.
+    Plan(PlanArgs),
+    /// Execute a saved plan exactly; refused (exit 7) if anyone in it changed since.
+    Apply(ApplyArgs),
     /// Run a real sync against built-in simulators of Okta and kafkaman.
     #[cfg(feature = "sim")]
     Demo,
@@ -129,6 +146,42 @@ pub enum Command {
     #[cfg(not(feature = "sim"))]
     #[command(hide = true)]
     Sim(NotInThisBuild),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseHeldArgs {
+    /// Who to release (email, Okta user id or SCIM id); none: everyone held now.
+    pub users: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Where to write the plan (JSON, mode 0600; docs/saved-plan.md is its schema).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Plan from a full read (every assignment and member) rather than an incremental one.
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The plan file `scim-sync plan --out` wrote.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +229,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let top_level_sync_flags = cli.sync.dry_run
         || cli.sync.release_held
+        || cli.sync.now
         || cli.sync.full
         || cli.sync.detailed_exitcode
         || cli.sync.output != OutputFormat::Text;
@@ -200,6 +254,32 @@ async fn run(cli: Cli) -> ExitCode {
         }
         None => sync_main(config_path, &global, &cli.sync).await,
         Some(Command::Check) => check_main(config_path, &global).await,
+        Some(Command::ReleaseHeld(args)) => {
+            let request = control::Request::ReleaseHeld { users: args.users };
+            control_main(config_path, &global, request, args.output.output, None).await
+        }
+        Some(Command::Status(args)) => {
+            control_main(
+                config_path,
+                &global,
+                control::Request::Status,
+                args.output,
+                None,
+            )
+            .await
+        }
+        Some(Command::Plan(args)) => {
+            let request = control::Request::Plan { full: args.full };
+            control_main(
+                config_path,
+                &global,
+                request,
+                args.output.output,
+                Some(args.out),
+            )
+            .await
+        }
+        Some(Command::Apply(args)) => apply_main(config_path, &global, args).await,
         Some(Command::Daemon) => crate::daemon::cli_main(config_path, global.log_format).await,
         Some(Command::Schedule(args)) => ExitCode::from(crate::daemon::schedule_cli::run(
             &args,
@@ -295,9 +375,75 @@ async fn check_main(config_path: Option<PathBuf>, global: &Global) -> ExitCode {
     .await
 }
 
+/// A command that goes through the running daemon when there is one
+/// ([`control::commands`]).
+async fn control_main(
+    config_path: Option<PathBuf>,
+    global: &Global,
+    request: control::Request,
+    output: OutputFormat,
+    out: Option<PathBuf>,
+) -> ExitCode {
+    let quiet = global.quiet;
+    with_config(config_path, global, async |cfg| {
+        let style = control::OutputStyle {
+            json: output == OutputFormat::Json,
+            plain: !std::io::stdout().is_terminal(),
+            quiet,
+        };
+        control::commands::run(
+            &cfg,
+            request,
+            style,
+            progress_reporter(quiet),
+            out.as_deref(),
+        )
+        .await
+    })
+    .await
+}
+
+/// `scim-sync apply PLAN`: the file is read and checked here (so that a bad file is
+/// said without bothering the daemon), then executed where the state is held.
+async fn apply_main(config_path: Option<PathBuf>, global: &Global, args: ApplyArgs) -> ExitCode {
+    let quiet = global.quiet;
+    with_config(config_path, global, async |cfg| {
+        let saved = match crate::saved_plan::SavedPlan::read(&args.plan, &cfg) {
+            Ok(saved) => saved,
+            Err(e) => {
+                eprintln!("scim-sync: {e}");
+                return e.exit();
+            }
+        };
+        let plan = match serde_json::to_value(&saved) {
+            Ok(doc) => doc,
+            Err(e) => {
+                eprintln!("scim-sync: cannot encode the plan: {e}");
+                return Exit::Failed;
+            }
+        };
+        let style = control::OutputStyle {
+            json: args.output.output == OutputFormat::Json,
+            plain: !std::io::stdout().is_terminal(),
+            quiet,
+        };
+        let request = control::Request::ApplyPlan { plan };
+        control::commands::run(&cfg, request, style, progress_reporter(quiet), None).await
+    })
+    .await
+}
+
 /// `scim-sync` / `scim-sync sync`: one cycle.
 async fn sync_main(config_path: Option<PathBuf>, global: &Global, args: &SyncArgs) -> ExitCode {
     let quiet = global.quiet;
+    if args.now || args.release_held {
+        let request = if args.release_held {
+            control::Request::ReleaseHeld { users: Vec::new() }
+        } else {
+            control::Request::SyncNow { full: args.full }
+        };
+        return control_main(config_path, global, request, args.output, None).await;
+    }
     with_config(config_path, global, async |cfg| {
         sync_command(&cfg, args, quiet).await
     })

@@ -7,6 +7,7 @@
 //! recording the run as interrupted, talks to systemd (`Type=notify`), and serves
 //! `/healthz` and `/metrics` when `[daemon] listen` is set.
 
+pub mod control;
 pub mod health;
 pub mod notify;
 pub mod schedule;
@@ -30,7 +31,7 @@ use crate::logging::LogFormat;
 use crate::metrics;
 use crate::store::Trigger;
 use crate::store::{StateLock, Store, StoreError};
-use crate::sync::{self, CycleOptions, CycleReport, SyncError};
+use crate::sync::{self, CycleOptions};
 use health::Status;
 use notify::Notifier;
 use schedule::{Schedule, ScheduleError, Zone, ZoneError};
@@ -61,13 +62,18 @@ pub enum DaemonError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    Control(#[from] control::ControlSocketError),
 }
 
 impl DaemonError {
     /// The process exit (README "Exit codes").
     pub fn exit_code(&self) -> Exit {
         match self {
-            DaemonError::Root | DaemonError::Schedule(_) | DaemonError::Zone(_) => Exit::Config,
+            DaemonError::Root
+            | DaemonError::Schedule(_)
+            | DaemonError::Zone(_)
+            | DaemonError::Control(_) => Exit::Config,
             DaemonError::Store(StoreError::Locked { .. }) => Exit::Locked,
             _ => Exit::Failed,
         }
@@ -197,6 +203,24 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         None => None,
     };
 
+    // The control socket: bound once the state lock is ours (a socket left by a daemon
+    // that stopped is replaced; no other daemon serves this database).
+    let allowed = control::Allowed::new(cfg.daemon.control_group.as_deref())?;
+    let control_listener = control::bind(&cfg.daemon.control_socket, &allowed)?;
+    let (job_sender, jobs) = tokio::sync::mpsc::channel(32);
+    {
+        let (status, store, stop) = (status.clone(), store.clone(), stop_tasks.clone());
+        tokio::spawn(control::serve(
+            control_listener,
+            allowed,
+            status,
+            store,
+            job_sender,
+            stop,
+        ));
+    }
+    let control_socket = cfg.daemon.control_socket.clone();
+
     let signals = Signals::install().map_err(DaemonError::Signals)?;
     tracing::info!(
         schedule = schedule.expression(),
@@ -216,16 +240,21 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         cancel: CancellationToken::new(),
         cycle: None,
         full_pending: false,
+        jobs,
+        queued: std::collections::VecDeque::new(),
     };
     let result = daemon.run(signals).await;
     stop_tasks.cancel();
+    control::remove(&control_socket);
     if let Some(server) = server {
         let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     }
     result
 }
 
-type CycleTask = JoinHandle<Result<CycleReport, SyncError>>;
+/// A cycle (scheduled, or a person's request) running; it logs and records its own
+/// result.
+type CycleTask = JoinHandle<()>;
 
 struct Daemon {
     config_path: PathBuf,
@@ -239,6 +268,10 @@ struct Daemon {
     cycle: Option<CycleTask>,
     /// A full cycle fell due while another cycle ran: it starts when that one ends.
     full_pending: bool,
+    /// Requests from the control socket (`sync --now`, `release-held`, `plan`, `apply`).
+    jobs: tokio::sync::mpsc::Receiver<control::ControlJob>,
+    /// Requests waiting for the running cycle to end, in arrival order.
+    queued: std::collections::VecDeque<control::ControlJob>,
 }
 
 /// The incremental cycles' interval, when they are on.
@@ -256,9 +289,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Waits for the running cycle, if any (never resolves when none runs).
-async fn join(
-    cycle: &mut Option<CycleTask>,
-) -> Result<Result<CycleReport, SyncError>, tokio::task::JoinError> {
+async fn join(cycle: &mut Option<CycleTask>) -> Result<(), tokio::task::JoinError> {
     match cycle {
         Some(handle) => handle.await,
         None => std::future::pending().await,
@@ -312,8 +343,19 @@ impl Daemon {
                 joined = join(&mut self.cycle) => {
                     self.cycle = None;
                     self.cycle_ended(joined);
-                    if std::mem::take(&mut self.full_pending) {
+                    // A person waiting goes first; the scheduled full cycle after.
+                    if let Some(job) = self.queued.pop_front() {
+                        self.start_job(job);
+                    } else if std::mem::take(&mut self.full_pending) {
                         self.start_cycle(Trigger::Schedule, true);
+                    }
+                    self.publish_next(tick);
+                }
+                Some(job) = self.jobs.recv() => {
+                    if self.cycle.is_none() {
+                        self.start_job(job);
+                    } else {
+                        self.queued.push_back(job);
                     }
                     self.publish_next(tick);
                 }
@@ -394,15 +436,35 @@ impl Daemon {
                 on_plan: None,
                 keep_inputs: false,
             };
-            sync::run_cycle(&cfg, &store, &opts, &cancel).await
+            // The cycle records and logs its own result.
+            let _ = sync::run_cycle(&cfg, &store, &opts, &cancel).await;
+        }));
+    }
+
+    /// Runs a person's request from the control socket as the daemon's cycle, and
+    /// answers them when it ends.
+    fn start_job(&mut self, job: control::ControlJob) {
+        let (cfg, store, cancel) = (self.cfg.clone(), self.store.clone(), self.cancel.clone());
+        lock(&self.status).running_since = Some(Utc::now());
+        self.cycle = Some(tokio::spawn(async move {
+            let control::ControlJob { envelope, reply } = job;
+            let response = crate::control::jobs::run(
+                &cfg,
+                &store,
+                &envelope.request,
+                envelope.style,
+                Trigger::Requested,
+                None,
+                &cancel,
+            )
+            .await;
+            // The caller may have gone (Ctrl-C): the work is recorded all the same.
+            let _ = reply.send(response);
         }));
     }
 
     /// Records a finished cycle (its summary line was logged by the cycle itself).
-    fn cycle_ended(
-        &mut self,
-        joined: Result<Result<CycleReport, SyncError>, tokio::task::JoinError>,
-    ) {
+    fn cycle_ended(&mut self, joined: Result<(), tokio::task::JoinError>) {
         if let Err(e) = joined {
             tracing::error!(error = %e, "the cycle task ended abnormally");
         }
