@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use scim_sync_plan::{OpKind, Plan};
+use scim_sync_plan::{Membership, OpKind, Plan};
 
 use super::read::{CycleRead, ReadKind};
 use super::{CycleOptions, CycleReport, SyncError};
@@ -187,6 +187,14 @@ pub fn finish(
             );
         }
     }
+    // Active and invited members hold a seat (kafkaman's contract); its API says
+    // nothing of how many seats the team has.
+    let seats_used = read
+        .team
+        .members
+        .iter()
+        .filter(|m| matches!(m.membership, Membership::Active | Membership::Invited))
+        .count();
     let outcomes: Vec<_> = summary
         .outcomes
         .iter()
@@ -198,8 +206,10 @@ pub fn finish(
         started.elapsed(),
         Some(crate::metrics::CycleCounts {
             held: summary.held,
+            attention: summary.attention,
             managed: summary.managed,
             unmanaged: summary.unmanaged,
+            seats_used,
             outcomes: &outcomes,
         }),
     );
