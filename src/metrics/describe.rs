@@ -70,7 +70,7 @@ pub(super) fn describe() {
     );
     describe_gauge!(
         KAFKAMAN_SEATS_USED,
-        "kafkaman members holding a seat (active or invited) as the last cycle read the team; kafkaman's API does not say how many seats the team has."
+        "kafkaman members holding a seat (active or invited) after the last cycle: as read, plus the creates and reactivations it applied, minus its deactivations; kafkaman's API does not say how many seats the team has."
     );
     describe_counter!(
         TICKS_SKIPPED,

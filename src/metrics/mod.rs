@@ -36,7 +36,7 @@ pub const HELD_DEACTIVATIONS: &str = "scim_sync_held_deactivations";
 /// People the last plan leaves to a human.
 pub const NEEDS_ATTENTION: &str = "scim_sync_needs_attention";
 pub const MEMBERS: &str = "scim_sync_members";
-/// Members holding a seat (active or invited) as the last cycle read the team.
+/// Members holding a seat (active or invited) after the last cycle.
 pub const KAFKAMAN_SEATS_USED: &str = "scim_sync_kafkaman_seats_used";
 pub const TICKS_SKIPPED: &str = "scim_sync_ticks_skipped_total";
 pub const RELOADS: &str = "scim_sync_config_reloads_total";
@@ -218,7 +218,8 @@ pub struct CycleCounts<'a> {
     /// kafkaman members scim-sync manages, and those it doesn't.
     pub managed: usize,
     pub unmanaged: usize,
-    /// Members holding a seat (active or invited), as read.
+    /// Members holding a seat (active or invited) after the cycle: as read, plus the
+    /// creates and reactivations applied, minus the deactivations.
     pub seats_used: usize,
     /// Applied operations as (kind, outcome, count) (the run summary's `outcomes`).
     pub outcomes: &'a [(&'static str, &'static str, usize)],
