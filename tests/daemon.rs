@@ -843,7 +843,10 @@ async fn metrics_parse_as_prometheus_text_and_match_the_simulators() {
         sum(&m, "scim_sync_members", &[("state", "unmanaged")]),
         summary.unmanaged as f64
     );
-    assert_eq!(sum(&m, "scim_sync_held_actions", &[]), summary.held as f64);
+    assert_eq!(
+        sum(&m, "scim_sync_held_deactivations", &[]),
+        summary.held as f64
+    );
     let now = chrono::Utc::now().timestamp() as f64;
     let last_success = sum(&m, "scim_sync_last_success_timestamp_seconds", &[]);
     assert!((now - last_success).abs() < 30.0, "{last_success}");

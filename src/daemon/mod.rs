@@ -9,6 +9,7 @@
 
 pub mod control;
 pub mod health;
+mod metric_labels;
 pub mod notify;
 pub mod schedule;
 pub mod schedule_cli;
@@ -182,6 +183,7 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         }
         let held = st.held.as_ref().map_or(0, |h| h.count);
         ::metrics::gauge!(metrics::HELD_DEACTIVATIONS).set(held as f64);
+        metric_labels::export_at_start(&st);
     }
 
     let server = match cfg.daemon.listen {

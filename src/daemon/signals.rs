@@ -46,7 +46,7 @@ impl Daemon {
                     reason = %reason,
                     "the new configuration is invalid; keeping the one in use"
                 );
-                ::metrics::counter!(metrics::RELOADS, "outcome" => "rejected").increment(1);
+                metrics::config_reload(false);
                 return false;
             }
         };
@@ -83,7 +83,7 @@ impl Daemon {
             config = %new_cfg.redacted_summary(),
             "configuration reloaded"
         );
-        ::metrics::counter!(metrics::RELOADS, "outcome" => "applied").increment(1);
+        metrics::config_reload(true);
         self.schedule = new_schedule;
         self.cfg = Arc::new(new_cfg);
         true

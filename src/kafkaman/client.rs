@@ -42,6 +42,9 @@ impl KafkamanClientOptions {
     }
 }
 
+/// The API's name in logs and metrics (`api` label).
+pub const API: &str = "kafkaman";
+
 /// kafkaman's `X-RateLimit-*` headers (the reset counts seconds from the response) and
 /// `Retry-After` on 429s.
 pub const RATE_LIMIT: RateLimitScheme = RateLimitScheme {
@@ -85,7 +88,7 @@ impl KafkamanClient {
             ));
         }
         let profile = Profile {
-            api: "kafkaman",
+            api: API,
             request_id_header: "x-request-id",
             request_id_in_body: None,
             media_type: "application/scim+json",

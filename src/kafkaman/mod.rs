@@ -10,7 +10,7 @@ mod invites;
 mod model;
 mod scim;
 
-pub use client::{KafkamanClient, KafkamanClientOptions};
+pub use client::{API, KafkamanClient, KafkamanClientOptions};
 pub use error::{ConflictReason, KafkamanError};
 pub use model::{Invite, InviteDeletion, InviteStatus, NewUser, ScimUser, scim_string_literal};
 

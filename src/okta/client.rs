@@ -72,6 +72,9 @@ impl OktaClientOptions {
     }
 }
 
+/// The API's name in logs and metrics (`api` label).
+pub const API: &str = "okta";
+
 /// Okta's `X-Rate-Limit-*` headers; the reset is epoch seconds on Okta's clock.
 pub const RATE_LIMIT: RateLimitScheme = RateLimitScheme {
     limit_header: "x-rate-limit-limit",
@@ -133,7 +136,7 @@ impl OktaClient {
         org_url.set_query(None);
         org_url.set_fragment(None);
         let profile = Profile {
-            api: "okta",
+            api: API,
             request_id_header: "x-okta-request-id",
             request_id_in_body: Some(error_id),
             media_type: "application/json",

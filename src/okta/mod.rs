@@ -13,7 +13,7 @@ mod log;
 mod model;
 mod oauth;
 
-pub use client::{OktaClient, OktaClientOptions};
+pub use client::{API, OktaClient, OktaClientOptions};
 pub use error::OktaError;
 pub use log::{ENTITLEMENT_EVENT_TYPES, LOG_PAGE_LIMIT, LogEvent, LogRead, LogStart, LogTarget};
 pub use model::{AppUser, Bucket, BucketStatus, OktaUser};

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use scim_sync_plan::{OpKind, Plan};
+use scim_sync_plan::{Membership, OpKind, Plan};
 
 use super::read::{CycleRead, ReadKind};
 use super::{CycleOptions, CycleReport, SyncError};
@@ -187,6 +187,19 @@ pub fn finish(
             );
         }
     }
+    // Active and invited members hold a seat (kafkaman's contract; its API says nothing
+    // of how many seats the team has): those read, then what the apply changed (a
+    // create or reactivation takes one, a deactivation frees one).
+    let seats_read = read
+        .team
+        .members
+        .iter()
+        .filter(|m| matches!(m.membership, Membership::Active | Membership::Invited))
+        .count();
+    let seats_used = (seats_read
+        + applied.count(OpKind::Create, OpState::Done)
+        + applied.count(OpKind::Reactivate, OpState::Done))
+    .saturating_sub(applied.count(OpKind::Deactivate, OpState::Done));
     let outcomes: Vec<_> = summary
         .outcomes
         .iter()
@@ -198,8 +211,10 @@ pub fn finish(
         started.elapsed(),
         Some(crate::metrics::CycleCounts {
             held: summary.held,
+            attention: summary.attention,
             managed: summary.managed,
             unmanaged: summary.unmanaged,
+            seats_used,
             outcomes: &outcomes,
         }),
     );
