@@ -145,7 +145,7 @@ pub fn plan_text_limited(plan: &Plan, plain: bool, max_rows: usize) -> String {
         out.push_str(&format!(
             "\n{} deactivations are held (this cycle's cap is {}; a hold stays until released, \
              whatever later cycles' caps say). Read them above; if they are right, release \
-             them with `scim-sync --release-held`.\n",
+             them with `scim-sync release-held`.\n",
             plan.held.len(),
             plan.deactivation_cap
         ));
@@ -218,7 +218,7 @@ pub fn held_hint(report: &CycleReport) -> String {
     }
     format!(
         "{} deactivation(s) held by the safety cap: review them (`scim-sync report` or \
-         `scim-sync --dry-run`) and apply them with `scim-sync --release-held`.\n",
+         `scim-sync --dry-run`) and apply them with `scim-sync release-held`.\n",
         report.plan.held.len()
     )
 }

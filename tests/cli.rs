@@ -91,7 +91,7 @@ async fn held_run_exits_6_and_tells_how_to_release() {
     let out = run(&[], &env.config_path);
     assert_eq!(out.status.code(), Some(6));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--release-held"), "{text}");
+    assert!(text.contains("scim-sync release-held"), "{text}");
     let out = run(&["--release-held"], &env.config_path);
     assert_eq!(
         out.status.code(),

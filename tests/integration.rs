@@ -10,6 +10,7 @@ mod common;
 mod check;
 mod cli;
 mod config_check;
+mod control;
 mod daemon;
 mod differential;
 mod holds;

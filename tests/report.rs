@@ -453,7 +453,11 @@ async fn exit_status_held_is_1_unless_configured_otherwise() {
     let (code, out, err) = cli(&env, &["report"]).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("Held deactivations (2)"), "{out}");
-    assert!(out.contains("--release-held"), "{out}");
+    assert!(out.contains("scim-sync release-held"), "{out}");
+    assert!(
+        out.contains("does not release it"),
+        "true to sticky holds: {out}"
+    );
     env.set("report", "exit_1_on = [\"failures\"]");
     let (code, out, _) = cli(&env, &["report"]).await;
     assert_eq!(code, 0, "{out}");
@@ -704,7 +708,7 @@ async fn a_held_run_is_called_held_in_every_format() {
     );
     assert!(md.contains("**Last cycle:** run 1 at "), "{md}");
     // The release instructions' commands are code spans, not escaped backticks.
-    assert!(md.contains("`scim-sync --release-held`"), "{md}");
+    assert!(md.contains("`scim-sync release-held`"), "{md}");
     assert!(!md.contains("\\`"), "{md}");
 
     let (_, json, _) = cli(&env, &["report", "--format", "json"]).await;
@@ -716,7 +720,7 @@ async fn a_held_run_is_called_held_in_every_format() {
     let (_, html, _) = cli(&env, &["report", "--format", "html"]).await;
     assert!(html.contains(held_words), "{html}");
     assert!(
-        html.contains("<code style=\"") && html.contains(">scim-sync --release-held</code>"),
+        html.contains("<code style=\"") && html.contains(">scim-sync release-held</code>"),
         "{html}"
     );
     assert!(!html.contains('`'), "a backtick in the HTML");

@@ -439,7 +439,14 @@ async fn html_report_renders_in_chromium_at_desktop_and_phone_width() {
             .filter_map(|c| c.as_str())
             .collect();
         // The release instructions: commands as code, not as backticks.
-        assert_eq!(codes, ["scim-sync --dry-run", "scim-sync --release-held"]);
+        assert_eq!(
+            codes,
+            [
+                "scim-sync --dry-run",
+                "scim-sync release-held",
+                "scim-sync release-held EMAIL…"
+            ]
+        );
         assert!(
             text.contains("To release: read them (scim-sync --dry-run)"),
             "{text}"

@@ -269,7 +269,7 @@ async fn a_held_run_says_so_once_on_a_terminal_and_under_quiet() {
     let (code, raw) = run_in_pty(&[], &env.config_path, Some((40, 120)));
     assert_eq!(code, Some(6), "{raw}");
     assert!(!raw.contains("WARN"), "{raw}");
-    assert_eq!(raw.matches("--release-held").count(), 1, "{raw}");
+    assert_eq!(raw.matches("scim-sync release-held").count(), 1, "{raw}");
     assert!(raw.contains(" held: "), "the result says held:\n{raw}");
 
     // Cron: the result and what to do, nothing on stderr.
@@ -278,7 +278,7 @@ async fn a_held_run_says_so_once_on_a_terminal_and_under_quiet() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("Run "), "{stdout}");
     assert!(stdout.contains(" held: "), "{stdout}");
-    assert!(stdout.contains("--release-held"), "{stdout}");
+    assert!(stdout.contains("scim-sync release-held"), "{stdout}");
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(
         out.stderr.is_empty(),

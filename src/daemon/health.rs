@@ -208,7 +208,7 @@ impl Status {
                     "degraded",
                     format!(
                         "the last cycle's result: {}; {} deactivation(s) held since {}, \
-                         waiting for a human: review them and run `scim-sync --release-held`",
+                         waiting for a human: review them and run `scim-sync release-held`",
                         last_result.unwrap_or(RunResult::Held),
                         held.count,
                         held.since.to_rfc3339()
@@ -218,7 +218,7 @@ impl Status {
                     true,
                     "degraded",
                     "the last cycle's result: held; deactivations wait for a human: review \
-                     them and run `scim-sync --release-held`"
+                     them and run `scim-sync release-held`"
                         .to_string(),
                 ),
                 (None, Some(RunResult::Partial)) => (

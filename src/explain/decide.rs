@@ -115,7 +115,8 @@ fn decisions(
                 rule: format!(
                     "more deactivations in one cycle than the cap ({} this cycle: \
                      safety.max_deactivations = {}, safety.max_deactivations_percent = {}) \
-                     are all held until `scim-sync --release-held`",
+                     are held, and a hold stays until a person releases it: \
+                     `scim-sync release-held EMAIL`",
                     plan.deactivation_cap,
                     cfg.safety.max_deactivations,
                     cfg.safety.max_deactivations_percent

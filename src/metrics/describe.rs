@@ -57,7 +57,7 @@ pub(super) fn describe() {
     describe_histogram!(CYCLE_DURATION, Unit::Seconds, "Duration of sync cycles.");
     describe_gauge!(
         HELD_DEACTIVATIONS,
-        "Deactivations held until a human releases them (--release-held); holds are sticky, \
+        "Deactivations held until a human releases them (`scim-sync release-held`); holds are sticky, \
          so this stays above 0 across cycles until they are released or no longer planned."
     );
     describe_gauge!(

@@ -178,9 +178,10 @@ fn assemble(cfg: &Config, a: Assembly<'_>) -> Report {
         cap: plan.deactivation_cap,
         items: plan.held.iter().map(item).collect(),
         release: (!plan.held.is_empty()).then(|| {
-            "read them (`scim-sync --dry-run`); if they are right, apply them once with \
-             `scim-sync --release-held`, or raise safety.max_deactivations / \
-             safety.max_deactivations_percent"
+            "read them (`scim-sync --dry-run`); if they are right, apply them with \
+             `scim-sync release-held` (all) or `scim-sync release-held EMAIL…` (some). A \
+             hold stays until it is released: raising safety.max_deactivations does not \
+             release it"
                 .to_string()
         }),
     };

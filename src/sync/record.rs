@@ -20,7 +20,7 @@ pub fn plan(store: &Store, run_id: i64, plan: &Plan, opts: &CycleOptions) -> Res
     store.record_plan(run_id, plan)?;
     if !opts.dry_run {
         // Holds are sticky: what this plan held stays held in later cycles until a human
-        // releases it (`--release-held`) or it is no longer planned.
+        // releases it (`release-held`) or it is no longer planned.
         store.replace_held(run_id, &plan.held)?;
     }
     if !plan.held.is_empty() {
@@ -60,7 +60,7 @@ fn warn_held(store: &Store, plan: &Plan, dry_run: bool, at_warn: bool) -> Result
                 deactivation_cap = cap,
                 dry_run,
                 "{held} deactivation(s) held by the safety cap, not applied: review them \
-                 (`scim-sync report` or a dry run) and apply with `scim-sync --release-held`"
+                 (`scim-sync report` or a dry run) and apply with `scim-sync release-held`"
             )
         };
     }
