@@ -26,6 +26,7 @@ mod parsers_prop;
 mod plan_golden;
 mod report;
 mod report_browser;
+mod saved_plan;
 mod schedule;
 mod sim_expectations;
 mod sim_kafkaman;
