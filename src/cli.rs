@@ -169,7 +169,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(Exit::Failed);
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli));
+    // Output cut short by an error other than a closed pipe (crate::out) fails a
+    // command that would have succeeded.
+    if crate::out::failed() && code == ExitCode::from(Exit::Ok) {
+        return ExitCode::from(Exit::Failed);
+    }
+    code
 }
 
 /// The one dispatch: every command is one function of its own.
@@ -397,8 +403,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
         Some(std::sync::Arc::new(move |plan: &scim_sync_plan::Plan| {
             clear_progress();
             if render::plan_needs_reading(plan) {
-                print!("{}", render::plan_text(plan, plain));
-                let _ = std::io::Write::flush(&mut std::io::stdout());
+                crate::out_print!("{}", render::plan_text(plan, plain));
             }
         }))
     } else {
@@ -433,21 +438,23 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     let nothing_changed =
         report.result == crate::store::RunResult::Success && report.applied.outcomes.is_empty();
     match (args.output, args.dry_run) {
-        (OutputFormat::Json, true) => println!("{}", render::plan_json(&report.plan)),
-        (OutputFormat::Json, false) => println!("{}", render::cycle_json(&report)),
-        (OutputFormat::Text, true) => print!("{}", render::plan_text(&report.plan, plain)),
+        (OutputFormat::Json, true) => crate::out_println!("{}", render::plan_json(&report.plan)),
+        (OutputFormat::Json, false) => crate::out_println!("{}", render::cycle_json(&report)),
+        (OutputFormat::Text, true) => {
+            crate::out_print!("{}", render::plan_text(&report.plan, plain))
+        }
         // Cron mails only what is worth reading: nothing when nothing changed.
         (OutputFormat::Text, false) if quiet && nothing_changed => {}
         (OutputFormat::Text, false)
             if nothing_changed && !render::plan_needs_reading(&report.plan) =>
         {
-            print!("{}", render::in_sync_text(&report))
+            crate::out_print!("{}", render::in_sync_text(&report))
         }
         (OutputFormat::Text, false) => {
-            print!("{}", render::cycle_text(&report));
+            crate::out_print!("{}", render::cycle_text(&report));
             if quiet {
                 // The plan that says it was not printed.
-                print!("{}", render::held_hint(&report));
+                crate::out_print!("{}", render::held_hint(&report));
             }
         }
     }

@@ -89,20 +89,20 @@ fn line(status: Status, text: impl Into<String>) -> CheckLine {
 pub fn run(path: &Path) -> Exit {
     let lines = check(path, Utc::now(), &|name| std::env::var_os(name));
     for l in &lines {
-        println!("{l}");
+        crate::out_println!("{l}");
     }
     let failed = lines.iter().filter(|l| l.status == Status::Fail).count();
     let warnings = lines.iter().filter(|l| l.status == Status::Warn).count();
     match (failed, warnings) {
-        (0, 0) => println!(
+        (0, 0) => crate::out_println!(
             "config check: no problems found (offline; `scim-sync check` tests the \
              credentials against Okta and kafkaman)"
         ),
-        (0, _) => println!(
+        (0, _) => crate::out_println!(
             "config check: no errors; {warnings} warning(s) above are worth fixing \
              (offline; `scim-sync check` tests the credentials against Okta and kafkaman)"
         ),
-        _ => println!("config check: {failed} problem(s) to fix, see FAIL above"),
+        _ => crate::out_println!("config check: {failed} problem(s) to fix, see FAIL above"),
     }
     if failed == 0 { Exit::Ok } else { Exit::Config }
 }

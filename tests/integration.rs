@@ -21,6 +21,7 @@ mod okta_push;
 mod okta_schemas;
 mod packaging;
 mod parsers_prop;
+mod pipes;
 mod plan_golden;
 mod report;
 mod report_browser;
