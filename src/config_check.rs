@@ -317,33 +317,13 @@ fn secret_line(
             .map(|dir| Path::new(&dir).join(name)),
         SecretSource::Env(_) => None,
     };
-    if let Some(path) = &file {
-        let shown = escape::text(&path.display().to_string()).into_owned();
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode();
-            if mode & 0o022 != 0 {
-                let who = if mode & 0o002 != 0 {
-                    "every user of the host"
-                } else {
-                    "its group"
-                };
-                return line(
-                    Status::Fail,
-                    format!(
-                        "{key}: secret file {shown} ({}) can be changed by {who}, who could \
-                         swap the credential: `chmod 600 {shown}` (or 640, owned by root and \
-                         the service's group)",
-                        mode_text(mode)
-                    ),
-                );
-            }
-            if mode & 0o004 != 0 {
-                mode_warning = Some(format!(
-                    "{key}: secret file {shown} ({}) can be read by every user of the host: \
-                     `chmod o-r {shown}` (600, or 640 with the service's group)",
-                    mode_text(mode)
-                ));
-            }
+    // The one permission rule (config::check_file_mode), as sync and the daemon apply it.
+    if let Some(path) = &file
+        && let Ok(meta) = std::fs::metadata(path)
+    {
+        match config::check_file_mode(key, path, meta.permissions().mode()) {
+            Ok(warning) => mode_warning = warning,
+            Err(e) => return line(Status::Fail, escape::text(&e.to_string()).into_owned()),
         }
     }
     let value = match secret.resolve_with_env(env) {

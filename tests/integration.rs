@@ -26,6 +26,7 @@ mod plan_golden;
 mod report;
 mod report_browser;
 mod schedule;
+mod secret_modes;
 mod sim_expectations;
 mod sim_kafkaman;
 mod sim_okta;

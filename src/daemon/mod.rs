@@ -53,6 +53,8 @@ pub enum DaemonError {
     Zone(#[from] ZoneError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] config::SecretError),
     #[error("cannot listen on {addr} for /healthz and /metrics: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -67,7 +69,10 @@ impl DaemonError {
     /// The process exit (README "Exit codes").
     pub fn exit_code(&self) -> Exit {
         match self {
-            DaemonError::Root | DaemonError::Schedule(_) | DaemonError::Zone(_) => Exit::Config,
+            DaemonError::Root
+            | DaemonError::Schedule(_)
+            | DaemonError::Zone(_)
+            | DaemonError::Secret(_) => Exit::Config,
             DaemonError::Store(StoreError::Locked { .. }) => Exit::Locked,
             _ => Exit::Failed,
         }
@@ -126,6 +131,7 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
     }
     let schedule = schedule_of(&cfg)?;
     warn_about_permissions(&config_path, &cfg);
+    config::refuse_unsafe_files(secrets(&cfg))?;
     let _lock = StateLock::acquire(&cfg.sync.state_db)?;
     let store = Arc::new(Store::open(&cfg.sync.state_db)?);
 
@@ -454,15 +460,10 @@ fn secrets(cfg: &Config) -> Vec<&SecretRef> {
     vec![okta, &cfg.kafkaman.api_key]
 }
 
-/// Warns when the config or a secret file can be read by any user of the host.
-pub fn warn_about_permissions(config_path: &Path, cfg: &Config) {
-    let mut files = vec![("config", config_path.to_path_buf())];
-    for secret in secrets(cfg) {
-        if let Some(path) = secret.file_path() {
-            files.push(("secret", path));
-        }
-    }
-    for (what, path) in files {
+/// Warns when the config file can be read by any user of the host (secret files follow
+/// the one rule of `config::check_file_mode`, applied at start and every cycle).
+pub fn warn_about_permissions(config_path: &Path, _cfg: &Config) {
+    for (what, path) in [("config", config_path.to_path_buf())] {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
