@@ -371,14 +371,29 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
                 eprintln!("scim-sync: {e}");
                 return Exit::Locked;
             }
+            Err(e @ StoreError::NotOwner { .. }) => {
+                eprintln!("scim-sync: {e}");
+                return Exit::NoPermission;
+            }
             Err(e) => {
                 eprintln!("scim-sync: {e}");
                 return Exit::Failed;
             }
         }
     };
-    let store = match Store::open(&cfg.sync.state_db) {
+    // A dry run creates no state: with no database yet it plans against an empty one in
+    // memory.
+    let store = if args.dry_run && !cfg.sync.state_db.exists() {
+        Store::open_in_memory(&cfg.sync.state_db)
+    } else {
+        Store::open(&cfg.sync.state_db)
+    };
+    let store = match store {
         Ok(s) => s,
+        Err(e @ StoreError::NotOwner { .. }) => {
+            eprintln!("scim-sync: {e}");
+            return Exit::NoPermission;
+        }
         Err(e) => {
             eprintln!("scim-sync: {e}");
             return Exit::Failed;

@@ -215,16 +215,7 @@ fn values(
     ));
     lines.push(secret_line(&cfg.kafkaman.api_key, env, |_| Ok(())));
 
-    let db = &cfg.sync.state_db;
-    let db_shown = escape::text(&db.display().to_string()).into_owned();
-    lines.push(line(
-        Status::Ok,
-        if db.exists() {
-            format!("sync.state_db = {db_shown} (exists)")
-        } else {
-            format!("sync.state_db = {db_shown} (not created yet: the first sync creates it)")
-        },
-    ));
+    lines.push(state_line(&cfg.sync.state_db));
 
     schedule_lines(cfg, config_shown, text, now, lines);
     lines.push(line(
@@ -234,6 +225,26 @@ fn values(
             None => "daemon.listen: off (no /healthz or /metrics)".to_owned(),
         },
     ));
+}
+
+/// `sync.state_db`: writable by the user the check runs as (the database and its
+/// directory, or the directory it would be created in); as root, not another user's.
+fn state_line(db: &Path) -> CheckLine {
+    let db_shown = escape::text(&db.display().to_string()).into_owned();
+    if let Err(e) = crate::store::files::check_access(db) {
+        return line(Status::Fail, escape::text(&e.to_string()).into_owned());
+    }
+    line(
+        Status::Ok,
+        if db.exists() {
+            format!("sync.state_db = {db_shown} (exists, writable)")
+        } else {
+            format!(
+                "sync.state_db = {db_shown} (not created yet: the first sync creates it, \
+                 its directory is writable)"
+            )
+        },
+    )
 }
 
 /// `daemon.time_zone` and `daemon.schedule` as the daemon reads them at start, and the

@@ -30,5 +30,6 @@ mod secret_modes;
 mod sim_expectations;
 mod sim_kafkaman;
 mod sim_okta;
+mod state;
 mod sync_e2e;
 mod terminal;

@@ -74,6 +74,7 @@ impl DaemonError {
             | DaemonError::Zone(_)
             | DaemonError::Secret(_) => Exit::Config,
             DaemonError::Store(StoreError::Locked { .. }) => Exit::Locked,
+            DaemonError::Store(StoreError::NotOwner { .. }) => Exit::NoPermission,
             _ => Exit::Failed,
         }
     }

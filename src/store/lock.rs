@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::{StoreError, now};
@@ -17,12 +18,10 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock or says who holds it.
     pub fn acquire(db_path: &Path) -> Result<StateLock, StoreError> {
+        super::files::refuse_root_takeover(db_path)?;
         let path = PathBuf::from(format!("{}.lock", db_path.display()));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            super::files::create_dir(dir)?;
         }
         let lock_err = |source| StoreError::Lock {
             path: path.display().to_string(),
@@ -33,6 +32,7 @@ impl StateLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(super::files::FILE_MODE)
             .open(&path)
             .map_err(lock_err)?;
         match file.try_lock() {
@@ -97,6 +97,7 @@ pub(super) fn lock_file(path: &Path, mode: Mode) -> Result<Option<File>, StoreEr
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(super::files::FILE_MODE)
         .open(path)
         .map_err(lock_err)?;
     match mode {
