@@ -362,7 +362,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     // A dry run writes no snapshot, so it doesn't need the lock a real run holds. A real
     // run takes it before opening the database, so that of two runs on a database that
     // doesn't exist yet the second is told who holds it (and doesn't race the schema).
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         match StateLock::acquire(&cfg.sync.state_db) {
@@ -399,6 +399,16 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
             return Exit::Failed;
         }
     };
+    if let Some(lock) = lock
+        && let Err(e) = store.hold(lock)
+    {
+        eprintln!("scim-sync: {e}");
+        return if matches!(e, StoreError::Locked { .. }) {
+            Exit::Locked
+        } else {
+            Exit::Failed
+        };
+    }
     let cancel = CancellationToken::new();
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {

@@ -200,3 +200,109 @@ fn config_check_fails_on_a_state_path_the_user_cannot_write() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `env`'s config with `sync.state_db` pointing at `db` instead, written at `name`.
+fn config_at(env: &Env, name: &str, db: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&env.config_path).unwrap().replace(
+        &format!("state_db = \"{}\"", env.db.display()),
+        &format!("state_db = \"{}\"", db.display()),
+    );
+    assert!(text.contains(&db.display().to_string()));
+    let path = env.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A symlink or a hard link to the database is the same database: a second writer
+/// through either exits 4 (the first one here is this test process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_through_a_symlink_or_a_hard_link_exits_4() {
+    let env = Env::start(&generate::builtin(), &[("daemon", "allow_root = true")]).await;
+    let lock = scim_sync::store::StateLock::acquire(&env.db).unwrap();
+    env.store.hold(lock).unwrap();
+    let alias = env.dir.path().join("alias.db");
+    std::os::unix::fs::symlink(&env.db, &alias).unwrap();
+    let linked_dir = env.dir.path().join("elsewhere");
+    std::fs::create_dir(&linked_dir).unwrap();
+    let hard = linked_dir.join("hard.db");
+    std::fs::hard_link(&env.db, &hard).unwrap();
+    for (name, db) in [("symlink.toml", &alias), ("hard.toml", &hard)] {
+        let config = config_at(&env, name, db);
+        for args in [&["sync"][..], &["daemon"][..]] {
+            let out = run(&config, args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(4), "{name} {args:?}: {stderr}");
+            assert!(
+                stderr.contains("another scim-sync process holds"),
+                "{stderr}"
+            );
+        }
+    }
+    assert!(env.world.kafkaman.log().writes().is_empty());
+}
+
+/// A daemon whose database is deleted under it stops with the error, writing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_whose_database_is_deleted_stops_without_writing() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[
+            ("daemon", "allow_root = true"),
+            ("daemon", "schedule = \"*/1 * * * * *\""),
+            ("safety", "max_deactivations_percent = 100"),
+        ],
+    )
+    .await;
+    let mut child = Command::new(BIN)
+        .args(["daemon", "--config"])
+        .arg(&env.config_path)
+        .args(["--log-format", "json"])
+        .env("SCIM_SYNC_LOG", "info")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env
+        .store
+        .runs(10)
+        .unwrap()
+        .iter()
+        .all(|r| r.ended_at.is_none())
+    {
+        assert!(std::time::Instant::now() < deadline, "no run finished");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", env.db.display()));
+    }
+    let writes = env.world.kafkaman.log().writes().len();
+    assert!(writes > 0, "the first cycle applied");
+    // A cycle starts every second: the next one must stop the daemon instead.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the daemon kept running on a deleted database");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("was deleted while this process held"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.world.kafkaman.log().writes().len(),
+        writes,
+        "wrote after"
+    );
+}

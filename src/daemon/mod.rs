@@ -133,8 +133,10 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
     let schedule = schedule_of(&cfg)?;
     warn_about_permissions(&config_path, &cfg);
     config::refuse_unsafe_files(secrets(&cfg))?;
-    let _lock = StateLock::acquire(&cfg.sync.state_db)?;
-    let store = Arc::new(Store::open(&cfg.sync.state_db)?);
+    let state_lock = StateLock::acquire(&cfg.sync.state_db)?;
+    let store = Store::open(&cfg.sync.state_db)?;
+    store.hold(state_lock)?;
+    let store = Arc::new(store);
 
     let prometheus = match metrics::install() {
         Ok(handle) => Some(handle),
@@ -318,6 +320,13 @@ impl Daemon {
                 }
                 joined = join(&mut self.cycle) => {
                     self.cycle = None;
+                    // Its database deleted or replaced: the daemon stops, writing nothing.
+                    let joined = match joined {
+                        Ok(Err(SyncError::Store(e @ StoreError::Replaced { .. }))) => {
+                            return Err(DaemonError::Store(e));
+                        }
+                        other => other,
+                    };
                     self.cycle_ended(joined);
                     if std::mem::take(&mut self.full_pending) {
                         self.start_cycle(Trigger::Schedule, true);

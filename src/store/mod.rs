@@ -104,6 +104,13 @@ pub enum StoreError {
         user: String,
         source: std::io::Error,
     },
+    /// A writer's database or lock file is no longer the file it locked.
+    #[error(
+        "{path} was {what} while this process held the state database; it stops rather \
+         than write to a file no one reads: restore the file (or start scim-sync again to \
+         use the new one)"
+    )]
+    Replaced { path: String, what: &'static str },
     #[error("state database {path}: {source}")]
     Access {
         path: String,
@@ -120,6 +127,9 @@ pub struct Store {
     dry_run_guard: Mutex<Option<std::fs::File>>,
     /// A dry run's database held in memory (none existed): it leaves no file.
     in_memory: bool,
+    /// The writer's lock, when this process is the writer ([`Store::hold`]); declared
+    /// after `conn` so that the connection closes first (see `lock`).
+    writer: Mutex<Option<StateLock>>,
 }
 
 /// Refuses an existing database that is empty or not writable, and gives read-only
@@ -229,6 +239,7 @@ impl Store {
             path: path.to_path_buf(),
             dry_run_guard: Mutex::new(None),
             in_memory,
+            writer: Mutex::new(None),
         })
     }
 
@@ -242,6 +253,24 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes this store the writer holding `lock` (taken before [`Store::open`]): locks
+    /// the database file too, now that it exists, and keeps the lock until the store is
+    /// dropped.
+    pub fn hold(&self, mut lock: StateLock) -> Result<(), StoreError> {
+        lock.lock_database()?;
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
+        Ok(())
+    }
+
+    /// For a writer, before a cycle and before it applies: its lock file and database
+    /// are still the files it locked ([`StateLock::verify`]).
+    pub fn verify_writer(&self) -> Result<(), StoreError> {
+        match &*self.writer.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(lock) => lock.verify(),
+            None => Ok(()),
+        }
     }
 
     /// An SQLite error, naming this database.
