@@ -316,7 +316,7 @@ fn config_hint(e: ViewError) -> String {
 pub async fn run(cfg: &Config) -> anyhow::Result<Exit> {
     let lines = checks(cfg).await;
     for l in &lines {
-        println!(
+        crate::out_println!(
             "{} {:<9} {:<42} {}",
             match (l.ok, l.warning) {
                 (false, _) => "FAIL",
@@ -331,13 +331,13 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Exit> {
     let failed = lines.iter().filter(|l| !l.ok).count();
     let warnings = lines.iter().filter(|l| l.warning).count();
     if failed == 0 && warnings > 0 {
-        println!("All checks passed; {warnings} warning(s) above need a person.");
+        crate::out_println!("All checks passed; {warnings} warning(s) above need a person.");
         Ok(Exit::Ok)
     } else if failed == 0 {
-        println!("All checks passed.");
+        crate::out_println!("All checks passed.");
         Ok(Exit::Ok)
     } else {
-        println!("{failed} check(s) failed.");
+        crate::out_println!("{failed} check(s) failed.");
         Ok(Exit::Failed)
     }
 }

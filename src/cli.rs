@@ -222,7 +222,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(Exit::Failed);
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli));
+    // Output cut short by an error other than a closed pipe (crate::out) fails a
+    // command that would have succeeded.
+    if crate::out::failed() && code == ExitCode::from(Exit::Ok) {
+        return ExitCode::from(Exit::Failed);
+    }
+    code
 }
 
 /// The one dispatch: every command is one function of its own.
@@ -502,7 +508,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     // A dry run writes no snapshot, so it doesn't need the lock a real run holds. A real
     // run takes it before opening the database, so that of two runs on a database that
     // doesn't exist yet the second is told who holds it (and doesn't race the schema).
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         match StateLock::acquire(&cfg.sync.state_db) {
@@ -511,19 +517,44 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
                 eprintln!("scim-sync: {e}");
                 return Exit::Locked;
             }
+            Err(e @ StoreError::NotOwner { .. }) => {
+                eprintln!("scim-sync: {e}");
+                return Exit::NoPermission;
+            }
             Err(e) => {
                 eprintln!("scim-sync: {e}");
                 return Exit::Failed;
             }
         }
     };
-    let store = match Store::open(&cfg.sync.state_db) {
+    // A dry run creates no state: with no database yet it plans against an empty one in
+    // memory.
+    let store = if args.dry_run && !cfg.sync.state_db.exists() {
+        Store::open_in_memory(&cfg.sync.state_db)
+    } else {
+        Store::open(&cfg.sync.state_db)
+    };
+    let store = match store {
         Ok(s) => s,
+        Err(e @ StoreError::NotOwner { .. }) => {
+            eprintln!("scim-sync: {e}");
+            return Exit::NoPermission;
+        }
         Err(e) => {
             eprintln!("scim-sync: {e}");
             return Exit::Failed;
         }
     };
+    if let Some(lock) = lock
+        && let Err(e) = store.hold(lock)
+    {
+        eprintln!("scim-sync: {e}");
+        return if matches!(e, StoreError::Locked { .. }) {
+            Exit::Locked
+        } else {
+            Exit::Failed
+        };
+    }
     let cancel = CancellationToken::new();
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
@@ -543,8 +574,7 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
         Some(std::sync::Arc::new(move |plan: &scim_sync_plan::Plan| {
             clear_progress();
             if render::plan_needs_reading(plan) {
-                print!("{}", render::plan_text(plan, plain));
-                let _ = std::io::Write::flush(&mut std::io::stdout());
+                crate::out_print!("{}", render::plan_text(plan, plain));
             }
         }))
     } else {
@@ -584,21 +614,23 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     let nothing_changed =
         report.result == crate::store::RunResult::Success && report.applied.outcomes.is_empty();
     match (args.output, args.dry_run) {
-        (OutputFormat::Json, true) => println!("{}", render::plan_json(&report.plan)),
-        (OutputFormat::Json, false) => println!("{}", render::cycle_json(&report)),
-        (OutputFormat::Text, true) => print!("{}", render::plan_text(&report.plan, plain)),
+        (OutputFormat::Json, true) => crate::out_println!("{}", render::plan_json(&report.plan)),
+        (OutputFormat::Json, false) => crate::out_println!("{}", render::cycle_json(&report)),
+        (OutputFormat::Text, true) => {
+            crate::out_print!("{}", render::plan_text(&report.plan, plain))
+        }
         // Cron mails only what is worth reading: nothing when nothing changed.
         (OutputFormat::Text, false) if quiet && nothing_changed => {}
         (OutputFormat::Text, false)
             if nothing_changed && !render::plan_needs_reading(&report.plan) =>
         {
-            print!("{}", render::in_sync_text(&report))
+            crate::out_print!("{}", render::in_sync_text(&report))
         }
         (OutputFormat::Text, false) => {
-            print!("{}", render::cycle_text(&report));
+            crate::out_print!("{}", render::cycle_text(&report));
             if quiet {
                 // The plan that says it was not printed.
-                print!("{}", render::held_hint(&report));
+                crate::out_print!("{}", render::held_hint(&report));
             }
         }
     }

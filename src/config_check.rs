@@ -89,20 +89,20 @@ fn line(status: Status, text: impl Into<String>) -> CheckLine {
 pub fn run(path: &Path) -> Exit {
     let lines = check(path, Utc::now(), &|name| std::env::var_os(name));
     for l in &lines {
-        println!("{l}");
+        crate::out_println!("{l}");
     }
     let failed = lines.iter().filter(|l| l.status == Status::Fail).count();
     let warnings = lines.iter().filter(|l| l.status == Status::Warn).count();
     match (failed, warnings) {
-        (0, 0) => println!(
+        (0, 0) => crate::out_println!(
             "config check: no problems found (offline; `scim-sync check` tests the \
              credentials against Okta and kafkaman)"
         ),
-        (0, _) => println!(
+        (0, _) => crate::out_println!(
             "config check: no errors; {warnings} warning(s) above are worth fixing \
              (offline; `scim-sync check` tests the credentials against Okta and kafkaman)"
         ),
-        _ => println!("config check: {failed} problem(s) to fix, see FAIL above"),
+        _ => crate::out_println!("config check: {failed} problem(s) to fix, see FAIL above"),
     }
     if failed == 0 { Exit::Ok } else { Exit::Config }
 }
@@ -215,16 +215,7 @@ fn values(
     ));
     lines.push(secret_line(&cfg.kafkaman.api_key, env, |_| Ok(())));
 
-    let db = &cfg.sync.state_db;
-    let db_shown = escape::text(&db.display().to_string()).into_owned();
-    lines.push(line(
-        Status::Ok,
-        if db.exists() {
-            format!("sync.state_db = {db_shown} (exists)")
-        } else {
-            format!("sync.state_db = {db_shown} (not created yet: the first sync creates it)")
-        },
-    ));
+    lines.push(state_line(&cfg.sync.state_db));
 
     schedule_lines(cfg, config_shown, text, now, lines);
     lines.push(line(
@@ -234,6 +225,26 @@ fn values(
             None => "daemon.listen: off (no /healthz or /metrics)".to_owned(),
         },
     ));
+}
+
+/// `sync.state_db`: writable by the user the check runs as (the database and its
+/// directory, or the directory it would be created in); as root, not another user's.
+fn state_line(db: &Path) -> CheckLine {
+    let db_shown = escape::text(&db.display().to_string()).into_owned();
+    if let Err(e) = crate::store::files::check_access(db) {
+        return line(Status::Fail, escape::text(&e.to_string()).into_owned());
+    }
+    line(
+        Status::Ok,
+        if db.exists() {
+            format!("sync.state_db = {db_shown} (exists, writable)")
+        } else {
+            format!(
+                "sync.state_db = {db_shown} (not created yet: the first sync creates it, \
+                 its directory is writable)"
+            )
+        },
+    )
 }
 
 /// `daemon.time_zone` and `daemon.schedule` as the daemon reads them at start, and the
@@ -317,33 +328,13 @@ fn secret_line(
             .map(|dir| Path::new(&dir).join(name)),
         SecretSource::Env(_) => None,
     };
-    if let Some(path) = &file {
-        let shown = escape::text(&path.display().to_string()).into_owned();
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode();
-            if mode & 0o022 != 0 {
-                let who = if mode & 0o002 != 0 {
-                    "every user of the host"
-                } else {
-                    "its group"
-                };
-                return line(
-                    Status::Fail,
-                    format!(
-                        "{key}: secret file {shown} ({}) can be changed by {who}, who could \
-                         swap the credential: `chmod 600 {shown}` (or 640, owned by root and \
-                         the service's group)",
-                        mode_text(mode)
-                    ),
-                );
-            }
-            if mode & 0o004 != 0 {
-                mode_warning = Some(format!(
-                    "{key}: secret file {shown} ({}) can be read by every user of the host: \
-                     `chmod o-r {shown}` (600, or 640 with the service's group)",
-                    mode_text(mode)
-                ));
-            }
+    // The one permission rule (config::check_file_mode), as sync and the daemon apply it.
+    if let Some(path) = &file
+        && let Ok(meta) = std::fs::metadata(path)
+    {
+        match config::check_file_mode(key, path, meta.permissions().mode()) {
+            Ok(warning) => mode_warning = warning,
+            Err(e) => return line(Status::Fail, escape::text(&e.to_string()).into_owned()),
         }
     }
     let value = match secret.resolve_with_env(env) {

@@ -20,9 +20,9 @@ use scim_sync_sim::{SimWorld, process};
 
 fn heading(text: &str) {
     if std::io::stdout().is_terminal() {
-        println!("\n\x1b[1m== {text}\x1b[0m");
+        crate::out_println!("\n\x1b[1m== {text}\x1b[0m");
     } else {
-        println!("\n== {text}");
+        crate::out_println!("\n== {text}");
     }
 }
 
@@ -52,7 +52,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
 
     let (used, seats) = world.kafkaman.seats();
     heading("The world");
-    println!(
+    crate::out_println!(
         "Simulated Okta at {} with {} users, {} groups; app {} assigned to {} users and {} groups.",
         world.okta.url(),
         scenario.okta.users.len(),
@@ -61,7 +61,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
         scenario.okta.assignments.users.len(),
         scenario.okta.assignments.groups.len()
     );
-    println!(
+    crate::out_println!(
         "Simulated kafkaman at {} with {} members, {} pending invites, {used} of {seats} seats used.",
         world.kafkaman.url(),
         world.kafkaman.members().len(),
@@ -72,11 +72,11 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
             .filter(|i| i.status == "pending")
             .count(),
     );
-    println!("Config: {}  State: {}", config_path.display(), db.display());
+    crate::out_println!("Config: {}  State: {}", config_path.display(), db.display());
 
     let progress = crate::logging::progress_reporter(quiet);
     heading("1. Dry run: the plan, nothing written");
-    println!("scim-sync reads every Okta assignment and every team member, and plans:");
+    crate::out_println!("scim-sync reads every Okta assignment and every team member, and plans:");
     let writes_before = world.kafkaman.log().writes().len();
     let dry = sync::run_cycle(
         &cfg,
@@ -91,14 +91,16 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     )
     .await?;
     crate::logging::clear_progress();
-    print!("{}", render::plan_text_limited(&dry.plan, false, 8));
-    println!(
+    crate::out_print!("{}", render::plan_text_limited(&dry.plan, false, 8));
+    crate::out_println!(
         "Writes to kafkaman during the dry run: {}.",
         world.kafkaman.log().writes().len() - writes_before
     );
 
     heading("2. First sync");
-    println!("The same plan, applied: deactivations first (they free seats), then the rest.");
+    crate::out_println!(
+        "The same plan, applied: deactivations first (they free seats), then the rest."
+    );
     let first = sync::run_cycle(
         &cfg,
         &store,
@@ -111,7 +113,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     )
     .await?;
     crate::logging::clear_progress();
-    print!("{}", render::cycle_text(&first));
+    crate::out_print!("{}", render::cycle_text(&first));
 
     heading("3. An admin changes Okta");
     let links = store.links()?;
@@ -155,20 +157,20 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     })?;
     world.okta.assign_user(&hire)?;
     changes.push("hired new.hire@example.com and assigned the app".to_string());
-    println!("Meanwhile an Okta admin:");
+    crate::out_println!("Meanwhile an Okta admin:");
     for c in &changes {
-        println!("  - {c}");
+        crate::out_println!("  - {c}");
     }
 
     heading("4. Second sync: only the difference");
-    println!(
+    crate::out_println!(
         "An incremental cycle reads Okta's System Log since the last sync, not every user. \
          Its plan, printed before the first write:"
     );
     let writes_before = world.kafkaman.log().writes().len();
     let show_plan: sync::OnPlan = std::sync::Arc::new(|plan: &scim_sync_plan::Plan| {
         crate::logging::clear_progress();
-        print!("{}", render::plan_text_limited(plan, false, 8));
+        crate::out_print!("{}", render::plan_text_limited(plan, false, 8));
     });
     let second = sync::run_cycle(
         &cfg,
@@ -183,8 +185,8 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     )
     .await?;
     crate::logging::clear_progress();
-    println!("Then the result:");
-    print!("{}", render::cycle_text(&second));
+    crate::out_println!("Then the result:");
+    crate::out_print!("{}", render::cycle_text(&second));
     let second_writes = world.kafkaman.log().writes().len() - writes_before;
 
     heading("5. Third sync, nothing changed in Okta");
@@ -202,22 +204,22 @@ pub async fn run(quiet: bool) -> anyhow::Result<Exit> {
     .await?;
     crate::logging::clear_progress();
     if third.applied.outcomes.is_empty() {
-        print!("{}", render::in_sync_text(&third));
+        crate::out_print!("{}", render::in_sync_text(&third));
     } else {
-        print!("{}", render::cycle_text(&third));
+        crate::out_print!("{}", render::cycle_text(&third));
     }
     let third_writes = world.kafkaman.log().writes().len() - writes_before;
 
     heading("Summary");
     let (used, seats) = world.kafkaman.seats();
-    println!(
+    crate::out_println!(
         "First sync: {} operations ({}); second: {} writes to kafkaman; third: {} writes.",
         first.applied.outcomes.len(),
         first.result.as_str(),
         second_writes,
         third_writes
     );
-    println!(
+    crate::out_println!(
         "Team now: {} members, {used} of {seats} seats used, {} Okta and {} kafkaman requests served.",
         world.kafkaman.members().len(),
         world.okta.log().all().len(),

@@ -242,7 +242,7 @@ pub fn run(cfg: &Config, args: &HistoryArgs) -> Exit {
     };
     match result {
         Ok(text) => {
-            print!("{text}");
+            crate::out_print!("{text}");
             Exit::Ok
         }
         Err(e) => {

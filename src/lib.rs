@@ -26,6 +26,7 @@ pub mod logging;
 pub mod manual;
 pub mod metrics;
 pub mod okta;
+pub mod out;
 pub mod progress;
 pub mod render;
 pub mod report;

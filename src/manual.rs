@@ -2,7 +2,6 @@
 //! man page, generated from the command line's own definition (the `clap::Command` the
 //! caller passes: `Cli::command()`), so they never disagree with `--help`. `scripts/build-deb` runs both for the package.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap_complete::Shell;
@@ -115,14 +114,13 @@ fn without(roff: &[u8], prefixes: &[&str]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to stdout; a closed pipe (`| head`) or a full disk is an error.
+/// Writes `bytes` to stdout: a closed pipe (`| head`) ends it quietly, a full disk is
+/// an error (crate::out).
 fn print(bytes: &[u8]) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::from(Exit::Ok),
-        Err(e) => {
-            eprintln!("scim-sync: cannot write to stdout: {e}");
-            ExitCode::from(Exit::Failed)
-        }
+    crate::out::write(bytes);
+    if crate::out::failed() {
+        ExitCode::from(Exit::Failed)
+    } else {
+        ExitCode::from(Exit::Ok)
     }
 }

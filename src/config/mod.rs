@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, InvalidConfig};
 pub use model::*;
-pub use secret::{CREDENTIALS_DIRECTORY_ENV, SecretError, SecretRef, SecretSource};
+pub use secret::{
+    CREDENTIALS_DIRECTORY_ENV, SecretError, SecretRef, SecretSource, check_file_mode,
+    refuse_unsafe_files,
+};
 
 use error::Locator;
 use raw::RawConfig;

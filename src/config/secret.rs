@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read as _;
-use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
@@ -100,6 +100,21 @@ pub enum SecretError {
         path.display()
     )]
     TooLarge { key: String, path: PathBuf },
+    /// The one permission rule ([`check_file_mode`]): a secret file others can change is
+    /// refused before it is read.
+    #[error(
+        "{key}: secret file {} (mode {mode:04o}) can be changed by {who}, who could swap \
+         the credential; refused: `chmod 600 {}` (or 640, owned by root and the service's \
+         group)",
+        path.display(),
+        path.display()
+    )]
+    Writable {
+        key: String,
+        path: PathBuf,
+        mode: u32,
+        who: &'static str,
+    },
     /// The reference itself (`file`, `env` or `credential`) looks like a pasted secret
     /// and does not resolve: no part of it is shown.
     #[error(
@@ -131,18 +146,22 @@ impl SecretRef {
             kind,
         };
         let mut raw: String = match &self.source {
-            SecretSource::File(path) => read_secret_file(path).map_err(|e| match e {
-                ReadError::Io(source)
-                    if source.kind() == std::io::ErrorKind::NotFound
-                        && path
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(looks_like_token) =>
-                {
-                    pasted("file")
-                }
-                other => self.read_error(other, path, None),
-            })?,
+            SecretSource::File(path) => {
+                let (text, mode) = read_secret_file(path).map_err(|e| match e {
+                    ReadError::Io(source)
+                        if source.kind() == std::io::ErrorKind::NotFound
+                            && path
+                                .file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(looks_like_token) =>
+                    {
+                        pasted("file")
+                    }
+                    other => self.read_error(other, path, None),
+                })?;
+                self.warn_about_mode(path, mode);
+                text
+            }
             SecretSource::Env(name) => match env(name) {
                 Some(value) => value.into_string().map_err(|_| self.not_utf8())?,
                 None if looks_like_token(name) => return Err(pasted("env")),
@@ -165,7 +184,7 @@ impl SecretRef {
                     }
                 };
                 let path = Path::new(&dir).join(name);
-                read_secret_file(&path).map_err(|e| match e {
+                let (text, mode) = read_secret_file(&path).map_err(|e| match e {
                     ReadError::Io(source)
                         if source.kind() == std::io::ErrorKind::NotFound
                             && looks_like_token(name) =>
@@ -173,7 +192,9 @@ impl SecretRef {
                         pasted("credential")
                     }
                     other => self.read_error(other, &path, Some(name)),
-                })?
+                })?;
+                self.warn_about_mode(&path, mode);
+                text
             }
         };
         trim_in_place(&mut raw);
@@ -196,6 +217,13 @@ impl SecretRef {
         }
     }
 
+    /// A world-readable secret file works: WARN once per file ([`check_file_mode`]).
+    fn warn_about_mode(&self, path: &Path, mode: u32) {
+        if let Ok(Some(warning)) = check_file_mode(&self.key, path, mode) {
+            warn_once(&warning, path);
+        }
+    }
+
     fn read_error(&self, e: ReadError, path: &Path, credential: Option<&String>) -> SecretError {
         let key = self.key.clone();
         let path = path.to_path_buf();
@@ -209,6 +237,17 @@ impl SecretRef {
             },
             (ReadError::NotRegular(kind), _) => SecretError::NotRegularFile { key, path, kind },
             (ReadError::TooLarge, _) => SecretError::TooLarge { key, path },
+            // Writable(mode) is only built for a mode check_file_mode refuses.
+            (ReadError::Writable(mode), _) => {
+                check_file_mode(&key, &path, mode)
+                    .err()
+                    .unwrap_or(SecretError::Writable {
+                        key,
+                        path,
+                        mode,
+                        who: "others",
+                    })
+            }
             (ReadError::NotUtf8, _) => self.not_utf8(),
         }
     }
@@ -226,6 +265,75 @@ enum ReadError {
     NotRegular(&'static str),
     TooLarge,
     NotUtf8,
+    /// Group- or world-writable (the mode): refused by [`check_file_mode`].
+    Writable(u32),
+}
+
+/// The one permission rule for secret files, for `config check`, every sync cycle and
+/// the daemon's start: a file its group or every user can write is refused (anyone who
+/// can change it can swap the credential); one every user can read works but deserves
+/// a warning, returned as its text. A systemd credential (`LoadCredential=`, a 0400
+/// file in a directory only the service can read) passes.
+pub fn check_file_mode(key: &str, path: &Path, mode: u32) -> Result<Option<String>, SecretError> {
+    let mode = mode & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = if mode & 0o002 != 0 {
+            "every user of the host"
+        } else {
+            "its group"
+        };
+        return Err(SecretError::Writable {
+            key: key.to_owned(),
+            path: path.to_path_buf(),
+            mode,
+            who,
+        });
+    }
+    if mode & 0o004 != 0 {
+        return Ok(Some(format!(
+            "{key}: secret file {} (mode {mode:04o}) can be read by every user of the host: \
+             `chmod o-r {}` (600, or 640 with the service's group)",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(None)
+}
+
+/// The secret files (and systemd credentials, when `$CREDENTIALS_DIRECTORY` is set) of
+/// `secrets` checked by [`check_file_mode`] now, without reading them: the daemon
+/// refuses to start on the first that fails. A file that can't be looked at is left to
+/// the cycle, which says why it can't be read.
+pub fn refuse_unsafe_files<'a>(
+    secrets: impl IntoIterator<Item = &'a SecretRef>,
+) -> Result<(), SecretError> {
+    for secret in secrets {
+        let path = match &secret.source {
+            SecretSource::File(path) => path.clone(),
+            SecretSource::Credential(name) => {
+                match std::env::var_os(CREDENTIALS_DIRECTORY_ENV).filter(|d| !d.is_empty()) {
+                    Some(dir) => Path::new(&dir).join(name),
+                    None => continue,
+                }
+            }
+            SecretSource::Env(_) => continue,
+        };
+        if let Ok(meta) = std::fs::metadata(&path) {
+            check_file_mode(&secret.key, &path, meta.permissions().mode())?;
+        }
+    }
+    Ok(())
+}
+
+/// Logs [`check_file_mode`]'s warning at WARN once per file for the process (a daemon
+/// reads its secrets every cycle; one line a cycle would drown the log).
+fn warn_once(warning: &str, path: &Path) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if !warned.iter().any(|p| p == path) {
+        warned.push(path.to_path_buf());
+        tracing::warn!("{warning}");
+    }
 }
 
 fn file_kind(ft: std::fs::FileType) -> Option<&'static str> {
@@ -249,7 +357,7 @@ fn file_kind(ft: std::fs::FileType) -> Option<&'static str> {
 /// Reads a regular file of at most [`MAX_SECRET_BYTES`]. The type is checked before
 /// opening (a FIFO would block the open) and again on the open handle (the path may have
 /// been replaced); the open is non-blocking so that even a swapped-in FIFO cannot hang.
-fn read_secret_file(path: &Path) -> Result<String, ReadError> {
+fn read_secret_file(path: &Path) -> Result<(String, u32), ReadError> {
     let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
     if let Some(kind) = file_kind(meta.file_type()) {
         return Err(ReadError::NotRegular(kind));
@@ -262,6 +370,10 @@ fn read_secret_file(path: &Path) -> Result<String, ReadError> {
     let meta = file.metadata().map_err(ReadError::Io)?;
     if let Some(kind) = file_kind(meta.file_type()) {
         return Err(ReadError::NotRegular(kind));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(ReadError::Writable(mode));
     }
     if meta.len() > MAX_SECRET_BYTES {
         return Err(ReadError::TooLarge);
@@ -280,7 +392,7 @@ fn read_secret_file(path: &Path) -> Result<String, ReadError> {
         return Err(ReadError::TooLarge);
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
+        Ok(text) => Ok((text, mode)),
         Err(err) => {
             bytes = err.into_bytes();
             bytes.zeroize();

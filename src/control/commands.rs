@@ -64,9 +64,8 @@ fn finish(mut response: Response, out: Option<&Path>) -> Exit {
             }
         }
     }
-    // A closed stdout or stderr doesn't change what happened: the exit code says it.
-    let _ = std::io::stdout().write_all(response.stdout.as_bytes());
-    let _ = std::io::stdout().flush();
+    // A closed stdout doesn't change what happened: the exit code says it.
+    crate::out::write(response.stdout.as_bytes());
     let _ = std::io::stderr().write_all(response.stderr.as_bytes());
     response.exit
 }

@@ -32,7 +32,7 @@ use crate::logging::LogFormat;
 use crate::metrics;
 use crate::store::Trigger;
 use crate::store::{StateLock, Store, StoreError};
-use crate::sync::{self, CycleOptions};
+use crate::sync::{self, CycleOptions, SyncError};
 use health::Status;
 use notify::Notifier;
 use schedule::{Schedule, ScheduleError, Zone, ZoneError};
@@ -55,6 +55,8 @@ pub enum DaemonError {
     Zone(#[from] ZoneError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] config::SecretError),
     #[error("cannot listen on {addr} for /healthz and /metrics: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -74,8 +76,10 @@ impl DaemonError {
             DaemonError::Root
             | DaemonError::Schedule(_)
             | DaemonError::Zone(_)
-            | DaemonError::Control(_) => Exit::Config,
+            | DaemonError::Control(_)
+            | DaemonError::Secret(_) => Exit::Config,
             DaemonError::Store(StoreError::Locked { .. }) => Exit::Locked,
+            DaemonError::Store(StoreError::NotOwner { .. }) => Exit::NoPermission,
             _ => Exit::Failed,
         }
     }
@@ -133,8 +137,11 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
     }
     let schedule = schedule_of(&cfg)?;
     warn_about_permissions(&config_path, &cfg);
-    let _lock = StateLock::acquire(&cfg.sync.state_db)?;
-    let store = Arc::new(Store::open(&cfg.sync.state_db)?);
+    config::refuse_unsafe_files(secrets(&cfg))?;
+    let state_lock = StateLock::acquire(&cfg.sync.state_db)?;
+    let store = Store::open(&cfg.sync.state_db)?;
+    store.hold(state_lock)?;
+    let store = Arc::new(store);
 
     let prometheus = match metrics::install() {
         Ok(handle) => Some(handle),
@@ -255,8 +262,9 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
 }
 
 /// A cycle (scheduled, or a person's request) running; it logs and records its own
-/// result.
-type CycleTask = JoinHandle<()>;
+/// result. It ends with the error that stops the daemon, if any: the state database
+/// was deleted or replaced under it.
+type CycleTask = JoinHandle<Option<StoreError>>;
 
 struct Daemon {
     config_path: PathBuf,
@@ -291,7 +299,9 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Waits for the running cycle, if any (never resolves when none runs).
-async fn join(cycle: &mut Option<CycleTask>) -> Result<(), tokio::task::JoinError> {
+async fn join(
+    cycle: &mut Option<CycleTask>,
+) -> Result<Option<StoreError>, tokio::task::JoinError> {
     match cycle {
         Some(handle) => handle.await,
         None => std::future::pending().await,
@@ -344,6 +354,12 @@ impl Daemon {
                 }
                 joined = join(&mut self.cycle) => {
                     self.cycle = None;
+                    // Its database deleted or replaced: the daemon stops, writing nothing.
+                    let joined = match joined {
+                        Ok(Some(e)) => return Err(DaemonError::Store(e)),
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    };
                     self.cycle_ended(joined);
                     // A person waiting goes first; the scheduled full cycle after.
                     if let Some(job) = self.queued.pop_front() {
@@ -439,7 +455,10 @@ impl Daemon {
                 keep_inputs: false,
             };
             // The cycle records and logs its own result.
-            let _ = sync::run_cycle(&cfg, &store, &opts, &cancel).await;
+            match sync::run_cycle(&cfg, &store, &opts, &cancel).await {
+                Err(SyncError::Store(e @ StoreError::Replaced { .. })) => Some(e),
+                _ => None,
+            }
         }));
     }
 
@@ -462,6 +481,10 @@ impl Daemon {
             .await;
             // The caller may have gone (Ctrl-C): the work is recorded all the same.
             let _ = reply.send(response);
+            store
+                .verify_writer()
+                .err()
+                .filter(|e| matches!(e, StoreError::Replaced { .. }))
         }));
     }
 
@@ -519,15 +542,10 @@ fn secrets(cfg: &Config) -> Vec<&SecretRef> {
     vec![okta, &cfg.kafkaman.api_key]
 }
 
-/// Warns when the config or a secret file can be read by any user of the host.
-pub fn warn_about_permissions(config_path: &Path, cfg: &Config) {
-    let mut files = vec![("config", config_path.to_path_buf())];
-    for secret in secrets(cfg) {
-        if let Some(path) = secret.file_path() {
-            files.push(("secret", path));
-        }
-    }
-    for (what, path) in files {
+/// Warns when the config file can be read by any user of the host (secret files follow
+/// the one rule of `config::check_file_mode`, applied at start and every cycle).
+pub fn warn_about_permissions(config_path: &Path, _cfg: &Config) {
+    for (what, path) in [("config", config_path.to_path_buf())] {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };

@@ -25,7 +25,7 @@ pub struct ScheduleArgs {
 pub fn run(args: &ScheduleArgs, config_path: Option<&Path>) -> Exit {
     match render(args, config_path, chrono::Utc::now()) {
         Ok(text) => {
-            print!("{text}");
+            crate::out_print!("{text}");
             Exit::Ok
         }
         Err(message) => {

@@ -109,7 +109,7 @@ impl Daemon {
         if let Some(mut handle) = self.cycle.take() {
             let finished = tokio::select! {
                 joined = &mut handle => {
-                    self.cycle_ended(joined);
+                    self.cycle_ended(joined.map(|_| ()));
                     true
                 }
                 _ = tokio::time::sleep(bound) => false,

@@ -425,9 +425,9 @@ pub async fn run(cfg: &Config, args: &ExplainArgs) -> Exit {
     match args.output {
         ExplainFormat::Json => {
             // Plain data: serializing cannot fail.
-            println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            crate::out_println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
         }
-        ExplainFormat::Text => print!("{}", text(&e)),
+        ExplainFormat::Text => crate::out_print!("{}", text(&e)),
     }
     let failed = e.okta.error.is_some() || e.member_error.is_some();
     let unknown = !e.okta.found && e.member.is_none() && e.operations.is_empty();

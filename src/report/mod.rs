@@ -177,13 +177,8 @@ async fn run_inner(cfg: &Config, args: &ReportArgs) -> Result<Exit, ReportError>
     let body = render(&report, args.format, color);
     match &args.output {
         Some(path) => write_file(path, &body)?,
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not a failed report.
-            let _ = out.write_all(body.as_bytes());
-            let _ = out.flush();
-        }
+        // A closed pipe (`| head`) is not a failed report (crate::out).
+        None => crate::out::write(body.as_bytes()),
     }
     Ok(report.status.exit())
 }

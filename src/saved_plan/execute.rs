@@ -64,6 +64,8 @@ pub async fn apply(
         progress,
         ..CycleOptions::default()
     };
+    // The database is still the one this process locked (not deleted or replaced).
+    store.verify_writer().map_err(SyncError::from)?;
     let run_id = store
         .start_run(Trigger::SavedPlan, RunMode::Apply)
         .map_err(SyncError::from)?;

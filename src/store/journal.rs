@@ -101,7 +101,11 @@ impl Store {
     /// closed as interrupted.
     pub fn start_run(&self, trigger: Trigger, mode: RunMode) -> Result<i64, StoreError> {
         let dry_lock = super::lock::sibling(&self.path, "dry.lock");
-        if let Some(_alone) = super::lock::lock_file(&dry_lock, super::lock::Mode::TryExclusive)? {
+        // A database in memory has no other process to tell about.
+        if !self.in_memory
+            && let Some(_alone) =
+                super::lock::lock_file(&dry_lock, super::lock::Mode::TryExclusive)?
+        {
             let closed = self.close_runs(None, RunMode::DryRun)?;
             if closed > 0 {
                 tracing::warn!(
@@ -110,7 +114,7 @@ impl Store {
                 );
             }
         }
-        if mode == RunMode::DryRun {
+        if mode == RunMode::DryRun && !self.in_memory {
             let guard = super::lock::lock_file(&dry_lock, super::lock::Mode::Shared)?;
             *self.dry_run_guard.lock().unwrap_or_else(|p| p.into_inner()) = guard;
         }

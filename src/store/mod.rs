@@ -8,6 +8,7 @@
 //! stored as the same strings they always were; an unknown one read back is an error.
 
 mod cursor;
+pub mod files;
 mod held;
 mod journal;
 mod lock;
@@ -77,6 +78,39 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// As root, on state another user owns (`files::refuse_root_takeover`).
+    #[error(
+        "{} is owned by {owner} and this command runs as root: {}; run it as the service \
+         user (`sudo -u {owner} scim-sync …`), or, if root is meant to own the state, \
+         `chown -R root: {owner_path}`",
+        if *exists { format!("state database {db}") } else { format!("the directory of the state database {db} ({owner_path})") },
+        if *exists { "files root makes next to it (`-wal`, `-shm`, the lock) would lock the service out" } else { "the database root would create there could not be written by the service" }
+    )]
+    NotOwner {
+        db: String,
+        owner_path: String,
+        owner: String,
+        exists: bool,
+    },
+    /// `config check`: the user it runs as can't write the state (`files::check_access`).
+    #[error(
+        "state database {db}: {path} is not writable by {user} ({source}); run the check \
+         as the user scim-sync runs as (`sudo -u scim-sync scim-sync config check`), or \
+         give that user the state directory (`chown -R scim-sync: <dir>; chmod 700 <dir>`)"
+    )]
+    NotWritable {
+        db: String,
+        path: String,
+        user: String,
+        source: std::io::Error,
+    },
+    /// A writer's database or lock file is no longer the file it locked.
+    #[error(
+        "{path} was {what} while this process held the state database; it stops rather \
+         than write to a file no one reads: restore the file (or start scim-sync again to \
+         use the new one)"
+    )]
+    Replaced { path: String, what: &'static str },
     #[error("state database {path}: {source}")]
     Access {
         path: String,
@@ -91,6 +125,11 @@ pub struct Store {
     /// While a dry run is in progress: its shared lock on `<db>.dry.lock` (see
     /// [`Store::start_run`]).
     dry_run_guard: Mutex<Option<std::fs::File>>,
+    /// A dry run's database held in memory (none existed): it leaves no file.
+    in_memory: bool,
+    /// The writer's lock, when this process is the writer ([`Store::hold`]); declared
+    /// after `conn` so that the connection closes first (see `lock`).
+    writer: Mutex<Option<StateLock>>,
 }
 
 /// Refuses an existing database that is empty or not writable, and gives read-only
@@ -150,19 +189,37 @@ impl Store {
     /// can't be written; `-wal` / `-shm` files left read-only by an earlier read-only
     /// open get the database's permissions back.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        files::refuse_root_takeover(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            files::create_dir(dir)?;
         }
         let _opening = lock::lock_file(&lock::sibling(path, "open.lock"), lock::Mode::Exclusive)?;
         check_existing(path)?;
+        files::create_db_file(path)?;
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(open_err)?;
+        let conn = Connection::open(path).map_err(open_err)?;
+        Self::set_up(conn, path, false)
+    }
+
+    /// A fresh database in memory, through the same migrations, named `path` in
+    /// messages: a dry run where no database exists plans against an empty snapshot and
+    /// leaves no file behind (nor a directory, nor a lock file).
+    pub fn open_in_memory(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::set_up(conn, path, true)
+    }
+
+    fn set_up(mut conn: Connection, path: &Path, in_memory: bool) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -181,6 +238,8 @@ impl Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             dry_run_guard: Mutex::new(None),
+            in_memory,
+            writer: Mutex::new(None),
         })
     }
 
@@ -194,6 +253,24 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes this store the writer holding `lock` (taken before [`Store::open`]): locks
+    /// the database file too, now that it exists, and keeps the lock until the store is
+    /// dropped.
+    pub fn hold(&self, mut lock: StateLock) -> Result<(), StoreError> {
+        lock.lock_database()?;
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
+        Ok(())
+    }
+
+    /// For a writer, before a cycle and before it applies: its lock file and database
+    /// are still the files it locked ([`StateLock::verify`]).
+    pub fn verify_writer(&self) -> Result<(), StoreError> {
+        match &*self.writer.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(lock) => lock.verify(),
+            None => Ok(()),
+        }
     }
 
     /// An SQLite error, naming this database.

@@ -123,6 +123,8 @@ pub async fn run_cycle(
     } else {
         RunMode::Apply
     };
+    // A writer whose database was deleted or replaced stops before writing anything.
+    store.verify_writer()?;
     let run_id = store.start_run(opts.trigger, mode)?;
     match cycle(cfg, store, opts, cancel, run_id, started).await {
         Ok(report) => Ok(report),
@@ -191,6 +193,7 @@ async fn cycle(
     // Apply (a real run): the snapshot as read first, then the writes.
     let mut applied = ApplyReport::default();
     if !opts.dry_run {
+        store.verify_writer()?;
         record::snapshot_before_apply(store, &mut read, &plan)?;
         applied = apply::execute(cfg, &kafkaman, store, run_id, &plan, opts, cancel).await?;
     }

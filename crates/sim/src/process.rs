@@ -134,8 +134,10 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         "kafkaman_api_key": world.kafkaman.api_key(),
         "config": config,
     });
-    println!("{line}");
-    std::io::stdout().flush().ok();
+    // A closed pipe is no reason to stop the simulators (nor to panic).
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    drop(stdout);
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
