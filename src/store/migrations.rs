@@ -128,6 +128,26 @@ CREATE TABLE sync_cursor (
 ALTER TABLE runs ADD COLUMN kind TEXT;
 "#,
     ),
+    // The members scim-sync itself deactivated and has not seen active since: only
+    // those come back as rehires; one someone else deactivated (a lockout by hand) stays
+    // deactivated. A database from before counts as ours every deactivated member whose
+    // latest applied activation change in the journal is scim-sync's deactivation.
+    M::up(
+        r#"
+CREATE TABLE our_deactivations (
+    scim_id        TEXT PRIMARY KEY,
+    okta_id        TEXT,
+    deactivated_at TEXT NOT NULL
+);
+INSERT INTO our_deactivations (scim_id, okta_id, deactivated_at)
+SELECT o.scim_id, o.okta_id, COALESCE(o.finished_at, o.started_at)
+FROM operations o JOIN members m ON m.scim_id = o.scim_id AND m.active = 0
+WHERE o.kind = 'deactivate' AND o.state = 'done'
+  AND o.id = (SELECT max(p.id) FROM operations p
+              WHERE p.scim_id = o.scim_id AND p.kind IN ('deactivate', 'reactivate')
+                AND p.state IN ('done', 'recovered'));
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

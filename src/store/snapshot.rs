@@ -2,7 +2,7 @@
 //! the last complete Okta read with its lookups, so that reports and `explain` plan
 //! from the same facts the last cycle had.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -32,6 +32,13 @@ impl Store {
         // Links to members that no longer exist in kafkaman are dropped.
         tx.execute(
             "DELETE FROM links WHERE scim_id NOT IN (SELECT scim_id FROM members)",
+            [],
+        )
+        .map_err(|e| self.sql(e))?;
+        // Our deactivations of members now active (reactivated by someone) or gone.
+        tx.execute(
+            "DELETE FROM our_deactivations
+             WHERE scim_id NOT IN (SELECT scim_id FROM members WHERE active = 0)",
             [],
         )
         .map_err(|e| self.sql(e))?;
@@ -225,7 +232,38 @@ impl Store {
 
     /// Updates one member of the snapshot after a successful write.
     pub fn upsert_member(&self, m: &Member) -> Result<(), StoreError> {
-        upsert_member_row(&self.conn(), m, &now()).map_err(|e| self.sql(e))
+        let conn = self.conn();
+        upsert_member_row(&conn, m, &now()).map_err(|e| self.sql(e))?;
+        forget_our_deactivation_if_active(&conn, m).map_err(|e| self.sql(e))
+    }
+
+    /// Records that scim-sync deactivated this member (a deactivation it applied, or
+    /// one a crash interrupted: a member found active is forgotten by the next read).
+    pub fn record_our_deactivation(
+        &self,
+        scim_id: &str,
+        okta_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO our_deactivations (scim_id, okta_id, deactivated_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (scim_id) DO UPDATE SET okta_id = excluded.okta_id,
+                 deactivated_at = excluded.deactivated_at",
+                params![scim_id, okta_id, now()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// SCIM ids of the members scim-sync deactivated and has not seen active since.
+    pub fn our_deactivations(&self) -> Result<HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT scim_id FROM our_deactivations")
+            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn remove_invite(&self, id: &str) -> Result<(), StoreError> {
@@ -283,6 +321,19 @@ pub(super) fn upsert_member_row(
         m.role,
         at
     ])?;
+    Ok(())
+}
+
+/// A member seen active is no longer one scim-sync deactivated: whoever deactivates it
+/// next, it is not ours unless scim-sync does it.
+pub(super) fn forget_our_deactivation_if_active(
+    conn: &rusqlite::Connection,
+    m: &Member,
+) -> rusqlite::Result<()> {
+    if m.active {
+        conn.prepare_cached("DELETE FROM our_deactivations WHERE scim_id = ?1")?
+            .execute(params![m.scim_id])?;
+    }
     Ok(())
 }
 
