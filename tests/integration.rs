@@ -16,6 +16,7 @@ mod holds;
 mod identity;
 mod incremental;
 mod kafkaman_client;
+mod lockout;
 mod okta_client;
 mod okta_push;
 mod okta_schemas;
