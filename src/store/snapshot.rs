@@ -380,3 +380,48 @@ pub(super) fn upsert_okta_user_row(
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_sync_plan::Membership;
+
+    fn member(scim_id: &str, active: bool) -> Member {
+        Member {
+            scim_id: scim_id.into(),
+            user_name: format!("{scim_id}@x.com"),
+            given_name: None,
+            family_name: None,
+            external_id: None,
+            active,
+            membership: if active {
+                Membership::Active
+            } else {
+                Membership::Deactivated
+            },
+            role: None,
+        }
+    }
+
+    /// Ours until the member is seen active (reactivated by us or anyone) or is gone.
+    #[test]
+    fn our_deactivations_last_until_the_member_is_seen_active_or_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let team = [member("a", false), member("b", false), member("c", false)];
+        store.replace_team(&team, &[]).unwrap();
+        for id in ["a", "b", "c"] {
+            store.record_our_deactivation(id, Some("00u")).unwrap();
+        }
+        // A write that leaves it deactivated keeps it; a reactivation forgets it.
+        store.upsert_member(&member("a", false)).unwrap();
+        store.upsert_member(&member("b", true)).unwrap();
+        let ours = store.our_deactivations().unwrap();
+        assert_eq!(ours, HashSet::from(["a".to_string(), "c".to_string()]));
+        // A team read: "a" active again (by hand), "c" gone.
+        store
+            .replace_team(&[member("a", true), member("b", true)], &[])
+            .unwrap();
+        assert!(store.our_deactivations().unwrap().is_empty());
+    }
+}
