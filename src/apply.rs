@@ -284,11 +284,16 @@ impl Outcome {
     }
 }
 
-/// Keeps the snapshot in step with a successful write.
+/// Keeps the snapshot in step with a successful write; a deactivation is recorded as
+/// scim-sync's (only those come back as rehires), a reactivation forgets it (the member
+/// is active again).
 fn remember(store: &Store, op: &Operation, user: &ScimUser) -> Result<(), StoreError> {
     store.upsert_member(&convert::member(user))?;
     if let Some(okta_id) = op.okta_id() {
         store.link(okta_id, &user.id)?;
+    }
+    if op.kind() == OpKind::Deactivate {
+        store.record_our_deactivation(&user.id, op.okta_id())?;
     }
     Ok(())
 }
@@ -488,6 +493,17 @@ pub async fn recover_unfinished(
                 }
             }
         } else {
+            // An interrupted deactivation may have landed: when kafkaman says the member
+            // is deactivated now, it counts as scim-sync's (a rehire may reactivate it).
+            // Unknown (a failed read) counts as someone else's: the safe side.
+            if op.kind == OpKind::Deactivate
+                && let Some(scim_id) = &op.scim_id
+                && let Ok(Some(user)) = client.get_user(scim_id).await
+                && !user.active
+            {
+                store.upsert_member(&convert::member(&user))?;
+                store.record_our_deactivation(scim_id, op.okta_id.as_deref())?;
+            }
             (
                 OpState::Recovered,
                 None,

@@ -160,20 +160,27 @@ async fn a_member_deactivated_by_hand_in_kafkaman_is_noticed_by_the_next_increme
         .unwrap();
     let run = env.sync().await;
     assert_eq!(run.summary.kind, Some(CycleKind::Incremental));
-    // Still assigned in Okta: the same account is reactivated.
-    assert_eq!(
-        run.applied.count(OpKind::Reactivate, OpState::Done),
-        1,
-        "{:?}",
+    // Still assigned in Okta, but a lockout by hand stands: it needs attention, and
+    // nothing is written.
+    assert!(run.plan.operations.is_empty(), "{:?}", run.plan);
+    assert!(
         run.plan
+            .attention
+            .iter()
+            .any(|a| a.user_name == b::ADA_EMAIL
+                && a.kind == scim_sync_plan::AttentionKind::DeactivatedInKafkaman),
+        "{:?}",
+        run.plan.attention
     );
-    assert!(env.member(b::ADA_EMAIL).active);
+    assert!(!env.member(b::ADA_EMAIL).active);
     full_dry_run_is_empty(&env).await;
 }
 
 #[tokio::test]
 async fn a_target_without_the_last_modified_filter_gets_a_whole_team_listing() {
     let env = synced_builtin().await;
+    // The hand change is acted on (restored), so the listing is seen to have found it.
+    env.set("sync", "restore_hand_deactivated = true");
     env.world
         .kafkaman
         .set_compat(scim_sync_sim::kafkaman::Compat {

@@ -17,6 +17,7 @@ mod holds;
 mod identity;
 mod incremental;
 mod kafkaman_client;
+mod lockout;
 mod metrics_export;
 mod okta_client;
 mod okta_push;

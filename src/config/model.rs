@@ -114,6 +114,9 @@ pub struct SyncConfig {
     pub update_attributes: bool,
     pub deactivate_users: bool,
     pub reactivate_users: bool,
+    /// Reactivate a member someone else deactivated in kafkaman while its Okta user is
+    /// still assigned (default false: it needs attention; a lockout by hand stands).
+    pub restore_hand_deactivated: bool,
     pub clear_pending_invites: bool,
     pub suspended_users: SuspendedUsers,
     /// Where the kafkaman `userName` comes from: the app username (what Okta push sends)
@@ -299,7 +302,8 @@ impl Config {
              timeout_secs={} max_retries={} max_rate_limit_wait_secs={}; \
              kafkaman: base_url={} api_key from {} concurrency={} timeout_secs={} max_retries={}; \
              sync: state_db={} create_users={} update_attributes={} deactivate_users={} \
-             reactivate_users={} clear_pending_invites={} suspended_users={} \
+             reactivate_users={} restore_hand_deactivated={} clear_pending_invites={} \
+             suspended_users={} \
              user_name_source={} user_name_attribute={} given_name_attribute={} \
              family_name_attribute={} \
              error_budget_percent={}; \
@@ -325,6 +329,7 @@ impl Config {
             sync.update_attributes,
             sync.deactivate_users,
             sync.reactivate_users,
+            sync.restore_hand_deactivated,
             sync.clear_pending_invites,
             sync.suspended_users.as_str(),
             sync.user_name_source.as_str(),

@@ -64,6 +64,7 @@ pub(super) struct RawSync {
     pub update_attributes: Option<bool>,
     pub deactivate_users: Option<bool>,
     pub reactivate_users: Option<bool>,
+    pub restore_hand_deactivated: Option<Spanned<bool>>,
     pub clear_pending_invites: Option<bool>,
     pub suspended_users: Option<SuspendedUsers>,
     pub user_name_source: Option<UserNameSource>,

@@ -292,6 +292,25 @@ fn a_key_like_no_known_one_lists_the_known_ones() {
 }
 
 #[test]
+fn restoring_hand_deactivated_members_is_off_by_default_and_needs_reactivations() {
+    let cfg = parse(MINIMAL, "/etc/scim-sync/config.toml").expect("minimal config parses");
+    assert!(!cfg.sync.restore_hand_deactivated);
+    let (text, _) = with_extra("[sync]\nrestore_hand_deactivated = true\n");
+    let cfg = parse(&text, "/etc/scim-sync/config.toml").expect("parses");
+    assert!(cfg.sync.restore_hand_deactivated);
+    let (text, line) =
+        with_extra("[sync]\nreactivate_users = false\nrestore_hand_deactivated = true\n");
+    let err = parse_err(&text);
+    assert_points_at(&err, "sync.restore_hand_deactivated", line + 2);
+    assert!(
+        err.message.contains("sync.reactivate_users = false"),
+        "{err}"
+    );
+    let (text, line) = with_extra("[sync]\nrestore_hand_deactivated = \"yes\"\n");
+    assert_points_at(&parse_err(&text), "sync.restore_hand_deactivated", line + 1);
+}
+
+#[test]
 fn a_misspelt_value_gets_the_nearest_value() {
     let (text, line) = with_extra("[sync]\nsuspended_users = \"deactivte\"\n");
     let err = parse_err(&text);

@@ -250,12 +250,27 @@ impl Validator<'_> {
             ),
             None => Ok(default.to_owned()),
         };
+        let reactivate_users = raw.reactivate_users.unwrap_or(true);
+        let restore_hand_deactivated = match &raw.restore_hand_deactivated {
+            Some(v) if *v.get_ref() && !reactivate_users => {
+                return Err(self.loc.at(
+                    v.span(),
+                    "sync.restore_hand_deactivated",
+                    "restoring a member deactivated by hand is a reactivation, and \
+                     sync.reactivate_users = false: set one of them differently"
+                        .to_string(),
+                ));
+            }
+            Some(v) => *v.get_ref(),
+            None => false,
+        };
         Ok(SyncConfig {
             state_db,
             create_users: raw.create_users.unwrap_or(true),
             update_attributes: raw.update_attributes.unwrap_or(true),
             deactivate_users: raw.deactivate_users.unwrap_or(true),
-            reactivate_users: raw.reactivate_users.unwrap_or(true),
+            reactivate_users,
+            restore_hand_deactivated,
             clear_pending_invites: raw.clear_pending_invites.unwrap_or(true),
             suspended_users: raw.suspended_users.unwrap_or(SuspendedUsers::Deactivate),
             user_name_source: raw.user_name_source.unwrap_or(UserNameSource::AppUsername),

@@ -90,9 +90,10 @@ fn decisions(
                 s.deactivate_users, plan.deactivation_cap
             ),
             OpKind::Reactivate => format!(
-                "an entitled Okta user whose member is deactivated gets the same account back \
-                 (sync.reactivate_users = {})",
-                s.reactivate_users
+                "an entitled Okta user whose member scim-sync deactivated gets the same \
+                 account back (sync.reactivate_users = {}); one deactivated by someone else \
+                 only with sync.restore_hand_deactivated = {}",
+                s.reactivate_users, s.restore_hand_deactivated
             ),
             OpKind::UpdateName => format!(
                 "names follow Okta's profile (sync.update_attributes = {})",

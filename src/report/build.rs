@@ -34,7 +34,8 @@ pub async fn build(
         let refresh = |e| ReportError::Refresh(Box::new(e));
         let okta_client = view::okta_client(cfg).map_err(refresh)?;
         let kafkaman = view::kafkaman_client(cfg).map_err(refresh)?;
-        let read = view::read_full(cfg, &okta_client, &kafkaman, store.links()?, None)
+        let (links, ours) = (store.links()?, store.our_deactivations()?);
+        let read = view::read_full(cfg, &okta_client, &kafkaman, links, ours, None)
             .await
             .map_err(refresh)?;
         let at = rfc3339(now);

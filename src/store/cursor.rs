@@ -6,7 +6,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::run::{CycleKind, RunResult, RunSummary};
-use super::snapshot::{insert_invite_row, upsert_member_row, upsert_okta_user_row};
+use super::snapshot::{
+    forget_our_deactivation_if_active, insert_invite_row, upsert_member_row, upsert_okta_user_row,
+};
 use super::{Store, StoreError, now};
 use scim_sync_plan::{AssignedUser, Member, PendingInvite, email_key};
 
@@ -186,6 +188,7 @@ impl Store {
         }
         for m in &c.members {
             upsert_member_row(tx, m, at).map_err(|e| self.sql(e))?;
+            forget_our_deactivation_if_active(tx, m).map_err(|e| self.sql(e))?;
         }
         if let Some(all) = &c.all_invites {
             tx.execute("DELETE FROM invites", [])

@@ -128,6 +128,70 @@ CREATE TABLE sync_cursor (
 ALTER TABLE runs ADD COLUMN kind TEXT;
 "#,
     ),
+    // The members scim-sync itself deactivated and has not seen active since: only
+    // those come back as rehires; one someone else deactivated (a lockout by hand) stays
+    // deactivated. A database from before counts as ours every deactivated member whose
+    // latest applied activation change in the journal is scim-sync's deactivation.
+    M::up(
+        r#"
+CREATE TABLE our_deactivations (
+    scim_id        TEXT PRIMARY KEY,
+    okta_id        TEXT,
+    deactivated_at TEXT NOT NULL
+);
+INSERT INTO our_deactivations (scim_id, okta_id, deactivated_at)
+SELECT o.scim_id, o.okta_id, COALESCE(o.finished_at, o.started_at)
+FROM operations o JOIN members m ON m.scim_id = o.scim_id AND m.active = 0
+WHERE o.kind = 'deactivate' AND o.state = 'done'
+  AND o.id = (SELECT max(p.id) FROM operations p
+              WHERE p.scim_id = o.scim_id AND p.kind IN ('deactivate', 'reactivate')
+                AND p.state IN ('done', 'recovered'));
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    /// A database from before `our_deactivations`: its deactivated members whose latest
+    /// applied activation change is scim-sync's deactivation count as ours; a member
+    /// reactivated since, deactivated by someone else, or active now does not.
+    #[test]
+    fn an_existing_database_counts_its_journal_deactivations_as_ours() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        MIGRATIONS.to_version(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO runs (id, started_at, trigger, mode) VALUES (1, 't', 'manual', 'apply');
+             INSERT INTO members (scim_id, user_name, active, membership, refreshed_at) VALUES
+               ('ours', 'a@x.com', 0, 'deactivated', 't'),
+               ('back-then-hand', 'b@x.com', 0, 'deactivated', 't'),
+               ('hand', 'c@x.com', 0, 'deactivated', 't'),
+               ('failed', 'd@x.com', 0, 'deactivated', 't'),
+               ('active-now', 'e@x.com', 1, 'active', 't');
+             INSERT INTO operations (run_id, kind, okta_id, scim_id, user_name, detail, reason,
+               state, started_at, finished_at) VALUES
+               (1, 'deactivate', '00u1', 'ours', 'a@x.com', '{}', 'r', 'done', 't', 't1'),
+               (1, 'deactivate', '00u2', 'back-then-hand', 'b@x.com', '{}', 'r', 'done', 't', 't'),
+               (1, 'reactivate', '00u2', 'back-then-hand', 'b@x.com', '{}', 'r', 'done', 't', 't'),
+               (1, 'deactivate', '00u4', 'failed', 'd@x.com', '{}', 'r', 'failed', 't', 't'),
+               (1, 'deactivate', '00u5', 'active-now', 'e@x.com', '{}', 'r', 'done', 't', 't');",
+        )
+        .unwrap();
+        MIGRATIONS.to_latest(&mut conn).unwrap();
+        let ours: Vec<(String, Option<String>, String)> = conn
+            .prepare("SELECT scim_id, okta_id, deactivated_at FROM our_deactivations")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ours,
+            vec![("ours".into(), Some("00u1".into()), "t1".into())]
+        );
+    }
+}

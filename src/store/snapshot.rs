@@ -2,7 +2,7 @@
 //! the last complete Okta read with its lookups, so that reports and `explain` plan
 //! from the same facts the last cycle had.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -32,6 +32,13 @@ impl Store {
         // Links to members that no longer exist in kafkaman are dropped.
         tx.execute(
             "DELETE FROM links WHERE scim_id NOT IN (SELECT scim_id FROM members)",
+            [],
+        )
+        .map_err(|e| self.sql(e))?;
+        // Our deactivations of members now active (reactivated by someone) or gone.
+        tx.execute(
+            "DELETE FROM our_deactivations
+             WHERE scim_id NOT IN (SELECT scim_id FROM members WHERE active = 0)",
             [],
         )
         .map_err(|e| self.sql(e))?;
@@ -225,7 +232,38 @@ impl Store {
 
     /// Updates one member of the snapshot after a successful write.
     pub fn upsert_member(&self, m: &Member) -> Result<(), StoreError> {
-        upsert_member_row(&self.conn(), m, &now()).map_err(|e| self.sql(e))
+        let conn = self.conn();
+        upsert_member_row(&conn, m, &now()).map_err(|e| self.sql(e))?;
+        forget_our_deactivation_if_active(&conn, m).map_err(|e| self.sql(e))
+    }
+
+    /// Records that scim-sync deactivated this member (a deactivation it applied, or
+    /// one a crash interrupted: a member found active is forgotten by the next read).
+    pub fn record_our_deactivation(
+        &self,
+        scim_id: &str,
+        okta_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO our_deactivations (scim_id, okta_id, deactivated_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (scim_id) DO UPDATE SET okta_id = excluded.okta_id,
+                 deactivated_at = excluded.deactivated_at",
+                params![scim_id, okta_id, now()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// SCIM ids of the members scim-sync deactivated and has not seen active since.
+    pub fn our_deactivations(&self) -> Result<HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT scim_id FROM our_deactivations")
+            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     pub fn remove_invite(&self, id: &str) -> Result<(), StoreError> {
@@ -286,6 +324,19 @@ pub(super) fn upsert_member_row(
     Ok(())
 }
 
+/// A member seen active is no longer one scim-sync deactivated: whoever deactivates it
+/// next, it is not ours unless scim-sync does it.
+pub(super) fn forget_our_deactivation_if_active(
+    conn: &rusqlite::Connection,
+    m: &Member,
+) -> rusqlite::Result<()> {
+    if m.active {
+        conn.prepare_cached("DELETE FROM our_deactivations WHERE scim_id = ?1")?
+            .execute(params![m.scim_id])?;
+    }
+    Ok(())
+}
+
 /// Inserts (or replaces) one pending invite row.
 pub(super) fn insert_invite_row(
     conn: &rusqlite::Connection,
@@ -328,4 +379,49 @@ pub(super) fn upsert_okta_user_row(
         at
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_sync_plan::Membership;
+
+    fn member(scim_id: &str, active: bool) -> Member {
+        Member {
+            scim_id: scim_id.into(),
+            user_name: format!("{scim_id}@x.com"),
+            given_name: None,
+            family_name: None,
+            external_id: None,
+            active,
+            membership: if active {
+                Membership::Active
+            } else {
+                Membership::Deactivated
+            },
+            role: None,
+        }
+    }
+
+    /// Ours until the member is seen active (reactivated by us or anyone) or is gone.
+    #[test]
+    fn our_deactivations_last_until_the_member_is_seen_active_or_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let team = [member("a", false), member("b", false), member("c", false)];
+        store.replace_team(&team, &[]).unwrap();
+        for id in ["a", "b", "c"] {
+            store.record_our_deactivation(id, Some("00u")).unwrap();
+        }
+        // A write that leaves it deactivated keeps it; a reactivation forgets it.
+        store.upsert_member(&member("a", false)).unwrap();
+        store.upsert_member(&member("b", true)).unwrap();
+        let ours = store.our_deactivations().unwrap();
+        assert_eq!(ours, HashSet::from(["a".to_string(), "c".to_string()]));
+        // A team read: "a" active again (by hand), "c" gone.
+        store
+            .replace_team(&[member("a", true), member("b", true)], &[])
+            .unwrap();
+        assert!(store.our_deactivations().unwrap().is_empty());
+    }
 }

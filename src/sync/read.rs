@@ -214,7 +214,15 @@ async fn full_read(
         tracing::info!(reason = reason.as_str(), "running a full cycle");
     }
     let listing_started = Instant::now();
-    let full = view::read_full(cfg, okta, kafkaman, store.links()?, opts.progress.as_ref()).await?;
+    let full = view::read_full(
+        cfg,
+        okta,
+        kafkaman,
+        store.links()?,
+        store.our_deactivations()?,
+        opts.progress.as_ref(),
+    )
+    .await?;
     let missed_drift = baseline
         .as_ref()
         .map(|b| drift(&b.snapshot.assigned, &b.snapshot.team.members, &full));

@@ -57,6 +57,7 @@ pub fn policy(cfg: &Config, released: HashSet<String>, previously_held: HashSet<
         update_attributes: cfg.sync.update_attributes,
         deactivate_users: cfg.sync.deactivate_users,
         reactivate_users: cfg.sync.reactivate_users,
+        restore_hand_deactivated: cfg.sync.restore_hand_deactivated,
         clear_pending_invites: cfg.sync.clear_pending_invites,
         suspended: match cfg.sync.suspended_users {
             config::SuspendedUsers::Deactivate => SuspendedPolicy::Deactivate,

@@ -1,7 +1,7 @@
 //! A complete read of both sides: every assignment of the app, every member of the team,
 //! the pending invites, and the lookups of the Okta ids members refer to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use scim_sync_plan::{self as plan, OktaLookup, OktaView, PendingInvite, TeamView};
@@ -23,13 +23,15 @@ pub struct FullRead {
     pub team_modified: Option<String>,
 }
 
-/// Reads Okta and the team (read-only) and looks up what the planner needs; `links` are
-/// the snapshot's. Any incomplete read is an error: nothing is planned from it.
+/// Reads Okta and the team (read-only) and looks up what the planner needs; `links` and
+/// `deactivated_by_us` are the snapshot's (what earlier cycles recorded). Any
+/// incomplete read is an error: nothing is planned from it.
 pub async fn read_full(
     cfg: &Config,
     okta: &OktaClient,
     kafkaman: &KafkamanClient,
     links: HashMap<String, String>,
+    deactivated_by_us: HashSet<String>,
     progress: Option<&Progress>,
 ) -> Result<FullRead, ViewError> {
     // Each row is converted as its page arrives: no raw page outlives its decoding.
@@ -55,6 +57,7 @@ pub async fn read_full(
         members,
         invites,
         links,
+        deactivated_by_us,
     };
     let lookups = look_up(okta, plan::ids_to_look_up(&assigned, &team)).await;
     Ok(FullRead {

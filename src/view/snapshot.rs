@@ -28,6 +28,7 @@ impl Snapshot {
                 members: store.members()?,
                 invites: store.invites()?,
                 links: store.links()?,
+                deactivated_by_us: store.our_deactivations()?,
             },
         })
     }

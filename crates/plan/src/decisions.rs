@@ -8,8 +8,8 @@ use super::email::{clean_user_name, email_key, is_email_address, same_email};
 use super::matching::{Match, TeamIndex, shared_email_groups};
 use super::model::{
     AssignedUser, AssignmentScope, Attention, AttentionKind, DeactivationReason, FeatureOff,
-    Member, NewLink, OktaLookup, OktaUserStatus, OktaView, Operation, Policy, SharedEmail,
-    SuspendedPolicy, TeamView, Unmanaged,
+    Member, NewLink, OktaLookup, OktaUserStatus, OktaView, Operation, Policy, ReactivationReason,
+    SharedEmail, SuspendedPolicy, TeamView, Unmanaged,
 };
 
 /// The userName an assigned user's member has or gets: the profile value, trimmed and
@@ -118,7 +118,7 @@ impl<'a> Decisions<'a> {
                         scim_id: member.scim_id.clone(),
                     });
                 }
-                self.member_of(u, &user_name, member, ent, policy);
+                self.member_of(u, &user_name, member, ent, index, policy);
             }
             None => match found.via_name {
                 Some(other) => self.conflict(u, user_name, other),
@@ -209,7 +209,7 @@ impl<'a> Decisions<'a> {
                         scim_id: m.scim_id.clone(),
                     });
                 }
-                self.member_of(owner, &owner_name, m, ent, policy);
+                self.member_of(owner, &owner_name, m, ent, index, policy);
             }
             None => self.not_a_member(owner, owner_name.clone(), ent, index, policy),
         }
@@ -341,6 +341,7 @@ impl<'a> Decisions<'a> {
         user_name: &str,
         member: &Member,
         ent: Entitlement,
+        index: &TeamIndex<'a>,
         policy: &Policy,
     ) {
         let attention = |kind| Attention {
@@ -351,23 +352,34 @@ impl<'a> Decisions<'a> {
         };
         match ent {
             Entitlement::Entitled if !member.active => {
-                if policy.reactivate_users {
-                    self.reactivations.push(Operation::Reactivate {
-                        scim_id: member.scim_id.clone(),
-                        okta_id: u.okta_id.clone(),
-                        user_name: member.user_name.clone(),
-                        reason: "assigned again in Okta (rehire): reactivating the same account"
-                            .into(),
-                    });
-                    // A rehire's name may have changed meanwhile: brought up to date in
-                    // the same cycle (updates are applied after reactivations).
-                    if names_differ(member, &u.given_name, &u.family_name) {
-                        self.update_name(u, member, policy);
+                // A rehire only when scim-sync took the access away itself; a member
+                // someone else deactivated (a lockout by hand, or before scim-sync
+                // managed the team) stays so unless the policy restores it.
+                let why = if index.deactivated_by_us(member) {
+                    if !policy.reactivate_users {
+                        self.attention.push(attention(AttentionKind::FeatureOff(
+                            FeatureOff::ReactivateUsers,
+                        )));
+                        return;
                     }
+                    ReactivationReason::Rehire
+                } else if policy.restore_hand_deactivated {
+                    ReactivationReason::RestoreHandDeactivated
                 } else {
-                    self.attention.push(attention(AttentionKind::FeatureOff(
-                        FeatureOff::ReactivateUsers,
-                    )));
+                    self.attention
+                        .push(attention(AttentionKind::DeactivatedInKafkaman));
+                    return;
+                };
+                self.reactivations.push(Operation::Reactivate {
+                    scim_id: member.scim_id.clone(),
+                    okta_id: u.okta_id.clone(),
+                    user_name: member.user_name.clone(),
+                    reason: why.to_string(),
+                });
+                // The name may have changed meanwhile: brought up to date in the same
+                // cycle (updates are applied after reactivations).
+                if names_differ(member, &u.given_name, &u.family_name) {
+                    self.update_name(u, member, policy);
                 }
             }
             Entitlement::Entitled => {

@@ -110,6 +110,12 @@ impl<'a> TeamIndex<'a> {
         }
     }
 
+    /// Whether scim-sync itself deactivated this member (and has not seen it active
+    /// since), as earlier cycles recorded.
+    pub fn deactivated_by_us(&self, m: &Member) -> bool {
+        self.team.deactivated_by_us.contains(&m.scim_id)
+    }
+
     /// The Okta id an earlier cycle linked this member to.
     pub fn linked_okta(&self, m: &Member) -> Option<&'a str> {
         self.linked_okta_for_scim.get(m.scim_id.as_str()).copied()

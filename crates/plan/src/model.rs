@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::strings::UnknownValue;
 use super::strings::open_string_enum;
-pub use attention::{Attention, AttentionKind, DeactivationReason, FeatureOff};
+pub use attention::{Attention, AttentionKind, DeactivationReason, FeatureOff, ReactivationReason};
 pub use operation::{OpKind, Operation};
 
 open_string_enum! {
@@ -184,6 +184,12 @@ pub struct TeamView {
     pub invites: Vec<PendingInvite>,
     /// Okta user id -> SCIM id, as recorded by earlier cycles.
     pub links: HashMap<String, String>,
+    /// SCIM ids of members scim-sync itself deactivated and has not seen active since,
+    /// as recorded by earlier cycles. A deactivated member not in it was deactivated by
+    /// someone else (by hand in kafkaman, or before scim-sync managed the team): its
+    /// Okta user being assigned is no rehire, and it is not reactivated unless
+    /// [`Policy::restore_hand_deactivated`] says so.
+    pub deactivated_by_us: HashSet<String>,
 }
 
 /// What an Okta SUSPENDED user means for kafkaman.
@@ -205,6 +211,9 @@ pub struct Policy {
     pub update_attributes: bool,
     pub deactivate_users: bool,
     pub reactivate_users: bool,
+    /// Reactivate a member deactivated by someone else while its Okta user is still
+    /// entitled (off: it needs attention, the lockout stands).
+    pub restore_hand_deactivated: bool,
     pub clear_pending_invites: bool,
     pub suspended: SuspendedPolicy,
     /// Emails (any case) or Okta ids that are never deactivated.
@@ -230,6 +239,7 @@ impl Default for Policy {
             update_attributes: true,
             deactivate_users: true,
             reactivate_users: true,
+            restore_hand_deactivated: false,
             clear_pending_invites: true,
             suspended: SuspendedPolicy::Deactivate,
             protected: Vec::new(),

@@ -77,8 +77,16 @@ fn linked(members: Vec<Member>) -> TeamView {
         .collect();
     TeamView {
         members,
-        invites: vec![],
         links,
+        ..Default::default()
+    }
+}
+
+/// `team`, where scim-sync itself deactivated the members `scim_ids` (the store's record).
+fn deactivated_by_us(team: TeamView, scim_ids: &[&str]) -> TeamView {
+    TeamView {
+        deactivated_by_us: scim_ids.iter().map(|s| s.to_string()).collect(),
+        ..team
     }
 }
 
@@ -329,8 +337,17 @@ fn access_follows_okta() {
         Case {
             name: "rehire_reactivates_never_creates",
             okta: okta(vec![assigned("00u1", "a@x.com", "ACTIVE")], vec![]),
-            team: team(vec![member("s1", "a@x.com", Some("00u1"), false)]),
+            team: deactivated_by_us(
+                team(vec![member("s1", "a@x.com", Some("00u1"), false)]),
+                &["s1"],
+            ),
             ops: &[(Reactivate, "a@x.com")],
+            also: |p| {
+                assert_eq!(
+                    p.operations[0].reason(),
+                    "assigned again in Okta (rehire): reactivating the same account"
+                )
+            },
             ..Default::default()
         },
         Case {
@@ -342,7 +359,10 @@ fn access_follows_okta() {
                 }],
                 vec![],
             ),
-            team: linked(vec![member("s1", "ada@x.com", Some("00u1"), false)]),
+            team: deactivated_by_us(
+                linked(vec![member("s1", "ada@x.com", Some("00u1"), false)]),
+                &["s1"],
+            ),
             ops: &[(Reactivate, "ada@x.com"), (UpdateName, "ada@x.com")],
             also: |p| assert_eq!(p.operations[1].name().1, Some("King")),
             ..Default::default()
@@ -441,11 +461,14 @@ fn access_follows_okta() {
                 ],
                 vec![("00u4", found("ACTIVE"))],
             ),
-            team: team(vec![
-                member("s2", "back@x.com", Some("00u2"), false),
-                member("s3", "ren@x.com", Some("00u3"), true),
-                member("s4", "gone@x.com", Some("00u4"), true),
-            ]),
+            team: deactivated_by_us(
+                team(vec![
+                    member("s2", "back@x.com", Some("00u2"), false),
+                    member("s3", "ren@x.com", Some("00u3"), true),
+                    member("s4", "gone@x.com", Some("00u4"), true),
+                ]),
+                &["s2"],
+            ),
             policy: no_percentage_cap(),
             ops: &[
                 (Deactivate, "gone@x.com"),
@@ -453,6 +476,139 @@ fn access_follows_okta() {
                 (Create, "new@x.com"),
                 (UpdateName, "ren@x.com"),
             ],
+            ..Default::default()
+        },
+    ]);
+}
+
+/// A member deactivated by someone other than scim-sync (an admin's lockout in
+/// kafkaman, or before scim-sync managed the team) while its Okta user stays entitled:
+/// no rehire, so it stays deactivated unless `sync.restore_hand_deactivated` is on.
+#[test]
+fn a_lockout_by_hand_stands() {
+    use AttentionKind::*;
+    use OpKind::*;
+    let ada = || okta(vec![assigned("00u1", "ada@x.com", "ACTIVE")], vec![]);
+    let locked_out = || linked(vec![member("s1", "ada@x.com", Some("00u1"), false)]);
+    let restore = || Policy {
+        restore_hand_deactivated: true,
+        ..Default::default()
+    };
+    check_all(vec![
+        Case {
+            name: "a_member_deactivated_by_hand_needs_attention_by_default",
+            okta: ada(),
+            team: locked_out(),
+            attention: vec![("ada@x.com", DeactivatedInKafkaman)],
+            also: |p| {
+                let why = p.attention[0].reason();
+                assert!(
+                    why.starts_with("deactivated in kafkaman, still assigned in Okta"),
+                    "{why}"
+                );
+                assert!(!why.contains("rehire"), "{why}");
+                assert_eq!(p.in_sync, 0);
+            },
+            ..Default::default()
+        },
+        Case {
+            // The first sync (adoption): an inactive member of an assigned user, and no
+            // record of scim-sync deactivating it.
+            name: "an_inactive_member_at_the_first_sync_needs_attention",
+            okta: ada(),
+            team: team(vec![member("s1", "ada@x.com", Some("00u1"), false)]),
+            attention: vec![("ada@x.com", DeactivatedInKafkaman)],
+            also: |p| assert_eq!(p.new_links.len(), 1),
+            ..Default::default()
+        },
+        Case {
+            name: "a_member_deactivated_by_hand_is_restored_when_the_setting_says_so",
+            okta: okta(
+                vec![AssignedUser {
+                    family_name: Some("King".into()),
+                    ..assigned("00u1", "ada@x.com", "ACTIVE")
+                }],
+                vec![],
+            ),
+            team: locked_out(),
+            policy: restore(),
+            ops: &[(Reactivate, "ada@x.com"), (UpdateName, "ada@x.com")],
+            also: |p| {
+                let why = p.operations[0].reason();
+                assert!(
+                    why.starts_with("deactivated in kafkaman by someone else"),
+                    "{why}"
+                );
+                assert!(
+                    why.ends_with("restored because sync.restore_hand_deactivated = true"),
+                    "{why}"
+                );
+                assert!(!why.contains("rehire"), "{why}");
+            },
+            ..Default::default()
+        },
+        Case {
+            // The switch of rehires is not the one of lockouts: neither reason is false.
+            name: "with_reactivations_off_a_lockout_by_hand_is_still_a_lockout",
+            okta: okta(
+                vec![
+                    assigned("00u1", "ada@x.com", "ACTIVE"),
+                    assigned("00u2", "bob@x.com", "ACTIVE"),
+                ],
+                vec![],
+            ),
+            team: deactivated_by_us(
+                linked(vec![
+                    member("s1", "ada@x.com", Some("00u1"), false),
+                    member("s2", "bob@x.com", Some("00u2"), false),
+                ]),
+                &["s2"],
+            ),
+            policy: Policy {
+                reactivate_users: false,
+                ..Default::default()
+            },
+            attention: vec![
+                ("ada@x.com", DeactivatedInKafkaman),
+                ("bob@x.com", FeatureOff(super::FeatureOff::ReactivateUsers)),
+            ],
+            ..Default::default()
+        },
+        Case {
+            // A rehire and a lockout in one team: only the rehire comes back.
+            name: "a_rehire_is_reactivated_next_to_a_lockout_that_is_not",
+            okta: okta(
+                vec![
+                    assigned("00u1", "ada@x.com", "ACTIVE"),
+                    assigned("00u2", "bob@x.com", "ACTIVE"),
+                ],
+                vec![],
+            ),
+            team: deactivated_by_us(
+                linked(vec![
+                    member("s1", "ada@x.com", Some("00u1"), false),
+                    member("s2", "bob@x.com", Some("00u2"), false),
+                ]),
+                &["s2"],
+            ),
+            ops: &[(Reactivate, "bob@x.com")],
+            attention: vec![("ada@x.com", DeactivatedInKafkaman)],
+            ..Default::default()
+        },
+        Case {
+            // Okta removes a user whose member is already locked out: nothing to write,
+            // nothing to say.
+            name: "a_locked_out_member_whose_user_is_unassigned_needs_nothing",
+            okta: okta(vec![], vec![]),
+            team: locked_out(),
+            also: |p| assert!(p.unmanaged.is_empty() && p.new_links.is_empty()),
+            ..Default::default()
+        },
+        Case {
+            name: "a_locked_out_member_whose_user_is_suspended_needs_nothing",
+            okta: okta(vec![assigned("00u1", "ada@x.com", "SUSPENDED")], vec![]),
+            team: locked_out(),
+            also: |p| assert_eq!(p.in_sync, 1),
             ..Default::default()
         },
     ]);

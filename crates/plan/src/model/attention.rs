@@ -1,5 +1,6 @@
-//! What the planner leaves to a human ([`Attention`], [`AttentionKind`]) and why a
-//! member loses access ([`DeactivationReason`]).
+//! What the planner leaves to a human ([`Attention`], [`AttentionKind`]), why a member
+//! loses access ([`DeactivationReason`]) and why one gets it back
+//! ([`ReactivationReason`]).
 
 use std::fmt;
 
@@ -33,6 +34,32 @@ impl fmt::Display for DeactivationReason {
             DeactivationReason::NoLongerAssigned => {
                 f.write_str("no longer assigned to the app in Okta")
             }
+        }
+    }
+}
+
+/// Why a deactivated member is reactivated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactivationReason {
+    /// scim-sync deactivated it (its Okta user was unassigned, deactivated or
+    /// suspended), and the Okta user is entitled again.
+    Rehire,
+    /// Deactivated by someone else while its Okta user stayed entitled, and
+    /// `sync.restore_hand_deactivated` is on.
+    RestoreHandDeactivated,
+}
+
+impl fmt::Display for ReactivationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReactivationReason::Rehire => {
+                f.write_str("assigned again in Okta (rehire): reactivating the same account")
+            }
+            ReactivationReason::RestoreHandDeactivated => f.write_str(
+                "deactivated in kafkaman by someone else (scim-sync has no record of \
+                 deactivating it) while still assigned in Okta; restored because \
+                 sync.restore_hand_deactivated = true",
+            ),
         }
     }
 }
@@ -86,6 +113,10 @@ pub enum AttentionKind {
     },
     /// Would be deactivated, but is protected (`safety.protected_users`).
     Protected(DeactivationReason),
+    /// Deactivated in kafkaman by someone other than scim-sync (an admin's lockout, or
+    /// before scim-sync managed the team) while its Okta user is still entitled: left
+    /// deactivated (`sync.restore_hand_deactivated` is off).
+    DeactivatedInKafkaman,
 }
 
 impl fmt::Display for AttentionKind {
@@ -149,6 +180,13 @@ impl fmt::Display for AttentionKind {
             AttentionKind::Protected(why) => write!(
                 f,
                 "{why}, but protected (safety.protected_users): not deactivated"
+            ),
+            AttentionKind::DeactivatedInKafkaman => f.write_str(
+                "deactivated in kafkaman, still assigned in Okta: scim-sync has no record \
+                 of deactivating it (someone deactivated it by hand, or before scim-sync \
+                 managed the team), so it stays deactivated; to give access back, \
+                 reactivate it in kafkaman (or set sync.restore_hand_deactivated = true); \
+                 to end it, unassign the user in Okta",
             ),
         }
     }
