@@ -29,11 +29,12 @@ fn scim_sync(config: &Path, args: &[&str]) -> Output {
         .expect("scim-sync runs")
 }
 
-fn as_user(user: &str, config: &Path, args: &[&str]) -> Output {
+/// `user` (whose primary group is `group`) runs scim-sync.
+fn as_user(user: &str, group: &str, config: &Path, args: &[&str]) -> Output {
     Command::new("setpriv")
         .args([
             &format!("--reuid={user}"),
-            &format!("--regid={user}"),
+            &format!("--regid={group}"),
             "--init-groups",
         ])
         .arg(env!("CARGO_BIN_EXE_scim-sync"))
@@ -179,7 +180,7 @@ async fn release_and_sync_now_reach_a_daemon_of_another_user() {
     std::fs::write(&secretless, text_of_config).unwrap();
     std::fs::set_permissions(&secretless, std::fs::Permissions::from_mode(0o644)).unwrap();
     let config = secretless;
-    let refused = as_user(OTHER_USER, &config, &["release-held"]);
+    let refused = as_user(OTHER_USER, OTHER_USER, &config, &["release-held"]);
     assert_eq!(refused.status.code(), Some(77), "{}", text(&refused));
 
     let out = scim_sync(&config, &["status"]);
@@ -209,13 +210,18 @@ async fn release_and_sync_now_reach_a_daemon_of_another_user() {
         text(&out)
     );
 
-    // The daemon's database holds the runs, as the daemon's user made them.
-    let store = scim_sync::store::Store::open(&db).unwrap();
-    let triggers: Vec<String> = store
-        .runs(10)
-        .unwrap()
+    // The daemon's database holds the runs, as the daemon's user made them (root is
+    // refused another user's state, so the service user reads it).
+    assert!(db.exists());
+    let out = as_user(SERVICE_USER, SERVICE_GROUP, &config, &["history", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let triggers: Vec<&str> = history
+        .as_array()
+        .or_else(|| history["runs"].as_array())
+        .expect("runs")
         .iter()
-        .map(|r| r.trigger.as_str().to_string())
+        .filter_map(|r| r["trigger"].as_str())
         .collect();
     assert_eq!(
         triggers,
