@@ -273,6 +273,16 @@ async fn runs_cycles_on_schedule_and_skips_a_tick_during_a_cycle() {
         runs[1..].iter().all(|r| r.trigger.as_str() == "schedule"),
         "{runs:#?}"
     );
+    // A scheduled full cycle says so (not "requested", which is a person's --full).
+    assert!(
+        runs[1..].iter().all(|r| r
+            .summary
+            .as_ref()
+            .and_then(|s| s.full_reason)
+            .map(|f| f.as_str())
+            == Some("scheduled")),
+        "{runs:#?}"
+    );
     assert!(
         runs.iter()
             .all(|r| r.result.map(|r| r.as_str()) == Some("success")),

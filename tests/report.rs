@@ -744,3 +744,23 @@ async fn a_held_run_is_called_held_in_every_format() {
     assert!(!html.contains("<svg"), "{html}");
     assert!(html.contains("Last cycle"), "{html}");
 }
+
+/// No snapshot yet is "no data yet" (exit 3), never "in sync"; a bad `--since` is a
+/// usage error (64).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_snapshot_is_no_data_yet_and_a_bad_since_is_a_usage_error() {
+    let env = Env::start(&generate::builtin(), &[]).await;
+    // A dry run reads both sides but keeps no snapshot.
+    env.dry_run().await;
+    let (code, out, err) = cli(&env, &["report"]).await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("no data yet"), "{err}");
+    assert!(!out.contains("matches Okta") && !out.contains("in sync"), "{out}");
+    let (code, _, err) = cli(&env, &["report", "--since", "yesterday"]).await;
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("--since \"yesterday\""), "{err}");
+
+    env.sync().await;
+    let (code, out, err) = cli(&env, &["report", "--format", "json"]).await;
+    assert!(code == 0 || code == 1, "{out}{err}");
+}

@@ -52,6 +52,12 @@ pub async fn build(
         let lookups = snapshot.stored_lookups(store)?;
         let okta_read_at = store.okta_read_time()?;
         let team_read_at = store.snapshot_time()?;
+        if okta_read_at.is_none() || team_read_at.is_none() {
+            // Nothing was read yet: an empty snapshot is no data, never "in sync".
+            return Err(ReportError::NoSnapshot {
+                path: store.path().display().to_string(),
+            });
+        }
         let oldest = [&okta_read_at, &team_read_at]
             .into_iter()
             .flatten()

@@ -70,6 +70,12 @@ pub enum ReportError {
          (run `scim-sync` once, or check sync.state_db)"
     )]
     NoDatabase { path: String },
+    #[error(
+        "no data yet: the state database {path} holds no snapshot (no real cycle has read \
+         Okta and kafkaman with it): run `scim-sync` once, or `scim-sync report --refresh` \
+         to read both sides now"
+    )]
+    NoSnapshot { path: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(
@@ -151,7 +157,11 @@ pub async fn run(cfg: &Config, args: &ReportArgs) -> Exit {
         Ok(code) => code,
         Err(e) => {
             eprintln!("scim-sync: report: {}", crate::escape::text(&e.to_string()));
-            Exit::Unavailable
+            match e {
+                // The command line is wrong, not the state.
+                ReportError::Since(_) => Exit::Usage,
+                _ => Exit::Unavailable,
+            }
         }
     }
 }
