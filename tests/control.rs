@@ -210,10 +210,28 @@ async fn release_and_sync_now_reach_a_daemon_of_another_user() {
         text(&out)
     );
 
+    // A saved plan, computed and applied through the daemon: Okta unassigns someone.
+    let leaver = scim_sync_sim::generate::builtin_ids::SOPHIE;
+    env.world.okta.unassign_user(leaver).unwrap();
+    let plan_file = other.path().join("plan.json");
+    let out = scim_sync(&config, &["plan", "--out", plan_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert_eq!(saved["operations"][0]["kind"], "deactivate", "{saved:#}");
+    let out = scim_sync(&config, &["apply", plan_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let email = saved["operations"][0]["user_name"].as_str().unwrap();
+    assert!(!env.member(email).active, "{email} deactivated");
+
     // The daemon's database holds the runs, as the daemon's user made them (root is
     // refused another user's state, so the service user reads it).
     assert!(db.exists());
-    let out = as_user(SERVICE_USER, SERVICE_GROUP, &config, &["history", "--output", "json"]);
+    let out = as_user(
+        SERVICE_USER,
+        SERVICE_GROUP,
+        &config,
+        &["history", "--output", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let history: Value = serde_json::from_slice(&out.stdout).unwrap();
     let triggers: Vec<&str> = history
@@ -225,7 +243,13 @@ async fn release_and_sync_now_reach_a_daemon_of_another_user() {
         .collect();
     assert_eq!(
         triggers,
-        ["requested", "requested", "startup"],
+        [
+            "saved_plan",
+            "requested",
+            "requested",
+            "requested",
+            "startup"
+        ],
         "{triggers:?}"
     );
 }

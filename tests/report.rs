@@ -755,7 +755,10 @@ async fn no_snapshot_is_no_data_yet_and_a_bad_since_is_a_usage_error() {
     let (code, out, err) = cli(&env, &["report"]).await;
     assert_eq!(code, 3, "{out}{err}");
     assert!(err.contains("no data yet"), "{err}");
-    assert!(!out.contains("matches Okta") && !out.contains("in sync"), "{out}");
+    assert!(
+        !out.contains("matches Okta") && !out.contains("in sync"),
+        "{out}"
+    );
     let (code, _, err) = cli(&env, &["report", "--since", "yesterday"]).await;
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("--since \"yesterday\""), "{err}");

@@ -299,9 +299,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Waits for the running cycle, if any (never resolves when none runs).
-async fn join(
-    cycle: &mut Option<CycleTask>,
-) -> Result<Option<StoreError>, tokio::task::JoinError> {
+async fn join(cycle: &mut Option<CycleTask>) -> Result<Option<StoreError>, tokio::task::JoinError> {
     match cycle {
         Some(handle) => handle.await,
         None => std::future::pending().await,
