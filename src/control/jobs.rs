@@ -14,7 +14,7 @@ use crate::progress::Progress;
 use crate::render;
 use crate::saved_plan::execute::ApplyPlanError;
 use crate::saved_plan::{self, SavedPlan};
-use crate::store::{RunResult, Store, Trigger};
+use crate::store::{HeldDeactivation, RunRecord, RunResult, Store, Trigger};
 use crate::sync::{self, CycleOptions, CycleReport, Release, SyncError};
 use crate::view::ViewError;
 
@@ -235,12 +235,9 @@ async fn apply_plan(
 
 /// `status` when no daemon runs: what the store knows.
 pub fn status_from_store(cfg: &Config, store: &Store, style: OutputStyle) -> Response {
-    let gather = || -> Result<(Option<crate::store::RunRecord>, Option<crate::store::RunRecord>, Vec<crate::store::HeldDeactivation>), crate::store::StoreError> {
-        Ok((
-            store.runs(1)?.into_iter().next(),
-            store.last_success()?,
-            store.held_deactivations()?,
-        ))
+    let gather = || -> Result<_, crate::store::StoreError> {
+        let last: Option<RunRecord> = store.runs(1)?.into_iter().next();
+        Ok((last, store.last_success()?, store.held_deactivations()?))
     };
     let (last, success, held) = match gather() {
         Ok(v) => v,
@@ -265,7 +262,7 @@ pub fn status_from_store(cfg: &Config, store: &Store, style: OutputStyle) -> Res
     Response::new(Exit::Ok).with_stdout(out)
 }
 
-fn run_json(r: &crate::store::RunRecord) -> serde_json::Value {
+fn run_json(r: &RunRecord) -> serde_json::Value {
     serde_json::json!({
         "id": r.id,
         "trigger": r.trigger.as_str(),
@@ -275,7 +272,7 @@ fn run_json(r: &crate::store::RunRecord) -> serde_json::Value {
     })
 }
 
-fn run_line(label: &str, r: Option<&crate::store::RunRecord>) -> String {
+fn run_line(label: &str, r: Option<&RunRecord>) -> String {
     match r {
         Some(r) => format!(
             "{label}: #{} {} ({}), {}\n",
@@ -289,7 +286,7 @@ fn run_line(label: &str, r: Option<&crate::store::RunRecord>) -> String {
 }
 
 /// The held deactivations and the command that releases them.
-pub fn held_line(held: &[crate::store::HeldDeactivation]) -> String {
+pub fn held_line(held: &[HeldDeactivation]) -> String {
     if held.is_empty() {
         return "Held: nothing\n".to_string();
     }

@@ -97,15 +97,15 @@ pub fn bind(path: &Path, allowed: &Allowed) -> Result<UnixListener, ControlSocke
     };
     let listener = UnixListener::bind(path).map_err(bind_err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err)?;
-    if let Some((name, gid)) = &allowed.group {
-        if let Err(e) = std::os::unix::fs::chown(path, None, Some(*gid)) {
-            tracing::warn!(
-                path = %shown,
-                group = %name,
-                error = %e,
-                "cannot give the control socket to daemon.control_group (is the daemon's user a member?); root and the daemon's user can still use it"
-            );
-        }
+    if let Some((name, gid)) = &allowed.group
+        && let Err(e) = std::os::unix::fs::chown(path, None, Some(*gid))
+    {
+        tracing::warn!(
+            path = %shown,
+            group = %name,
+            error = %e,
+            "cannot give the control socket to daemon.control_group (is the daemon's user a member?); root and the daemon's user can still use it"
+        );
     }
     tracing::info!(path = %shown, "control socket listening");
     Ok(listener)
