@@ -488,22 +488,6 @@ fn code(result: anyhow::Result<Exit>) -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM (a one-shot run under a systemd timer gets SIGTERM).
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     // A dry run writes no snapshot, so it doesn't need the lock a real run holds. A real
     // run takes it before opening the database, so that of two runs on a database that
@@ -558,13 +542,13 @@ async fn sync_command(cfg: &Config, args: &SyncArgs, quiet: bool) -> Exit {
     let cancel = CancellationToken::new();
     let signal_cancel = cancel.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        control::commands::shutdown_signal().await;
         tracing::warn!(
             "interrupt: finishing the operations in flight, starting no new ones \
              (again to stop at once; unfinished operations are settled by the next run)"
         );
         signal_cancel.cancel();
-        shutdown_signal().await;
+        control::commands::shutdown_signal().await;
         std::process::exit(Exit::Aborted.code().into());
     });
     let plain = !std::io::stdout().is_terminal();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, scim_sync, shown as text};
 use scim_sync_sim::generate;
 use serde_json::Value;
 
@@ -18,16 +18,6 @@ const SERVICE_USER: &str = "nobody";
 const SERVICE_GROUP: &str = "nogroup";
 /// Another unprivileged user, neither root nor the daemon's.
 const OTHER_USER: &str = "daemon";
-
-fn scim_sync(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scim-sync"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("SCIM_SYNC_LOG")
-        .output()
-        .expect("scim-sync runs")
-}
 
 /// `user` (whose primary group is `group`) runs scim-sync.
 fn as_user(user: &str, group: &str, config: &Path, args: &[&str]) -> Output {
@@ -43,15 +33,6 @@ fn as_user(user: &str, group: &str, config: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("setpriv runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The config's state database moved into `svc/`, a directory of the service user's

@@ -5,31 +5,10 @@
 use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output};
 
-use common::Env;
+use common::{Env, scim_sync, shown as text};
 use scim_sync_sim::generate;
 use serde_json::Value;
-
-fn scim_sync(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scim-sync"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("SCIM_SYNC_LOG")
-        .output()
-        .expect("scim-sync runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Writes the plan of `env` to `plan.json` in its dir; returns the path and the JSON.
 fn plan(env: &Env) -> (std::path::PathBuf, Value) {

@@ -94,21 +94,7 @@ async fn directly(
             Err(e) => Response::error(Exit::Unavailable, e),
         },
         // A dry run: no lock, as `--dry-run`.
-        Request::Plan { .. } => match Store::open(db) {
-            Ok(store) => {
-                jobs::run(
-                    cfg,
-                    &store,
-                    request,
-                    style,
-                    Trigger::Manual,
-                    progress,
-                    &cancel_on_signal(),
-                )
-                .await
-            }
-            Err(e) => Response::error(Exit::Failed, e),
-        },
+        Request::Plan { .. } => with_store(cfg, request, style, progress).await,
         _ => {
             let _lock = match StateLock::acquire(db) {
                 Ok(lock) => lock,
@@ -123,22 +109,33 @@ async fn directly(
                 }
                 Err(e) => return Response::error(Exit::Failed, e),
             };
-            match Store::open(db) {
-                Ok(store) => {
-                    jobs::run(
-                        cfg,
-                        &store,
-                        request,
-                        style,
-                        Trigger::Manual,
-                        progress,
-                        &cancel_on_signal(),
-                    )
-                    .await
-                }
-                Err(e) => Response::error(Exit::Failed, e),
-            }
+            with_store(cfg, request, style, progress).await
         }
+    }
+}
+
+/// The job on the state database, in this process.
+async fn with_store(
+    cfg: &Config,
+    request: &Request,
+    style: OutputStyle,
+    progress: Option<Progress>,
+) -> Response {
+    match Store::open(&cfg.sync.state_db) {
+        Ok(store) => {
+            let cancel = cancel_on_signal();
+            jobs::run(
+                cfg,
+                &store,
+                request,
+                style,
+                Trigger::Manual,
+                progress,
+                &cancel,
+            )
+            .await
+        }
+        Err(e) => Response::error(Exit::Failed, e),
     }
 }
 
@@ -148,19 +145,24 @@ fn cancel_on_signal() -> CancellationToken {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        shutdown_signal().await;
         token.cancel();
     });
     cancel
+}
+
+/// Resolves on SIGINT or SIGTERM (a one-shot run under a systemd timer gets SIGTERM).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

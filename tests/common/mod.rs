@@ -140,3 +140,24 @@ impl Env {
             .unwrap_or_else(|| panic!("{email} is a member"))
     }
 }
+
+/// The binary with `--config config` and `args`, its output collected.
+pub fn scim_sync(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("SCIM_SYNC_LOG")
+        .output()
+        .expect("scim-sync runs")
+}
+
+/// A process's exit code, stdout and stderr, for an assertion's message.
+pub fn shown(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
