@@ -9,6 +9,7 @@ mod common;
 
 mod check;
 mod cli;
+mod completions;
 mod config_check;
 mod daemon;
 mod differential;
