@@ -31,3 +31,4 @@ mod sim_kafkaman;
 mod sim_okta;
 mod sync_e2e;
 mod terminal;
+mod units;
