@@ -1,6 +1,7 @@
 //! `scim-sync completions <shell>` and `scim-sync man`: shell completion scripts and the
 //! man page, generated from the command line's own definition (the `clap::Command` the
 //! caller passes: `Cli::command()`), so they never disagree with `--help`. `scripts/build-deb` runs both for the package.
+//! The man page's EXIT STATUS, ENVIRONMENT and FILES are in `manual/sections.rs`.
 
 use std::process::ExitCode;
 
@@ -9,29 +10,52 @@ use clap_complete::Shell;
 use crate::build_info;
 use crate::exit::Exit;
 
-/// The sections clap's definition doesn't give: where the files are, where to read on.
-const MAN_EXTRA: &str = r#".SH FILES
-.TP
-\fI/etc/scim\-sync/config.toml\fR
-The configuration (another with \fB\-\-config\fR or \fBSCIM_SYNC_CONFIG\fR). Every key,
-with its default, is in \fI/usr/share/doc/scim\-sync/config.example.toml\fR.
-.TP
-\fI/etc/scim\-sync/credentials/\fR
-The secrets, root\-only files the systemd units pass with \fBLoadCredential=\fR.
-.TP
-\fI/var/lib/scim\-sync/state.db\fR
-The state database (\fBsync.state_db\fR).
-.SH "SEE ALSO"
-\fBsystemctl\fR(1), \fBjournalctl\fR(1), \fBsystemd.service\fR(5),
-\fI/usr/share/doc/scim\-sync/README.md\fR (exit codes, configuration, running as a
-service, reports).
-"#;
+mod sections;
 
 /// Prints the completion script for `shell` to stdout.
 pub fn completions(full: &clap::Command, shell: Shell) -> ExitCode {
+    print(&completion_script(full, shell))
+}
+
+/// The completion script for `shell`, generated from `full` (bash's repaired, see
+/// [`fix_bash_case_labels`]).
+fn completion_script(full: &clap::Command, shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut visible_command(full), "scim-sync", &mut script);
-    print(&script)
+    clap_complete::generate(shell, &mut visible_command(full), BIN_NAME, &mut script);
+    if shell == Shell::Bash {
+        fix_bash_case_labels(&script, BIN_NAME)
+    } else {
+        script
+    }
+}
+
+const BIN_NAME: &str = "scim-sync";
+
+/// clap_complete's bash script (4.6) finds the command being completed as
+/// `scim__sync__subcmd__report` (the binary name with `-` as `__`), but labels the case
+/// of each subcommand's options `scim__subcmd__sync__subcmd__report` (`-` as
+/// `__subcmd__`), so a binary whose name has a hyphen gets no subcommand's options
+/// (clap-rs/clap#6421, #6529). Renames the labels to what the dispatch computes: the
+/// lines that start with the mangled binary name and a subcommand separator and end in
+/// `)`, whatever the subcommands are. A no-op once clap_complete agrees with itself.
+fn fix_bash_case_labels(script: &[u8], bin_name: &str) -> Vec<u8> {
+    const SEP: &str = "__subcmd__";
+    let computed = bin_name.replace('-', "__");
+    let labelled = bin_name.replace('-', SEP);
+    let wrong = format!("{labelled}{SEP}");
+    let mut out = Vec::with_capacity(script.len());
+    for line in script.split_inclusive(|&b| b == b'\n') {
+        let text = line.trim_ascii();
+        if computed != labelled && text.starts_with(wrong.as_bytes()) && text.ends_with(b")") {
+            let indent = line.len() - line.trim_ascii_start().len();
+            out.extend_from_slice(&line[..indent]);
+            out.extend_from_slice(computed.as_bytes());
+            out.extend_from_slice(&line[indent + labelled.len()..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
 }
 
 /// The command line without its hidden subcommands (`demo` and `sim` in a build without
@@ -62,6 +86,9 @@ pub fn man_page(mut cmd: clap::Command) -> std::io::Result<Vec<u8>> {
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone())
         .date(build_info::BUILD_DATE)
+        // The footer's left part: "scim-sync 0.1.0" (the long version would crowd out the
+        // date in the middle); the commit is in VERSION.
+        .source(format!("scim-sync {}", build_info::VERSION))
         .manual("scim-sync manual");
     let mut page = Vec::new();
     man.render_title(&mut page)?;
@@ -97,7 +124,7 @@ pub fn man_page(mut cmd: clap::Command) -> std::io::Result<Vec<u8>> {
         rest.extend(without(&options, &[".SH "]));
     }
     man.render_version_section(&mut rest)?;
-    rest.extend_from_slice(MAN_EXTRA.as_bytes());
+    rest.extend_from_slice(sections::extra_sections().as_bytes());
     // Every render starts with the same apostrophe preamble; the title's is enough.
     page.extend(without(&rest, &[".ie \\n(.g .ds Aq", ".el .ds Aq"]));
     Ok(page)
@@ -122,5 +149,31 @@ fn print(bytes: &[u8]) -> ExitCode {
         ExitCode::from(Exit::Failed)
     } else {
         ExitCode::from(Exit::Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fix_bash_case_labels;
+
+    #[test]
+    fn bash_case_labels_are_renamed_to_what_the_dispatch_computes() {
+        let script = "    case \"${cmd}\" in\n        scim__sync)\n            ;;\n        \
+                      scim__subcmd__sync__subcmd__release__subcmd__held)\n            ;;\n            \
+                      scim__sync,report)\n";
+        let fixed =
+            String::from_utf8(fix_bash_case_labels(script.as_bytes(), "scim-sync")).unwrap();
+        assert_eq!(
+            fixed,
+            "    case \"${cmd}\" in\n        scim__sync)\n            ;;\n        \
+             scim__sync__subcmd__release__subcmd__held)\n            ;;\n            \
+             scim__sync,report)\n"
+        );
+        // Without a hyphen the two spellings agree: nothing to rename.
+        let plain = "        tool__subcmd__report)\n";
+        assert_eq!(
+            fix_bash_case_labels(plain.as_bytes(), "tool"),
+            plain.as_bytes()
+        );
     }
 }

@@ -1036,9 +1036,26 @@ fn unit_files_pass_systemd_analyze_verify() {
             .unwrap()
             .replace("/usr/bin/scim-sync", env!("CARGO_BIN_EXE_scim-sync"));
         std::fs::write(dir.path().join(&name), text).unwrap();
-        names.push(dir.path().join(&name));
+        // A template is verified as an instance of it (its file is loaded for that).
+        names.push(dir.path().join(name.replace("@.", "@acme.")));
     }
-    assert_eq!(names.len(), 5, "{names:?}");
+    names.sort();
+    let file_names: Vec<_> = names.iter().map(|p| p.file_name().unwrap()).collect();
+    assert_eq!(
+        file_names,
+        [
+            "scim-sync-once.service",
+            "scim-sync-once.timer",
+            "scim-sync-once@acme.service",
+            "scim-sync-once@acme.timer",
+            "scim-sync-report.service",
+            "scim-sync-report.timer",
+            "scim-sync-report@acme.service",
+            "scim-sync-report@acme.timer",
+            "scim-sync.service",
+            "scim-sync@acme.service",
+        ]
+    );
     // verify also runs `man` on each `Documentation=man:` page: give it the page the
     // binary prints (the package installs it; scripts/check-deb checks that one). Without
     // `man` on this host it would fail on every page, so that check is left to check-deb.

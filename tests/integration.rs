@@ -9,6 +9,7 @@ mod common;
 
 mod check;
 mod cli;
+mod completions;
 mod config_check;
 mod control;
 mod daemon;
@@ -37,3 +38,4 @@ mod sim_okta;
 mod state;
 mod sync_e2e;
 mod terminal;
+mod units;

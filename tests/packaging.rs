@@ -169,3 +169,115 @@ fn version_names_the_commit_and_the_build_date() {
         None => assert_eq!(commit, "unknown", "{line}"),
     }
 }
+
+/// The man page as `man -l` shows it, 80 columns wide.
+fn rendered_man_page() -> String {
+    // Not skipped when missing: `scripts/test` installs man-db.
+    let man = ["/usr/bin/man", "/bin/man"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("man is not installed: install Debian's `man-db` (scripts/test does)");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("scim-sync.1");
+    std::fs::write(&page, stdout(&run(&["man"]))).unwrap();
+    let out = Command::new(man)
+        .arg("-l")
+        .arg(&page)
+        .env("MANWIDTH", "80")
+        .env("MAN_KEEP_FORMATTING", "")
+        .env("LANG", "C.UTF-8")
+        .env_remove("MANPAGER")
+        .env_remove("PAGER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "man -l: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn man_page_renders_exit_status_environment_files_and_a_footer() {
+    let text = rendered_man_page();
+    let lines: Vec<&str> = text.lines().collect();
+    for heading in [
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "SEE ALSO",
+        "COMMANDS",
+    ] {
+        assert!(lines.contains(&heading), "no {heading} in:\n{text}");
+    }
+    let section = |name: &str| {
+        let rest = text.split(&format!("\n{name}\n")).nth(1).unwrap();
+        // Up to the next heading (a line that isn't indented).
+        rest.lines()
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // Every exit code, each once, as a tag of its own.
+    let exit = section("EXIT STATUS");
+    let codes: Vec<&str> = exit
+        .lines()
+        .filter_map(|l| l.strip_prefix("       ")?.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "0", "1", "2", "3", "4", "5", "6", "7", "64", "65", "77", "78", "130"
+        ],
+        "{exit}"
+    );
+    assert!(exit.contains("held"), "{exit}");
+    let env = section("ENVIRONMENT");
+    for var in [
+        "SCIM_SYNC_CONFIG",
+        "SCIM_SYNC_LOG",
+        "CREDENTIALS_DIRECTORY",
+        "COLUMNS",
+        "NO_COLOR",
+    ] {
+        assert!(env.contains(var), "no {var} in:\n{env}");
+    }
+    let files = section("FILES");
+    for path in [
+        "/etc/scim-sync/config.toml",
+        "/var/lib/scim-sync/state.db",
+        "state.db.lock",
+        "/etc/scim-sync/credentials/",
+        "scim-sync@.service",
+        "control.sock",
+    ] {
+        assert!(files.contains(path), "no {path} in:\n{files}");
+    }
+    // The footer: source, date and title, each in its place (the long version with the
+    // commit once crowded the date out).
+    let footer = lines.iter().rev().find(|l| !l.trim().is_empty()).unwrap();
+    let parts: Vec<&str> = footer
+        .split("  ")
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(|p| p.trim()).collect();
+    let date = version_build_date();
+    assert_eq!(
+        parts,
+        [
+            format!("scim-sync {}", env!("CARGO_PKG_VERSION")).as_str(),
+            date.as_str(),
+            "scim-sync(1)"
+        ],
+        "footer: {footer:?}"
+    );
+}
+
+/// The build date `--version` names.
+fn version_build_date() -> String {
+    let version = stdout(&run(&["--version"]));
+    let (_, rest) = version.trim_end().split_once(", built ").unwrap();
+    rest.trim_end_matches(')').to_string()
+}
