@@ -478,6 +478,8 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     }
 }
 
+/// The exit of a command that ends in an `anyhow` error (the simulators and the demo).
+#[cfg(feature = "sim")]
 fn code(result: anyhow::Result<Exit>) -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit),
