@@ -99,6 +99,8 @@ pub struct KafkamanConfig {
     pub concurrency: u32,
     pub timeout_secs: u64,
     pub max_retries: u32,
+    /// Share of the API key's rate-limit window scim-sync may use, in (0, 1].
+    pub rate_limit_share: f64,
 }
 
 impl KafkamanConfig {

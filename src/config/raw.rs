@@ -54,6 +54,7 @@ pub(super) struct RawKafkaman {
     pub concurrency: Option<Spanned<u32>>,
     pub timeout_secs: Option<Spanned<u64>>,
     pub max_retries: Option<u32>,
+    pub rate_limit_share: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -14,6 +14,12 @@ use super::error::{ConfigError, Locator, quoted};
 use super::model::*;
 use super::raw::{self, RawConfig, RawSecret};
 
+/// The default share of kafkaman's window: the window is the API key's own
+/// (kafkaman-api.md), so this is a margin, not room for others: scim-sync's count and
+/// kafkaman's window start at different moments, and a window used to the last request
+/// meets 429s at its edges.
+const DEFAULT_KAFKAMAN_RATE_LIMIT_SHARE: f64 = 0.9;
+
 /// The default of `sync.log_overlap_secs`. Okta's polling compares `since` with each
 /// event's persistence time, so this only has to cover what scim-sync can't see: the
 /// second-precision `Date` it reads Okta's clock from and the time between the listing's
@@ -56,7 +62,12 @@ impl Validator<'_> {
             "the app's id from its Okta Admin Console URL, e.g. \"0oa1b2c3d4e5f6g7h8i9\"",
         )?;
         let auth = self.okta_auth(raw.api_token, raw.oauth, section_span)?;
-        let rate_limit_share = self.rate_limit_share(raw.rate_limit_share)?;
+        let rate_limit_share = self.share(
+            raw.rate_limit_share,
+            "okta.rate_limit_share",
+            "each Okta rate limit",
+            0.5,
+        )?;
         let page_size =
             self.int_in_range(raw.page_size, "okta.page_size", 500, 1, MAX_OKTA_PAGE_SIZE)?;
         let timeout_secs =
@@ -133,19 +144,26 @@ impl Validator<'_> {
         })
     }
 
-    /// `okta.rate_limit_share`: in (0, 1], default one half.
-    fn rate_limit_share(&self, value: Option<Spanned<f64>>) -> Result<f64> {
+    /// A rate-limit share (`okta.rate_limit_share`, `kafkaman.rate_limit_share`): in
+    /// (0, 1].
+    fn share(
+        &self,
+        value: Option<Spanned<f64>>,
+        key: &str,
+        of_what: &str,
+        default: f64,
+    ) -> Result<f64> {
         Ok(match value {
-            None => 0.5,
+            None => default,
             Some(share) => {
                 let value = *share.get_ref();
                 if !(value > 0.0 && value <= 1.0) {
                     return Err(self.loc.at(
                         share.span(),
-                        "okta.rate_limit_share",
+                        key,
                         format!(
-                            "{value} is out of range: it is the share of each Okta rate limit \
-                             scim-sync may use, greater than 0 and at most 1 (e.g. 0.5)"
+                            "{value} is out of range: it is the share of {of_what} \
+                             scim-sync may use, greater than 0 and at most 1 (e.g. {default})"
                         ),
                     ));
                 }
@@ -231,6 +249,12 @@ impl Validator<'_> {
                 u64::MAX,
             )?,
             max_retries: raw.max_retries.unwrap_or(4),
+            rate_limit_share: self.share(
+                raw.rate_limit_share,
+                "kafkaman.rate_limit_share",
+                "the API key's rate limit",
+                DEFAULT_KAFKAMAN_RATE_LIMIT_SHARE,
+            )?,
         })
     }
 

@@ -45,6 +45,7 @@ pub fn kafkaman_client(cfg: &Config) -> Result<KafkamanClient, ViewError> {
         api_key: cfg.kafkaman.api_key.resolve()?,
         timeout: Duration::from_secs(cfg.kafkaman.timeout_secs),
         max_retries: cfg.kafkaman.max_retries,
+        rate_limit_share: cfg.kafkaman.rate_limit_share,
     })?)
 }
 

@@ -34,24 +34,33 @@ pub async fn read_full(
     deactivated_by_us: HashSet<String>,
     progress: Option<&Progress>,
 ) -> Result<FullRead, ViewError> {
-    // Each row is converted as its page arrives: no raw page outlives its decoding.
+    // Both sides at once: a full cycle takes the longer of the two rate-limit bounds, not
+    // their sum. Either side failing fails the read (the other is dropped, unfinished):
+    // nothing is planned from half a read. Each row is converted as its page arrives: no
+    // raw page outlives its decoding.
     let okta_progress = |n: usize| progress::report(progress, Phase::OktaUsers, n, None);
-    let assigned = okta
-        .list_app_users_as(&cfg.okta.app_id, &okta_progress, |u| {
+    let okta_read = async {
+        okta.list_app_users_as(&cfg.okta.app_id, &okta_progress, |u| {
             convert::assigned_user(cfg, &u)
         })
-        .await?;
+        .await
+        .map_err(ViewError::from)
+    };
     let team_progress = |n: usize| progress::report(progress, Phase::KafkamanMembers, n, None);
     let team_read_started = Instant::now();
     let mut newest_read = None;
-    let members = kafkaman
-        .list_users_as(&team_progress, |u| {
-            let modified = u.last_modified.as_deref().and_then(clock::parse_time);
-            newest_read = newest_read.max(modified);
-            convert::member(&u)
-        })
-        .await?;
-    let invites = pending_invites(cfg, kafkaman).await?;
+    let team_read = async {
+        let members = kafkaman
+            .list_users_as(&team_progress, |u| {
+                let modified = u.last_modified.as_deref().and_then(clock::parse_time);
+                newest_read = newest_read.max(modified);
+                convert::member(&u)
+            })
+            .await?;
+        let invites = pending_invites(cfg, kafkaman).await?;
+        Ok::<_, ViewError>((members, invites))
+    };
+    let (assigned, (members, invites)) = tokio::try_join!(okta_read, team_read)?;
     let team_modified = clock::team_clock(kafkaman, team_read_started, None, newest_read);
     let team = TeamView {
         members,
