@@ -621,3 +621,45 @@ async fn a_changed_mapping_makes_the_next_cycle_full() {
     let after = env.sync().await;
     assert_eq!(after.summary.kind, Some(CycleKind::Incremental));
 }
+
+/// A burst of changes is paid for once: the cycle that goes full for it reflects every
+/// change, and the next cycle re-reads nobody for those events (before, it polled them
+/// again from the listing's start and went full a second time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_changes_costs_one_full_cycle_not_two() {
+    let mut scenario = generate::generate(300, 11);
+    generate::in_sync(&mut scenario);
+    let env = Env::start(&scenario, &[]).await;
+    env.world.okta.set_log_delay(Duration::ZERO);
+    let first = env.sync().await;
+    assert_eq!(first.summary.kind, Some(CycleKind::Full));
+    let mut linked: Vec<String> = env.store.links().unwrap().into_keys().collect();
+    linked.sort();
+    assert!(linked.len() > 80, "{}", linked.len());
+    for id in &linked[..80] {
+        let mut changes = serde_json::Map::new();
+        changes.insert("firstName".into(), serde_json::json!("Burst"));
+        env.world.okta.update_profile(id, changes).unwrap();
+    }
+    let burst = env.sync().await;
+    assert_eq!(burst.summary.full_reason, Some(FullReason::TooManyChanges));
+    assert_eq!(burst.applied.count(OpKind::UpdateName, OpState::Done), 80);
+
+    let after = env.sync().await;
+    assert_eq!(
+        after.summary.kind,
+        Some(CycleKind::Incremental),
+        "{:?}",
+        after.summary
+    );
+    assert_eq!(after.summary.users_reread, 0, "{:?}", after.summary);
+    assert!(after.plan.operations.is_empty());
+
+    // A change after the burst is still seen.
+    let mut changes = serde_json::Map::new();
+    changes.insert("lastName".into(), serde_json::json!("Later"));
+    env.world.okta.update_profile(&linked[0], changes).unwrap();
+    let later = env.sync().await;
+    assert_eq!(later.summary.kind, Some(CycleKind::Incremental));
+    assert_eq!(later.applied.count(OpKind::UpdateName, OpState::Done), 1);
+}

@@ -39,18 +39,37 @@ pub struct IncrementalRead {
     pub events: usize,
 }
 
-/// Reads what changed. `Ok(Err(reason))`: a full read is needed now instead.
+/// A full read is needed now instead of an incremental one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedsFull {
+    pub reason: FullReason,
+    /// The System Log position this read reached when every event before it happened
+    /// before the full listing (too many changes, the whole log read): polling resumes
+    /// there.
+    pub seen_to: Option<String>,
+}
+
+impl From<FullReason> for NeedsFull {
+    fn from(reason: FullReason) -> Self {
+        NeedsFull {
+            reason,
+            seen_to: None,
+        }
+    }
+}
+
+/// Reads what changed. `Ok(Err(needs))`: a full read is needed now instead.
 pub async fn read(
     cfg: &Config,
     okta: &OktaClient,
     kafkaman: &KafkamanClient,
     store: &Store,
     cursor: &SyncCursor,
-) -> Result<Result<IncrementalRead, FullReason>, SyncError> {
+) -> Result<Result<IncrementalRead, NeedsFull>, SyncError> {
     let start = match (&cursor.okta_log_next, &cursor.okta_log_since) {
         (Some(next), _) => LogStart::Next(next.clone()),
         (None, Some(since)) => LogStart::Since(since.clone()),
-        (None, None) => return Ok(Err(FullReason::FirstRun)),
+        (None, None) => return Ok(Err(FullReason::FirstRun.into())),
     };
     let log = match okta.poll_log(&start, MAX_LOG_PAGES).await {
         Ok(log) => log,
@@ -59,18 +78,18 @@ pub async fn read(
         // the log's answer.)
         Err(e) if e.status() == Some(400) && !matches!(e, OktaError::Token { .. }) => {
             tracing::warn!(error = %e, request_id = e.request_id().unwrap_or(""), "Okta refused the System Log cursor; running a full cycle");
-            return Ok(Err(FullReason::CursorRejected));
+            return Ok(Err(FullReason::CursorRejected.into()));
         }
         // No `okta.logs.read` (or no role to read the log): the same answer every time,
         // so cycles are full for a while instead of failing every other one.
         Err(e) if matches!(e, OktaError::Forbidden { .. }) => {
             tracing::info!(error = %e, "Okta refuses the System Log; running a full cycle");
-            return Ok(Err(FullReason::LogUnavailable));
+            return Ok(Err(FullReason::LogUnavailable.into()));
         }
         Err(e) => return Err(ViewError::from(e).into()),
     };
     if log.truncated {
-        return Ok(Err(FullReason::TooManyChanges));
+        return Ok(Err(FullReason::TooManyChanges.into()));
     }
     let mut snapshot = Snapshot::load(store)?;
     let named = users_named(cfg, &log.events, &snapshot);
@@ -84,11 +103,19 @@ pub async fn read(
             .map_err(ViewError::from)?;
         users.extend(ids);
     }
-    // Past this many, one full listing costs less than a re-read each.
-    let full_cost =
-        snapshot.assigned.len().div_ceil(500) + snapshot.team.members.len().div_ceil(100) + 2;
-    if users.len() > full_cost.max(50) {
-        return Ok(Err(FullReason::TooManyChanges));
+    // Past this many, one full listing costs fewer Okta requests than a re-read each
+    // (Okta requests with Okta requests: the listing's kafkaman pages are read at the
+    // same time, against kafkaman's own limit). At least 50: a few pages are not worth
+    // a full cycle's kafkaman read.
+    let page = (cfg.okta.page_size as usize).max(1);
+    let okta_listing = snapshot.assigned.len().div_ceil(page) + 1;
+    if users.len() > okta_listing.max(50) {
+        // Every event this poll read happened before the listing that follows begins:
+        // polling resumes past them, and the burst is paid for once.
+        return Ok(Err(NeedsFull {
+            reason: FullReason::TooManyChanges,
+            seen_to: Some(log.next),
+        }));
     }
     let mut changes = SnapshotChanges::default();
     for id in &users {

@@ -128,12 +128,13 @@ pub async fn read(
             // What the log said decides where polling goes on and whether it pauses,
             // whatever made the cycle full.
             (Ok(Err(found)), wanted) => {
-                let log = match found {
-                    FullReason::LogUnavailable => Log::Refused,
-                    FullReason::CursorRejected | FullReason::TooManyChanges => Log::Restart,
+                let log = match (found.reason, found.seen_to) {
+                    (FullReason::LogUnavailable, _) => Log::Refused,
+                    (FullReason::TooManyChanges, Some(next)) => Log::ReadTo(next),
+                    (FullReason::CursorRejected | FullReason::TooManyChanges, _) => Log::Restart,
                     _ => Log::Unread,
                 };
-                (wanted.unwrap_or(found), None, log)
+                (wanted.unwrap_or(found.reason), None, log)
             }
             (Err(e), Some(reason)) => {
                 tracing::warn!(error = %e, "the incremental read before the full cycle failed; drift is not counted this time");
@@ -149,7 +150,7 @@ pub async fn read(
 }
 
 /// What a full cycle learnt of the System Log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Log {
     /// Read (the baseline): polling goes on from its `next`.
     Read,
@@ -158,6 +159,9 @@ enum Log {
     /// Okta refused the stored cursor, or too much changed: polling starts again from
     /// the listing's time.
     Restart,
+    /// Too much changed, and the whole log was read before the listing: polling goes on
+    /// past what was read (the listing reflects it).
+    ReadTo(String),
     /// Okta refused the System Log (403) now: a pause starts.
     Refused,
     /// A pause is running: the log was left alone.
@@ -230,11 +234,12 @@ async fn full_read(
     // its read failed (or the log is refused), the stored `next`, which Okta still
     // accepts and which loses nothing (events are re-read at worst). A first run has none,
     // a rejected one is no use, and after too many changes the listing has seen them.
-    let keep_stored = reason != FullReason::FirstRun && log != Log::Restart;
-    let okta_log_next = match &baseline {
-        Some(b) => b.cursor.okta_log_next.clone(),
-        None if keep_stored => cursor.okta_log_next.clone(),
-        None => None,
+    let keep_stored = reason != FullReason::FirstRun && !matches!(log, Log::Restart);
+    let okta_log_next = match (&baseline, &log) {
+        (Some(b), _) => b.cursor.okta_log_next.clone(),
+        (None, Log::ReadTo(next)) => Some(next.clone()),
+        (None, _) if keep_stored => cursor.okta_log_next.clone(),
+        (None, _) => None,
     };
     // Without a cursor to carry on, the System Log is read from a little before this
     // listing began, by Okta's clock (events are re-read at worst, never skipped).
@@ -246,7 +251,7 @@ async fn full_read(
         )),
         (None, None) => None,
     };
-    let log_unavailable_until = match log {
+    let log_unavailable_until = match &log {
         // Refused now: paused from now on, said once per pause.
         Log::Refused => {
             tracing::warn!(
@@ -258,7 +263,7 @@ async fn full_read(
             Some(clock::format_time(chrono::Utc::now() + LOG_PAUSE))
         }
         Log::Paused => cursor.log_unavailable_until.clone(),
-        Log::Read | Log::Unread | Log::Restart => None,
+        Log::Read | Log::Unread | Log::Restart | Log::ReadTo(_) => None,
     };
     crate::metrics::system_log_available(log_unavailable_until.is_none());
     let cursor = SyncCursor {
