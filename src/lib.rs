@@ -16,6 +16,7 @@ pub mod control;
 pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod digest;
 pub mod escape;
 pub mod exit;
 pub mod explain;

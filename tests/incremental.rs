@@ -663,3 +663,65 @@ async fn a_burst_of_changes_costs_one_full_cycle_not_two() {
     assert_eq!(later.summary.kind, Some(CycleKind::Incremental));
     assert_eq!(later.applied.count(OpKind::UpdateName, OpState::Done), 1);
 }
+
+/// A quiet cycle costs what changed: once a cycle planned nothing, a cycle that finds no
+/// System Log event and only members exactly as stored plans nothing without loading the
+/// snapshot (one request to each side). Any change on either side, or in the policy,
+/// plans again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_cycle_skips_the_snapshot_until_something_changes() {
+    let env = synced_builtin().await;
+    let settled = env.sync().await;
+    assert!(
+        settled.plan.operations.is_empty(),
+        "{:?}",
+        settled.plan.operations
+    );
+    assert!(
+        !settled.summary.quiet,
+        "the first cycle that plans nothing plans"
+    );
+    let quiet = env.sync().await;
+    assert!(quiet.summary.quiet, "{:?}", quiet.summary);
+    assert_eq!(
+        (quiet.summary.okta_requests, quiet.summary.kafkaman_requests),
+        (1, 1)
+    );
+    assert_eq!(quiet.summary.in_sync, settled.summary.in_sync);
+    assert_eq!(quiet.summary.attention, settled.summary.attention);
+
+    // A hand change in kafkaman: planned again (the name is Okta's).
+    env.world
+        .kafkaman
+        .update_member(
+            b::ADA_EMAIL,
+            scim_sync_sim::kafkaman::MemberUpdate {
+                family_name: Some("Byron".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let fixed = env.sync().await;
+    assert!(!fixed.summary.quiet);
+    assert_eq!(fixed.applied.count(OpKind::UpdateName, OpState::Done), 1);
+    // The cycle after a write plans (and finds nothing to do); the next is quiet.
+    let confirmed = env.sync().await;
+    assert!(!confirmed.summary.quiet && confirmed.plan.operations.is_empty());
+    assert!(env.sync().await.summary.quiet);
+
+    // Another policy: planned again.
+    env.set("safety", "protected_users = [\"ada.lovelace@example.com\"]");
+    assert!(!env.sync().await.summary.quiet);
+    assert!(env.sync().await.summary.quiet);
+
+    // A change in Okta: planned again.
+    env.world.okta.suspend_user(b::ALAN).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let suspended = env.sync().await;
+    assert!(!suspended.summary.quiet);
+    assert_eq!(
+        suspended.applied.count(OpKind::Deactivate, OpState::Done),
+        1
+    );
+    full_dry_run_is_empty(&env).await;
+}

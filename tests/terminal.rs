@@ -218,7 +218,14 @@ async fn a_failure_is_said_once() {
 
     let (code, raw) = run_in_pty(&[], &env.config_path, Some((40, 120)));
     assert_eq!(code, Some(1), "{raw}");
-    let said: Vec<&str> = raw.lines().filter(|l| !l.trim().is_empty()).collect();
+    // What a person reads: the progress bar (kafkaman is read beside Okta) is cleared
+    // before the one line that says the failure.
+    let screen = screen(&raw);
+    let said: Vec<&str> = screen
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(said.len(), 1, "more than one line for one failure:\n{raw}");
     assert!(said[0].starts_with("scim-sync: "), "{raw}");
     assert!(said[0].contains("Okta"), "{raw}");

@@ -239,12 +239,7 @@ impl PlanFileError {
     }
 }
 
-/// `sha256:` and the hex digest of `bytes`.
-pub fn sha256(bytes: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
-}
+pub use crate::digest::sha256;
 
 /// The digest of a plan document: its canonical JSON (keys sorted, as
 /// `serde_json::Value` holds them) without the `digest` field.

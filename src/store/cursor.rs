@@ -33,9 +33,13 @@ pub struct SyncCursor {
     /// What the stored Okta rows were converted with (where the userName and names
     /// come from): a cycle under another mapping is full.
     pub mapping: Option<String>,
+    /// Set by an applying cycle whose plan wrote nothing and held nothing: the policy it
+    /// was planned under. A later cycle that finds nothing changed on either side under
+    /// the same policy would plan the same nothing, so it skips the snapshot.
+    pub quiet_under: Option<String>,
 }
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "okta_log_next",
     "okta_log_since",
     "team_modified",
@@ -43,6 +47,7 @@ const KEYS: [&str; 7] = [
     "needs_full",
     "log_unavailable_until",
     "mapping",
+    "quiet_under",
 ];
 
 /// Changes an incremental cycle read, applied to the snapshot with the run's end.
@@ -80,6 +85,7 @@ impl Store {
             needs_full: get("needs_full")?.as_deref() == Some("1"),
             log_unavailable_until: get("log_unavailable_until")?,
             mapping: get("mapping")?,
+            quiet_under: get("quiet_under")?,
         })
     }
 
@@ -134,6 +140,7 @@ impl Store {
                 c.needs_full.then(|| "1".to_string()),
                 c.log_unavailable_until.clone(),
                 c.mapping.clone(),
+                c.quiet_under.clone(),
             ];
             for (key, value) in KEYS.iter().zip(values) {
                 match value {

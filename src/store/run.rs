@@ -216,6 +216,10 @@ pub struct RunSummary {
     pub log_events: usize,
     #[serde(default)]
     pub users_reread: usize,
+    /// A quiet incremental cycle: nothing changed since a cycle that planned nothing,
+    /// so none was planned (its counts are that cycle's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quiet: bool,
 }
 
 impl RunSummary {

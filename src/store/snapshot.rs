@@ -140,6 +140,31 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
+    /// One member's row, by SCIM id (an indexed read: a quiet cycle compares what
+    /// kafkaman returned with it rather than loading the team).
+    pub fn member(&self, scim_id: &str) -> Result<Option<Member>, StoreError> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT scim_id, user_name, given_name, family_name, external_id, active, membership, role
+             FROM members WHERE scim_id = ?1",
+            rusqlite::params![scim_id],
+            |r| {
+                Ok(Member {
+                    scim_id: r.get(0)?,
+                    user_name: r.get(1)?,
+                    given_name: r.get(2)?,
+                    family_name: r.get(3)?,
+                    external_id: r.get(4)?,
+                    active: r.get(5)?,
+                    membership: r.get::<_, String>(6)?.into(),
+                    role: r.get(7)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| self.sql(e))
+    }
+
     pub fn invites(&self) -> Result<Vec<PendingInvite>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare(

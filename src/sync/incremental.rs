@@ -14,7 +14,7 @@ use scim_sync_plan::Member;
 
 use super::SyncError;
 use crate::config::Config;
-use crate::kafkaman::KafkamanClient;
+use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{LogEvent, LogStart, OktaClient, OktaError};
 use crate::store::{FullReason, SnapshotChanges, Store, SyncCursor};
 use crate::view::{Snapshot, ViewError, clock, convert};
@@ -58,14 +58,30 @@ impl From<FullReason> for NeedsFull {
     }
 }
 
-/// Reads what changed. `Ok(Err(needs))`: a full read is needed now instead.
+/// What an incremental read found.
+pub enum Found {
+    /// Changes, put in place in the snapshot.
+    Changes(IncrementalRead),
+    /// Nothing on either side (no System Log event; every member kafkaman's clock names
+    /// is as stored), under the policy of a last cycle that planned nothing: the plan
+    /// would be that nothing again, so the snapshot is not loaded.
+    Quiet {
+        /// Where the next cycle resumes.
+        cursor: SyncCursor,
+    },
+}
+
+/// Reads what changed. `Ok(Err(needs))`: a full read is needed now instead. `quiet_under`
+/// is the policy's fingerprint when a quiet cycle may skip the snapshot (a real,
+/// incremental cycle releasing nothing).
 pub async fn read(
     cfg: &Config,
     okta: &OktaClient,
     kafkaman: &KafkamanClient,
     store: &Store,
     cursor: &SyncCursor,
-) -> Result<Result<IncrementalRead, NeedsFull>, SyncError> {
+    quiet_under: Option<&str>,
+) -> Result<Result<Found, NeedsFull>, SyncError> {
     let start = match (&cursor.okta_log_next, &cursor.okta_log_since) {
         (Some(next), _) => LogStart::Next(next.clone()),
         (None, Some(since)) => LogStart::Since(since.clone()),
@@ -90,6 +106,27 @@ pub async fn read(
     };
     if log.truncated {
         return Ok(Err(FullReason::TooManyChanges.into()));
+    }
+    // No event: kafkaman's changes decide whether the snapshot is needed at all.
+    let mut team_read = None;
+    if log.events.is_empty()
+        && quiet_under.is_some()
+        && cursor.quiet_under.as_deref() == quiet_under
+    {
+        let read = read_changed(kafkaman, cursor.team_modified.as_deref()).await?;
+        if !read.whole && unchanged(store, &read.users)? {
+            return Ok(Ok(Found::Quiet {
+                cursor: SyncCursor {
+                    okta_log_next: Some(log.next),
+                    okta_log_since: None,
+                    team_modified: read.clock,
+                    needs_full: false,
+                    log_unavailable_until: None,
+                    ..cursor.clone()
+                },
+            }));
+        }
+        team_read = Some(read);
     }
     let mut snapshot = Snapshot::load(store)?;
     let named = users_named(cfg, &log.events, &snapshot);
@@ -132,14 +169,13 @@ pub async fn read(
         }
     }
 
-    let team_modified = changed_members(
-        kafkaman,
-        &mut snapshot,
-        cursor.team_modified.as_deref(),
-        &mut changes,
-    )
-    .await?;
-    Ok(Ok(IncrementalRead {
+    let team_read = match team_read {
+        Some(read) => read,
+        None => read_changed(kafkaman, cursor.team_modified.as_deref()).await?,
+    };
+    let team_modified = team_read.clock.clone();
+    put_changed(&mut snapshot, team_read, &mut changes);
+    Ok(Ok(Found::Changes(IncrementalRead {
         snapshot,
         reread: users.into_iter().collect(),
         changes,
@@ -151,9 +187,21 @@ pub async fn read(
             needs_full: false,
             log_unavailable_until: None,
             mapping: cursor.mapping.clone(),
+            quiet_under: None,
         },
         events: log.events.len(),
-    }))
+    })))
+}
+
+/// Whether every member kafkaman named is exactly as the snapshot holds it (one indexed
+/// read each: the overlap of kafkaman's clock names a few again every cycle).
+fn unchanged(store: &Store, users: &[ScimUser]) -> Result<bool, SyncError> {
+    for u in users {
+        if store.member(&u.id)? != Some(convert::member(u)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Users and groups the events name, deduplicated by event `uuid`.
@@ -224,15 +272,21 @@ fn users_named(cfg: &Config, events: &[LogEvent], snapshot: &Snapshot) -> Named 
     named
 }
 
-/// Puts the members kafkaman changed since its clock last moved in the snapshot, and
-/// returns the new clock. Without a clock yet, or on a target without the filter, the
-/// whole team is read.
-async fn changed_members(
+/// The members kafkaman changed since its clock last moved, and its new clock.
+struct TeamChanges {
+    users: Vec<ScimUser>,
+    /// The whole team was read (no clock yet, a target without the filter, or a clock
+    /// set back).
+    whole: bool,
+    clock: Option<String>,
+}
+
+/// Reads the members kafkaman changed since its clock last moved. Without a clock yet,
+/// or on a target without the filter, the whole team is read.
+async fn read_changed(
     kafkaman: &KafkamanClient,
-    snapshot: &mut Snapshot,
     team_modified: Option<&str>,
-    changes: &mut SnapshotChanges,
-) -> Result<Option<String>, SyncError> {
+) -> Result<TeamChanges, SyncError> {
     let read_started = std::time::Instant::now();
     let since = team_modified
         .and_then(clock::parse_time)
@@ -283,8 +337,17 @@ async fn changed_members(
         team_modified.filter(|_| !stepped_back),
         clock::newest_modified(&changed),
     );
-    let changed: Vec<Member> = changed.iter().map(convert::member).collect();
-    if whole {
+    Ok(TeamChanges {
+        users: changed,
+        whole,
+        clock,
+    })
+}
+
+/// Puts kafkaman's changed members in the snapshot (the whole team replaces it).
+fn put_changed(snapshot: &mut Snapshot, read: TeamChanges, changes: &mut SnapshotChanges) {
+    let changed: Vec<Member> = read.users.iter().map(convert::member).collect();
+    if read.whole {
         snapshot.team.members.clear();
     }
     snapshot.put_members(&changed);
@@ -293,5 +356,4 @@ async fn changed_members(
         .team
         .members
         .sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
-    Ok(clock)
 }

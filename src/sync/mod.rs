@@ -176,6 +176,17 @@ async fn cycle(
         }
     };
     store.set_run_kind(run_id, read.cycle_kind())?;
+    if matches!(read.kind, read::ReadKind::Quiet) {
+        // Nothing changed since a cycle that planned nothing, under the same policy.
+        return record::quiet(
+            store,
+            run_id,
+            read,
+            okta.requests_made(),
+            kafkaman.requests_made(),
+            started,
+        );
+    }
 
     // Plan, and record it before any write.
     let plan = plan::make(cfg, store, &kafkaman, opts, &mut read, cancel).await?;
@@ -200,6 +211,17 @@ async fn cycle(
 
     // Record how it ended.
     let result = apply::result(cfg, &plan, &applied, opts.dry_run);
+    if !opts.dry_run
+        && result == RunResult::Success
+        && plan.operations.is_empty()
+        && plan.held.is_empty()
+        && plan.shared_emails.is_empty()
+        && opts.release == Release::Nothing
+    {
+        // Planned nothing (and nothing to warn of every cycle): while both sides stay as
+        // they are under this policy, the next cycles would too.
+        read.cursor.quiet_under = Some(plan::quiet_fingerprint(cfg, store)?);
+    }
     let summary = record::summary(
         &read,
         &plan,

@@ -40,20 +40,24 @@ pub enum ReadKind {
         changes: SnapshotChanges,
         users_reread: usize,
     },
+    /// Nothing changed on either side since a cycle that planned nothing, under the
+    /// same policy ([`incremental::Found::Quiet`]): no snapshot was loaded, and the
+    /// views are empty. The cycle records it without planning.
+    Quiet,
 }
 
 impl CycleRead {
     pub fn cycle_kind(&self) -> CycleKind {
         match self.kind {
             ReadKind::Full { .. } => CycleKind::Full,
-            ReadKind::Incremental { .. } => CycleKind::Incremental,
+            ReadKind::Incremental { .. } | ReadKind::Quiet => CycleKind::Incremental,
         }
     }
 
     pub fn full_reason(&self) -> Option<FullReason> {
         match self.kind {
             ReadKind::Full { reason, .. } => Some(reason),
-            ReadKind::Incremental { .. } => None,
+            ReadKind::Incremental { .. } | ReadKind::Quiet => None,
         }
     }
 }
@@ -119,12 +123,33 @@ pub async fn read(
         let log = if paused { Log::Paused } else { Log::Unread };
         (wanted_full.unwrap_or(FullReason::FirstRun), None, log)
     } else {
+        // A quiet cycle may skip the snapshot only when it would plan what the last one
+        // did: a real cycle, releasing nothing, not asked to be full.
+        let quiet_under =
+            (wanted_full.is_none() && !opts.dry_run && opts.release == super::Release::Nothing)
+                .then(|| super::plan::quiet_fingerprint(cfg, store))
+                .transpose()?;
         match (
-            incremental::read(cfg, okta, kafkaman, store, cursor).await,
+            incremental::read(cfg, okta, kafkaman, store, cursor, quiet_under.as_deref()).await,
             wanted_full,
         ) {
-            (Ok(Ok(inc)), None) => return incremental_read(okta, store, inc).await,
-            (Ok(Ok(inc)), Some(reason)) => (reason, Some(inc), Log::Read),
+            (Ok(Ok(incremental::Found::Quiet { mut cursor })), _) => {
+                cursor.quiet_under = quiet_under;
+                crate::metrics::system_log_available(true);
+                return Ok(CycleRead {
+                    okta: OktaView::default(),
+                    team: TeamView::default(),
+                    cursor,
+                    log_events: 0,
+                    kind: ReadKind::Quiet,
+                });
+            }
+            (Ok(Ok(incremental::Found::Changes(inc))), None) => {
+                return incremental_read(okta, store, inc).await;
+            }
+            (Ok(Ok(incremental::Found::Changes(inc))), Some(reason)) => {
+                (reason, Some(inc), Log::Read)
+            }
             // What the log said decides where polling goes on and whether it pauses,
             // whatever made the cycle full.
             (Ok(Err(found)), wanted) => {
@@ -274,6 +299,7 @@ async fn full_read(
         needs_full: false,
         log_unavailable_until,
         mapping: Some(mapping(cfg)),
+        quiet_under: None,
     };
     Ok(CycleRead {
         okta: full.okta,
@@ -288,7 +314,7 @@ async fn full_read(
 }
 
 /// What Okta's rows are converted with, as stored with the cursor.
-fn mapping(cfg: &Config) -> String {
+pub(super) fn mapping(cfg: &Config) -> String {
     let s = &cfg.sync;
     format!(
         "user_name_source={} user_name_attribute={} given_name_attribute={} family_name_attribute={}",

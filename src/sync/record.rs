@@ -85,6 +85,7 @@ pub fn snapshot_before_apply(
             store.replace_team(&read.team.members, &read.team.invites)?;
             store.replace_okta_users(&read.okta.assigned)?;
         }
+        ReadKind::Quiet => {}
         ReadKind::Incremental { changes, .. } => {
             store.apply_snapshot_changes(&SnapshotChanges {
                 members: std::mem::take(&mut changes.members),
@@ -119,6 +120,7 @@ pub fn summary(
     let (missed_drift, users_reread) = match &read.kind {
         ReadKind::Full { missed_drift, .. } => (*missed_drift, 0),
         ReadKind::Incremental { users_reread, .. } => (None, *users_reread),
+        ReadKind::Quiet => (None, 0),
     };
     RunSummary {
         assigned: read.okta.assigned.len(),
@@ -139,6 +141,7 @@ pub fn summary(
         missed_drift,
         log_events: read.log_events,
         users_reread,
+        quiet: false,
     }
 }
 
@@ -168,7 +171,7 @@ pub fn finish(
         }
         let changes = match &read.kind {
             ReadKind::Incremental { changes, .. } => Some(changes),
-            ReadKind::Full { .. } => None,
+            ReadKind::Full { .. } | ReadKind::Quiet => None,
         };
         store.finish_run_with_cursor(run_id, result, &summary, kind, changes, Some(&cursor))?;
     }
@@ -280,4 +283,71 @@ pub fn failed(
         tracing::error!(run_id, result = result.as_str(), duration_ms = summary.duration_ms, error = %error, "cycle failed");
     }
     Ok(())
+}
+
+/// Ends a quiet run (`ReadKind::Quiet`): nothing changed since the last applying cycle,
+/// which planned nothing, so its counts stand; the cursor moves on, in the same
+/// transaction.
+pub fn quiet(
+    store: &Store,
+    run_id: i64,
+    read: CycleRead,
+    okta_requests: u64,
+    kafkaman_requests: u64,
+    started: Instant,
+) -> Result<CycleReport, SyncError> {
+    let base = store
+        .last_apply_run()?
+        .and_then(|r| r.summary)
+        .unwrap_or_default();
+    let summary = RunSummary {
+        assigned: base.assigned,
+        members: base.members,
+        in_sync: base.in_sync,
+        managed: base.managed,
+        unmanaged: base.unmanaged,
+        attention: base.attention,
+        okta_requests,
+        kafkaman_requests,
+        duration_ms: started.elapsed().as_millis() as u64,
+        kind: Some(CycleKind::Incremental),
+        quiet: true,
+        ..RunSummary::default()
+    };
+    let result = RunResult::Success;
+    store.finish_run_with_cursor(
+        run_id,
+        result,
+        &summary,
+        CycleKind::Incremental,
+        None,
+        Some(&read.cursor),
+    )?;
+    crate::metrics::cycle_kind(CycleKind::Incremental.as_str(), RunMode::Apply.as_str());
+    // The counts' gauges keep the last cycle's values: nothing changed.
+    crate::metrics::cycle_finished(result.as_str(), true, started.elapsed(), None);
+    tracing::info!(
+        run_id,
+        mode = RunMode::Apply.as_str(),
+        kind = CycleKind::Incremental.as_str(),
+        result = result.as_str(),
+        quiet = true,
+        assigned = summary.assigned,
+        members = summary.members,
+        attention = summary.attention,
+        duration_ms = summary.duration_ms,
+        "cycle finished"
+    );
+    Ok(CycleReport {
+        run_id,
+        result,
+        plan: Plan {
+            in_sync: summary.in_sync,
+            managed: summary.managed,
+            ..Plan::default()
+        },
+        applied: ApplyReport::default(),
+        summary,
+        inputs: None,
+    })
 }
