@@ -200,8 +200,27 @@ async fn one_seed(seed: u64, changes: u64) {
             Some(0),
             "seed {seed}: after {done:?}"
         );
+        if done.len() % QUIET_EVERY == 0 {
+            // Quiet cycles in between (nothing changed: the next change must still be
+            // seen after them, which the next step's full read checks).
+            let settled = env.sync().await;
+            assert!(
+                settled.plan.operations.is_empty(),
+                "seed {seed}: {:#?}",
+                settled.plan.operations
+            );
+            let quiet = env.sync().await;
+            assert!(
+                quiet.summary.quiet && quiet.plan.operations.is_empty(),
+                "seed {seed}: after {done:?} a cycle with nothing changed: {:?}",
+                quiet.summary
+            );
+        }
     }
 }
+
+/// Every this many changes, two cycles with nothing changed (the second quiet).
+const QUIET_EVERY: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_every_incremental_cycle_a_full_read_plans_nothing() {
