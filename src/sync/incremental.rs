@@ -61,7 +61,7 @@ impl From<FullReason> for NeedsFull {
 /// What an incremental read found.
 pub enum Found {
     /// Changes, put in place in the snapshot.
-    Changes(IncrementalRead),
+    Changes(Box<IncrementalRead>),
     /// Nothing on either side (no System Log event; every member kafkaman's clock names
     /// is as stored), under the policy of a last cycle that planned nothing: the plan
     /// would be that nothing again, so the snapshot is not loaded.
@@ -175,7 +175,7 @@ pub async fn read(
     };
     let team_modified = team_read.clock.clone();
     put_changed(&mut snapshot, team_read, &mut changes);
-    Ok(Ok(Found::Changes(IncrementalRead {
+    Ok(Ok(Found::Changes(Box::new(IncrementalRead {
         snapshot,
         reread: users.into_iter().collect(),
         changes,
@@ -190,7 +190,7 @@ pub async fn read(
             quiet_under: None,
         },
         events: log.events.len(),
-    })))
+    }))))
 }
 
 /// Whether every member kafkaman named is exactly as the snapshot holds it (one indexed

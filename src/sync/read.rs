@@ -145,10 +145,10 @@ pub async fn read(
                 });
             }
             (Ok(Ok(incremental::Found::Changes(inc))), None) => {
-                return incremental_read(okta, store, inc).await;
+                return incremental_read(okta, store, *inc).await;
             }
             (Ok(Ok(incremental::Found::Changes(inc))), Some(reason)) => {
-                (reason, Some(inc), Log::Read)
+                (reason, Some(*inc), Log::Read)
             }
             // What the log said decides where polling goes on and whether it pauses,
             // whatever made the cycle full.
