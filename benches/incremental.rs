@@ -13,7 +13,8 @@
 //!    changes spread over a few minutes, each timed from the change to its kafkaman write.
 //!
 //! Requests per side are counted in the simulators' request logs (what scim-sync sent)
-//! and also read from the run's summary; peak RSS is the child's own `VmHWM`, polled
+//! and also read from the run's summary; CPU is the child's own user + system time
+//! (`wait4`'s rusage, which counts the child alone); peak RSS is the child's own `VmHWM`, polled
 //! from `/proc/<pid>/status` every 2 ms until it exits. (Not `wait4`'s `ru_maxrss`: a
 //! child started with `posix_spawn` shares this process's memory until it execs, so its
 //! `ru_maxrss` is at least this process's RSS, simulators and all.)
@@ -40,6 +41,8 @@ struct Run {
     throttled: usize,
     wall: Duration,
     rss_mib: f64,
+    /// User + system CPU of the scim-sync process.
+    cpu: Duration,
     summary: Option<serde_json::Value>,
 }
 
@@ -84,7 +87,9 @@ fn watch_peak_rss(pid: u32) -> std::thread::JoinHandle<f64> {
 }
 
 /// Waits for `pid` and returns its exit code.
-fn wait_child(pid: u32) -> i32 {
+/// Waits for the child; its exit code and its own CPU time (user + system, from
+/// `wait4`'s rusage: scim-sync's alone, not the simulators').
+fn wait_child(pid: u32) -> (i32, Duration) {
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -96,11 +101,14 @@ fn wait_child(pid: u32) -> i32 {
         "wait4: {}",
         std::io::Error::last_os_error()
     );
-    if libc::WIFEXITED(status) {
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let exit = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -libc::WTERMSIG(status)
-    }
+    };
+    (exit, cpu)
 }
 
 fn last_run_summary(db: &Path) -> Option<serde_json::Value> {
@@ -153,7 +161,7 @@ fn cycle(world: &SimWorld, config: &Path, db: &Path, label: &str, full: bool) ->
         .spawn()
         .expect("scim-sync starts");
     let peak = watch_peak_rss(child.id());
-    let exit = wait_child(child.id());
+    let (exit, cpu) = wait_child(child.id());
     let rss_mib = peak.join().expect("the RSS watcher");
     let wall = started.elapsed();
     let okta = world.okta.log().since(okta_seq);
@@ -168,6 +176,7 @@ fn cycle(world: &SimWorld, config: &Path, db: &Path, label: &str, full: bool) ->
         throttled: okta.iter().chain(&km).filter(|r| r.status == 429).count(),
         wall,
         rss_mib,
+        cpu,
         summary: last_run_summary(db),
     }
 }
@@ -177,9 +186,9 @@ fn print_table(users: usize, runs: &[Run]) {
     println!("## {users} users (scim-sync as a child process; default simulator rate limits)");
     println!(
         "| cycle | kind | exit | Okta requests | kafkaman reads | kafkaman writes | 429s | \
-         summary okta/km | wall | run duration | peak RSS |"
+         summary okta/km | wall | CPU (user+sys) | run duration | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in runs {
         let s = r.summary.as_ref();
         let get = |k: &str| s.and_then(|s| s.get(k)).cloned();
@@ -187,7 +196,7 @@ fn print_table(users: usize, runs: &[Run]) {
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "?".into());
         println!(
-            "| {} | {} | {} | {}{} | {} | {} | {} | {}/{} | {:.2} s | {} ms | {:.1} MiB |",
+            "| {} | {} | {} | {}{} | {} | {} | {} | {}/{} | {:.2} s | {:.0} ms | {} ms | {:.1} MiB |",
             r.label,
             kind,
             r.exit,
@@ -203,6 +212,7 @@ fn print_table(users: usize, runs: &[Run]) {
             get("okta_requests").unwrap_or_default(),
             get("kafkaman_requests").unwrap_or_default(),
             r.wall.as_secs_f64(),
+            r.cpu.as_secs_f64() * 1000.0,
             get("duration_ms").unwrap_or_default(),
             r.rss_mib,
         );
@@ -478,17 +488,18 @@ fn daemon_lag(
     }
     // SAFETY: `pid` is our running child; SIGTERM asks the daemon to stop.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    let exit = wait_child(pid);
+    let (exit, cpu) = wait_child(pid);
     let rss = peak.join().expect("the RSS watcher");
     let mut sorted = lags.clone();
     sorted.sort_by(f64::total_cmp);
     println!(
         "daemon lag (admin change in Okta -> kafkaman write), {} samples: p50 {:.1} s, \
-         p95 {:.1} s, max {:.1} s (daemon exit {exit}, peak RSS {rss:.1} MiB, {} runs)",
+         p95 {:.1} s, max {:.1} s (daemon exit {exit}, peak RSS {rss:.1} MiB, CPU {:.2} s, {} runs)",
         sorted.len(),
         percentile(&sorted, 50.0),
         percentile(&sorted, 95.0),
         sorted.last().copied().unwrap_or(f64::NAN),
+        cpu.as_secs_f64(),
         ended_runs(db) - runs_before,
     );
     println!(
