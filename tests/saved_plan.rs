@@ -187,3 +187,38 @@ async fn an_altered_or_foreign_plan_is_refused_before_any_read() {
     assert_eq!(out.status.code(), Some(65), "{}", text(&out));
     assert_eq!(env.world.okta.requests().len(), requests, "nothing read");
 }
+
+/// A plan never writes past what the configuration allows now: a deactivation of a user
+/// protected since is refused (exit 7, nothing written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_protected_since_the_plan_refuses_it() {
+    let env = Env::start(
+        &generate::builtin(),
+        &[("safety", "max_deactivations = 50")],
+    )
+    .await;
+    let (path, doc) = plan(&env);
+    let leaver = doc["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "deactivate")
+        .expect("a deactivation")["user_name"]
+        .as_str()
+        .unwrap()
+        .to_uppercase();
+    env.set("safety", &format!("protected_users = [\"{leaver}\"]"));
+    let before = env.world.kafkaman.log().writes().len();
+    let out = scim_sync(&env.config_path, &["apply", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("protected now"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.world.kafkaman.log().writes().len(),
+        before,
+        "nothing written"
+    );
+}

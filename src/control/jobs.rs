@@ -229,6 +229,7 @@ async fn apply_plan(
             }
             r
         }
+        Err(e @ ApplyPlanError::Refused(_)) => Response::error(Exit::PlanDrifted, e),
         Err(ApplyPlanError::Sync(e)) => sync_error(&e),
     }
 }

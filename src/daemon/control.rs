@@ -21,6 +21,8 @@ use crate::store::Store;
 
 /// Connections served at once (a person's commands; each waits for its work).
 const MAX_CONNECTIONS: usize = 16;
+/// The kernel's default overflow uid and gid (`nobody` / `nogroup`).
+const OVERFLOW_ID: u32 = 65534;
 /// How long a caller has to send its request once connected.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -43,6 +45,11 @@ pub enum ControlSocketError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "daemon.control_socket: another daemon answers on {path} (each daemon needs its own \
+         socket: set daemon.control_socket per team)"
+    )]
+    InUse { path: String },
     #[error("daemon.control_group: no group {0} on this host: create it or remove the key")]
     NoSuchGroup(String),
 }
@@ -72,6 +79,12 @@ impl Allowed {
         if uid == 0 || uid == self.uid {
             return true;
         }
+        // In a user namespace (the unit's PrivateUsers=yes) every unmapped caller shows
+        // as the overflow ids: membership can't be told, and a group that is the
+        // overflow group would admit every user of the host.
+        if uid == OVERFLOW_ID || gid == OVERFLOW_ID {
+            return false;
+        }
         match &self.group {
             Some((name, group_gid)) => gid == *group_gid || is_member(name, uid),
             None => false,
@@ -85,7 +98,12 @@ impl Allowed {
 pub fn bind(path: &Path, allowed: &Allowed) -> Result<UnixListener, ControlSocketError> {
     let shown = path.display().to_string();
     match std::fs::symlink_metadata(path) {
+        // A socket some daemon still answers on (another database's, given the same
+        // path) is not taken over; one left by a daemon that stopped is replaced.
         Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(ControlSocketError::InUse { path: shown });
+            }
             let _ = std::fs::remove_file(path);
         }
         Ok(_) => return Err(ControlSocketError::NotASocket { path: shown }),

@@ -18,6 +18,8 @@ use crate::view;
 /// Why a saved plan was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyPlanError {
+    #[error("the plan is refused, nothing was written: {0}")]
+    Refused(String),
     #[error("{} of the plan's people changed since it was computed: nothing was written; compute the plan again and review it", .0.len())]
     Drifted(Vec<Drift>),
     #[error(transparent)]
@@ -40,6 +42,7 @@ pub async fn apply(
     cancel: &CancellationToken,
 ) -> Result<CycleReport, ApplyPlanError> {
     let started = Instant::now();
+    allowed_now(cfg, saved)?;
     let okta = view::okta_client(cfg)?;
     let kafkaman = view::kafkaman_client(cfg)?;
     let now = tokio::select! {
@@ -66,6 +69,8 @@ pub async fn apply(
     };
     // The database is still the one this process locked (not deleted or replaced).
     store.verify_writer().map_err(SyncError::from)?;
+    // It writes: no quiet cycle may trust the last plan's nothing afterwards.
+    store.forget_quiet().map_err(SyncError::from)?;
     let run_id = store
         .start_run(Trigger::SavedPlan, RunMode::Apply)
         .map_err(SyncError::from)?;
@@ -132,4 +137,54 @@ pub async fn apply(
         summary,
         inputs: None,
     })
+}
+
+/// What the configuration allows now, and that the plan's people are its operations'
+/// people: a plan (or an edited one: the digest can be recomputed) never writes past a
+/// switch turned off or to a protected user since, nor to anyone whose state it did not
+/// record.
+fn allowed_now(cfg: &Config, saved: &SavedPlan) -> Result<(), ApplyPlanError> {
+    let ops = saved.operations_to_apply();
+    let key = |p: &people::Person| (p.okta_id.clone(), p.scim_id.clone());
+    let mut expected: Vec<_> = people::people_of(ops.iter()).iter().map(key).collect();
+    let mut recorded: Vec<_> = saved.people.iter().map(key).collect();
+    expected.sort();
+    recorded.sort();
+    if expected != recorded {
+        return Err(ApplyPlanError::Refused(
+            "its people are not the people its operations write to (was it edited?)".into(),
+        ));
+    }
+    let protected: Vec<String> = cfg
+        .safety
+        .protected_users
+        .iter()
+        .map(|p| scim_sync_plan::email_key(p))
+        .collect();
+    for op in &ops {
+        let off = match op.kind() {
+            OpKind::Create => !cfg.sync.create_users,
+            OpKind::UpdateName => !cfg.sync.update_attributes,
+            OpKind::Deactivate => !cfg.sync.deactivate_users,
+            OpKind::Reactivate => !cfg.sync.reactivate_users,
+            OpKind::ClearInvite => !cfg.sync.clear_pending_invites,
+        };
+        if off {
+            return Err(ApplyPlanError::Refused(format!(
+                "it has a {} and the configuration now turns that off",
+                op.kind().as_str()
+            )));
+        }
+        let is_protected = protected.contains(&scim_sync_plan::email_key(op.user_name()))
+            || op
+                .okta_id()
+                .is_some_and(|id| cfg.safety.protected_users.iter().any(|p| p == id));
+        if op.kind() == OpKind::Deactivate && is_protected {
+            return Err(ApplyPlanError::Refused(format!(
+                "it deactivates {}, protected now (safety.protected_users)",
+                crate::escape::text(op.user_name())
+            )));
+        }
+    }
+    Ok(())
 }

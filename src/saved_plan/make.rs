@@ -27,7 +27,8 @@ pub async fn compute(
         ..CycleOptions::default()
     };
     let mut report = sync::run_cycle(cfg, store, &opts, cancel).await?;
-    // Can't fail: keep_inputs is set above, and a cycle that returns Ok keeps them.
+    // Can't fail: keep_inputs is set above, and a cycle that returns Ok keeps them (a
+    // dry run never takes the quiet path, the one Ok without inputs).
     let inputs = report
         .inputs
         .take()

@@ -353,16 +353,13 @@ impl SavedPlan {
     }
 
     /// Every operation to execute, in application order: the held deactivations (now
-    /// released) go with the other deactivations, first.
+    /// released) first, then the plan's own order (deactivations first, each invite
+    /// clearing right before the create it unblocks: the apply pairs them by order).
     pub fn operations_to_apply(&self) -> Vec<Operation> {
-        let mut ops: Vec<Operation> = self
-            .held
+        self.held
             .iter()
             .chain(&self.operations)
             .filter_map(|o| o.to_operation().ok())
-            .collect();
-        // A stable sort: the plan's order within a kind is kept.
-        ops.sort_by_key(|o| o.kind());
-        ops
+            .collect()
     }
 }

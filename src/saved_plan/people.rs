@@ -58,7 +58,7 @@ impl Person {
 
 /// The people of these operations, one entry each (a create and the invite clearing
 /// before it are one person), without what was seen of them yet.
-fn people_of<'a>(ops: impl Iterator<Item = &'a Operation>) -> Vec<Person> {
+pub fn people_of<'a>(ops: impl Iterator<Item = &'a Operation>) -> Vec<Person> {
     let mut people: Vec<Person> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for op in ops {
@@ -225,6 +225,9 @@ pub fn drift(planned: &[Person], now: &[Person]) -> Vec<Drift> {
                     ids(&is.invites)
                 ));
             }
+        }
+        if changes.is_empty() && was != is {
+            changes.push("changed".to_string());
         }
         if !changes.is_empty() {
             drifted.push(Drift {

@@ -101,6 +101,16 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets that the last cycle planned nothing: a real run about to write (or die
+    /// half way) must not leave it for the next cycle to trust. The run's end saves it
+    /// again when that run plans nothing.
+    pub fn forget_quiet(&self) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM sync_cursor WHERE key = 'quiet_under'", [])
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// Marks the next cycle as full (an incremental read failed), keeping the rest.
     pub fn require_full_cycle(&self) -> Result<(), StoreError> {
         self.conn()

@@ -109,10 +109,13 @@ pub async fn read(
     }
     // No event: kafkaman's changes decide whether the snapshot is needed at all.
     let mut team_read = None;
-    if log.events.is_empty()
-        && quiet_under.is_some()
-        && cursor.quiet_under.as_deref() == quiet_under
-    {
+    // `quiet_under` is stored as "<run id> <fingerprint>" (the run whose counts stand).
+    let stored_fingerprint = cursor
+        .quiet_under
+        .as_deref()
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, fingerprint)| fingerprint);
+    if log.events.is_empty() && quiet_under.is_some() && stored_fingerprint == quiet_under {
         let read = read_changed(kafkaman, cursor.team_modified.as_deref()).await?;
         if !read.whole && unchanged(store, &read.users)? {
             return Ok(Ok(Found::Quiet {

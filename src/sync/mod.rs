@@ -154,6 +154,11 @@ async fn cycle(
     // Read: full or incremental. A shutdown during the reads (429 waits can be long)
     // ends the cycle at once: nothing has been written yet.
     let cursor = store.sync_cursor()?;
+    if !opts.dry_run {
+        // This cycle decides from `cursor`; a crash from here on leaves no promise of
+        // quiet behind (the snapshot may change before the run's end is saved).
+        store.forget_quiet()?;
+    }
     let wanted_full = read::full_reason(cfg, opts, &cursor, store)?;
     let read = tokio::select! {
         read = read::read(cfg, &okta, &kafkaman, store, &cursor, wanted_full, opts) => read,
@@ -217,10 +222,16 @@ async fn cycle(
         && plan.held.is_empty()
         && plan.shared_emails.is_empty()
         && opts.release == Release::Nothing
+        // A failed lookup is retried by planning again, not kept by quiet cycles.
+        && !plan
+            .attention
+            .iter()
+            .any(|a| matches!(a.kind, scim_sync_plan::AttentionKind::LookupFailed { .. }))
     {
         // Planned nothing (and nothing to warn of every cycle): while both sides stay as
         // they are under this policy, the next cycles would too.
-        read.cursor.quiet_under = Some(plan::quiet_fingerprint(cfg, store)?);
+        let fingerprint = plan::quiet_fingerprint(cfg, store)?;
+        read.cursor.quiet_under = Some(format!("{run_id} {fingerprint}"));
     }
     let summary = record::summary(
         &read,

@@ -133,8 +133,7 @@ pub async fn read(
             incremental::read(cfg, okta, kafkaman, store, cursor, quiet_under.as_deref()).await,
             wanted_full,
         ) {
-            (Ok(Ok(incremental::Found::Quiet { mut cursor })), _) => {
-                cursor.quiet_under = quiet_under;
+            (Ok(Ok(incremental::Found::Quiet { cursor })), _) => {
                 crate::metrics::system_log_available(true);
                 return Ok(CycleRead {
                     okta: OktaView::default(),

@@ -296,10 +296,17 @@ pub fn quiet(
     kafkaman_requests: u64,
     started: Instant,
 ) -> Result<CycleReport, SyncError> {
-    let base = store
-        .last_apply_run()?
-        .and_then(|r| r.summary)
-        .unwrap_or_default();
+    // The counts of the run that planned nothing (its id leads `quiet_under`).
+    let planned_by = read
+        .cursor
+        .quiet_under
+        .as_deref()
+        .and_then(|v| v.split_once(' '))
+        .and_then(|(id, _)| id.parse::<i64>().ok());
+    let base = match planned_by {
+        Some(id) => store.run(id)?.and_then(|r| r.summary).unwrap_or_default(),
+        None => RunSummary::default(),
+    };
     let summary = RunSummary {
         assigned: base.assigned,
         members: base.members,
