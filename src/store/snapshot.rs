@@ -123,20 +123,7 @@ impl Store {
             "SELECT scim_id, user_name, given_name, family_name, external_id, active, membership, role
              FROM members ORDER BY lower(user_name)",
         ).map_err(|e| self.sql(e))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Member {
-                    scim_id: r.get(0)?,
-                    user_name: r.get(1)?,
-                    given_name: r.get(2)?,
-                    family_name: r.get(3)?,
-                    external_id: r.get(4)?,
-                    active: r.get(5)?,
-                    membership: r.get::<_, String>(6)?.into(),
-                    role: r.get(7)?,
-                })
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map([], member_row).map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
@@ -148,18 +135,7 @@ impl Store {
             "SELECT scim_id, user_name, given_name, family_name, external_id, active, membership, role
              FROM members WHERE scim_id = ?1",
             rusqlite::params![scim_id],
-            |r| {
-                Ok(Member {
-                    scim_id: r.get(0)?,
-                    user_name: r.get(1)?,
-                    given_name: r.get(2)?,
-                    family_name: r.get(3)?,
-                    external_id: r.get(4)?,
-                    active: r.get(5)?,
-                    membership: r.get::<_, String>(6)?.into(),
-                    role: r.get(7)?,
-                })
-            },
+            member_row,
         )
         .optional()
         .map_err(|e| self.sql(e))
@@ -404,6 +380,21 @@ pub(super) fn upsert_okta_user_row(
         at
     ])?;
     Ok(())
+}
+
+/// A `members` row selected as `scim_id, user_name, given_name, family_name,
+/// external_id, active, membership, role`.
+fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+    Ok(Member {
+        scim_id: r.get(0)?,
+        user_name: r.get(1)?,
+        given_name: r.get(2)?,
+        family_name: r.get(3)?,
+        external_id: r.get(4)?,
+        active: r.get(5)?,
+        membership: r.get::<_, String>(6)?.into(),
+        role: r.get(7)?,
+    })
 }
 
 #[cfg(test)]

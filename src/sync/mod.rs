@@ -230,7 +230,7 @@ async fn cycle(
     {
         // Planned nothing (and nothing to warn of every cycle): while both sides stay as
         // they are under this policy, the next cycles would too.
-        let fingerprint = plan::quiet_fingerprint(cfg, store)?;
+        let fingerprint = read::quiet_fingerprint(cfg, store)?;
         read.cursor.quiet_under = Some(format!("{run_id} {fingerprint}"));
     }
     let summary = record::summary(

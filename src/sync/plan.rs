@@ -89,17 +89,3 @@ async fn refresh_invites_for_creates(
     }
     Ok(*invites != before)
 }
-
-/// What a plan depends on besides the two sides: the policy (switches, protected users,
-/// caps), the held set and the mapping. A quiet cycle under the fingerprint of a last
-/// cycle that planned nothing would plan the same nothing (`ReadKind::Quiet`).
-pub fn quiet_fingerprint(cfg: &Config, store: &Store) -> Result<String, SyncError> {
-    let mut held: Vec<String> = store.held_scim_ids()?.into_iter().collect();
-    held.sort();
-    // No sets in it (their order would vary): released and held are empty, held is
-    // listed sorted beside it.
-    let mut policy = view::policy(cfg, HashSet::new(), HashSet::new());
-    policy.protected.sort();
-    let text = format!("{policy:?}|held={held:?}|{}", super::read::mapping(cfg));
-    Ok(crate::digest::sha256(text.as_bytes()))
-}

@@ -1,7 +1,7 @@
 //! The read stage: which kind of cycle this is, and its read. Either read is complete or
 //! an error; [`CycleRead`] carries what its kind needs, and only that.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use scim_sync_plan::{self as plan, AssignedUser, Member, OktaView, TeamView};
@@ -127,7 +127,7 @@ pub async fn read(
         // did: a real cycle, releasing nothing, not asked to be full.
         let quiet_under =
             (wanted_full.is_none() && !opts.dry_run && opts.release == super::Release::Nothing)
-                .then(|| super::plan::quiet_fingerprint(cfg, store))
+                .then(|| quiet_fingerprint(cfg, store))
                 .transpose()?;
         match (
             incremental::read(cfg, okta, kafkaman, store, cursor, quiet_under.as_deref()).await,
@@ -313,7 +313,7 @@ async fn full_read(
 }
 
 /// What Okta's rows are converted with, as stored with the cursor.
-pub(super) fn mapping(cfg: &Config) -> String {
+fn mapping(cfg: &Config) -> String {
     let s = &cfg.sync;
     format!(
         "user_name_source={} user_name_attribute={} given_name_attribute={} family_name_attribute={}",
@@ -385,4 +385,18 @@ fn differing<K: Eq + std::hash::Hash, V: PartialEq>(a: &HashMap<K, V>, b: &HashM
     let changed_or_gone = a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).count();
     let new = b.keys().filter(|k| !a.contains_key(*k)).count();
     changed_or_gone + new
+}
+
+/// What a plan depends on besides the two sides: the policy (switches, protected users,
+/// caps), the held set and the mapping. A quiet cycle under the fingerprint of a last
+/// cycle that planned nothing would plan the same nothing (`ReadKind::Quiet`).
+pub fn quiet_fingerprint(cfg: &Config, store: &Store) -> Result<String, SyncError> {
+    let mut held: Vec<String> = store.held_scim_ids()?.into_iter().collect();
+    held.sort();
+    // No sets in it (their order would vary): released and held are empty, held is
+    // listed sorted beside it.
+    let mut policy = view::policy(cfg, HashSet::new(), HashSet::new());
+    policy.protected.sort();
+    let text = format!("{policy:?}|held={held:?}|{}", mapping(cfg));
+    Ok(crate::digest::sha256(text.as_bytes()))
 }
