@@ -5,12 +5,14 @@
 //! already in sync ([`generate::in_sync`]), then, each cycle a run of the release binary
 //! (`target/release/scim-sync --config … [--full]`; `cargo build --release` first):
 //!
-//! 1. a full cycle (`--full`, the first run on a fresh state database): no writes;
+//! 1. a full cycle (`--full`, the first run on a fresh state database): no writes, then
+//!    a second one (`--full`, on the snapshot the first one saved: the daily one);
 //! 2. an incremental cycle with nothing changed;
 //! 3. incremental cycles after 1, 10 and 100 user-level changes made in Okta through the
 //!    simulator's admin API (one in ten a suspension, the others a new firstName);
-//! 4. the daemon (`incremental_interval_secs = 60`, the full schedule a year away): ~20
-//!    changes spread over a few minutes, each timed from the change to its kafkaman write.
+//! 4. the daemon, once per interval in `BENCH_LAG_INTERVALS` (default `default,60`:
+//!    the product's default, then 60 s; the full schedule a year away): ~20 changes
+//!    spread over a few minutes, each timed from the change to its kafkaman write.
 //!
 //! Requests per side are counted in the simulators' request logs (what scim-sync sent)
 //! and also read from the run's summary; CPU is the child's own user + system time
@@ -21,7 +23,7 @@
 //!
 //! Run: `cargo build --release && cargo bench --bench incremental`
 //! (`BENCH_USERS=100000`; `BENCH_SAME_MODIFIED=1` to leave every member with one lastModified; `BENCH_BIN=path` for another scim-sync binary; `BENCH_UNLIMITED=1` lifts the rate limits, for memory profiling only; `BENCH_PARTS=full,quiet,changes,lag` to run only some parts;
-//! `BENCH_LAG_SAMPLES=20`, `BENCH_LAG_SPREAD_SECS=240` for the daemon lag).
+//! `BENCH_LAG_SAMPLES=20`, `BENCH_LAG_SPREAD_SECS=240`, `BENCH_LAG_INTERVALS=default,60` for the daemon lag).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -346,6 +348,16 @@ fn main() {
             runs[0].wall.as_secs_f64()
         );
     }
+    if part("full") {
+        // The daily full cycle: on an existing snapshot, after incremental cycles.
+        runs.push(cycle(
+            &world,
+            &config,
+            &db,
+            "full again (--full, on the snapshot)",
+            true,
+        ));
+    }
     if part("quiet") {
         for label in ["no change (1st incremental)", "no change (2nd incremental)"] {
             runs.push(cycle(&world, &config, &db, label, false));
@@ -374,19 +386,33 @@ fn main() {
     print_table(users, &runs);
 
     if part("lag") {
-        daemon_lag(
-            &world,
-            &config,
-            &db,
-            &pool[next..],
-            changes_made,
-            lag_samples,
-            lag_spread,
-        );
+        // Each interval's daemon gets changes of its own (fresh people from the pool).
+        let intervals =
+            std::env::var("BENCH_LAG_INTERVALS").unwrap_or_else(|_| "default,60".into());
+        for interval in intervals.split(',').map(str::trim) {
+            let interval = (interval != "default").then(|| {
+                interval
+                    .parse::<u64>()
+                    .expect("BENCH_LAG_INTERVALS: seconds or \"default\"")
+            });
+            daemon_lag(
+                &world,
+                &config,
+                &db,
+                &pool[next..next + lag_samples],
+                changes_made,
+                lag_samples,
+                lag_spread,
+                interval,
+            );
+            next += lag_samples;
+            changes_made += lag_samples;
+        }
     }
     world.shutdown();
 }
 
+#[allow(clippy::too_many_arguments)]
 fn daemon_lag(
     world: &SimWorld,
     config: &Path,
@@ -395,12 +421,15 @@ fn daemon_lag(
     first_change: usize,
     samples: usize,
     spread_secs: u64,
+    interval_secs: Option<u64>,
 ) {
     let mut text = std::fs::read_to_string(config).expect("config");
-    text.push_str(
-        "\n[daemon]\nincremental_interval_secs = 60\nschedule = \"0 0 1 1 *\"\n\
-         run_at_start = true\nallow_root = true\n",
-    );
+    text.push_str("\n[daemon]\nschedule = \"0 0 1 1 *\"\nrun_at_start = true\nallow_root = true\n");
+    // None: the product's default interval.
+    if let Some(secs) = interval_secs {
+        text.push_str(&format!("incremental_interval_secs = {secs}\n"));
+    }
+    let interval = interval_secs.map_or("default".to_string(), |s| format!("{s} s"));
     let daemon_config = config.with_file_name("daemon.toml");
     std::fs::write(&daemon_config, text).expect("daemon config");
     let log = std::fs::File::create(config.with_file_name("daemon.log")).expect("log");
@@ -426,7 +455,7 @@ fn daemon_lag(
         std::thread::sleep(Duration::from_millis(200));
     }
     println!(
-        "\ndaemon: first cycle ended after {:.1} s; {samples} changes, one every {:.1} s",
+        "\ndaemon (incremental interval: {interval}): first cycle ended after {:.1} s; {samples} changes, one every {:.1} s",
         started.elapsed().as_secs_f64(),
         spread_secs as f64 / samples as f64
     );
@@ -493,7 +522,7 @@ fn daemon_lag(
     let mut sorted = lags.clone();
     sorted.sort_by(f64::total_cmp);
     println!(
-        "daemon lag (admin change in Okta -> kafkaman write), {} samples: p50 {:.1} s, \
+        "daemon lag (interval {interval}; admin change in Okta -> kafkaman write), {} samples: p50 {:.1} s, \
          p95 {:.1} s, max {:.1} s (daemon exit {exit}, peak RSS {rss:.1} MiB, CPU {:.2} s, {} runs)",
         sorted.len(),
         percentile(&sorted, 50.0),

@@ -73,6 +73,45 @@ async fn a_quiet_incremental_cycle_makes_one_request_to_each_side() {
 }
 
 #[tokio::test]
+async fn a_full_cycle_counts_what_the_incremental_view_missed() {
+    let env = synced_builtin().await;
+    // A kafkaman edit the incremental baseline sees (its change clock names it), and an
+    // Okta suspension whose event has not reached the System Log yet: the full listing
+    // shows one Okta user the incremental view doesn't.
+    env.world.okta.set_log_delay(Duration::from_secs(3600));
+    env.world.okta.suspend_user(b::ADA).unwrap();
+    env.world
+        .kafkaman
+        .update_member(
+            b::GRACE_EMAIL,
+            scim_sync_sim::kafkaman::MemberUpdate {
+                given_name: Some("Amazing Grace".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let full = env
+        .cycle_with(CycleOptions {
+            dry_run: true,
+            full: true,
+            ..Default::default()
+        })
+        .await
+        .expect("full dry run");
+    assert_eq!(full.summary.missed_drift, Some(1), "{:?}", full.summary);
+    assert_eq!(
+        full.plan
+            .operations
+            .iter()
+            .filter(|o| o.kind() == OpKind::Deactivate)
+            .count(),
+        1,
+        "{:#?}",
+        full.plan.operations
+    );
+}
+
+#[tokio::test]
 async fn okta_changes_reach_kafkaman_in_the_next_incremental_cycle() {
     let env = synced_builtin().await;
     env.world.okta.suspend_user(b::ADA).unwrap();

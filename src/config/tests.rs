@@ -88,7 +88,7 @@ fn minimal_config_gets_all_defaults() {
 
     let daemon = &config.daemon;
     assert_eq!(daemon.schedule, "0 3 * * *");
-    assert_eq!(daemon.incremental_interval_secs, 60);
+    assert_eq!(daemon.incremental_interval_secs, 10);
     assert_eq!(daemon.time_zone, None);
     assert_eq!(daemon.random_delay_secs, 0);
     assert!(daemon.run_at_start);

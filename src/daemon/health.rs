@@ -56,6 +56,13 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Twice a run's duration (zero when unknown).
+fn twice(run: Option<&RunInfo>) -> chrono::Duration {
+    run.and_then(|r| r.duration_ms)
+        .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
+        .unwrap_or_default()
+}
+
 /// The daemon's view of its runs, shared with the HTTP server.
 #[derive(Debug, Clone)]
 pub struct Status {
@@ -67,6 +74,9 @@ pub struct Status {
     pub started_at: DateTime<Utc>,
     pub last_run: Option<RunInfo>,
     pub last_success: Option<RunInfo>,
+    /// The last finished full cycle: how long the next one may take, when one comes due
+    /// between incremental cycles seconds apart.
+    pub last_full: Option<RunInfo>,
     pub next_run: Option<DateTime<Utc>>,
     /// When the cycle now running started.
     pub running_since: Option<DateTime<Utc>>,
@@ -115,6 +125,17 @@ impl Status {
             None => store.last_success()?,
         };
         self.last_success = success.as_ref().and_then(RunInfo::from_record);
+        self.last_full = match recent
+            .iter()
+            .filter(finished_apply)
+            .find(|r| r.summary.as_ref().is_some_and(|s| s.full_reason.is_some()))
+        {
+            Some(r) => RunInfo::from_record(r),
+            None => store
+                .last_full_apply_run()?
+                .as_ref()
+                .and_then(RunInfo::from_record),
+        };
         self.held = HeldInfo::from_store(store)?;
         Ok(())
     }
@@ -122,7 +143,9 @@ impl Status {
     /// When the daemon turns unhealthy without a new success: `healthy_within_intervals`
     /// incremental intervals or scheduled runs (whichever comes first) after the last success (or after start, when there was none), plus
     /// the random delay and time for that run to finish: twice the last run's duration,
-    /// at least a minute, at most one interval.
+    /// at least a minute, at most one interval. Counted in incremental intervals, the
+    /// time to finish is also twice the last full cycle's: a daily full cycle of minutes
+    /// between incremental cycles seconds apart is the sync working, not stopped.
     pub fn deadline(&self) -> Option<DateTime<Utc>> {
         let since = self
             .last_success
@@ -136,6 +159,7 @@ impl Status {
             let interval = chrono::Duration::from_std(interval).unwrap_or_default();
             let grace = self
                 .twice_last_duration()
+                .max(twice(self.last_full.as_ref()))
                 .max(chrono::Duration::seconds(60));
             since + interval * n as i32 + grace
         });
@@ -159,11 +183,7 @@ impl Status {
     }
 
     fn twice_last_duration(&self) -> chrono::Duration {
-        self.last_run
-            .as_ref()
-            .and_then(|r| r.duration_ms)
-            .map(|ms| chrono::Duration::milliseconds(ms.saturating_mul(2) as i64))
-            .unwrap_or_default()
+        twice(self.last_run.as_ref())
     }
 
     /// The verdict at `now`.
@@ -334,6 +354,7 @@ mod tests {
             started_at: at("2026-01-01T10:00:00Z"),
             last_run: None,
             last_success: None,
+            last_full: None,
             next_run: None,
             running_since: None,
             skipped_ticks: 0,
@@ -387,6 +408,16 @@ mod tests {
         // Three one-minute intervals plus a minute, not three days of the full schedule.
         assert_eq!(s.deadline(), Some(at("2026-01-01T10:04:00Z")));
         assert!(!s.health(at("2026-01-01T10:04:01Z")).healthy);
+        // A daily full cycle of 5 minutes, between incremental cycles 10 s apart: the
+        // next one has twice that to finish before the daemon is called stopped.
+        s.incremental_interval = Some(Duration::from_secs(10));
+        let mut full = run("success", "2026-01-01T03:00:00Z");
+        full.duration_ms = Some(5 * 60 * 1000);
+        s.last_full = Some(full);
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:10:30Z")));
+        assert!(s.health(at("2026-01-01T10:10:00Z")).healthy);
+        s.incremental_interval = Some(Duration::from_secs(60));
+        s.last_full = None;
         // A schedule more frequent than the interval still counts.
         s.schedule = Schedule::parse("* * * * * *", Zone::Named(chrono_tz::UTC)).unwrap();
         assert!(s.deadline() < Some(at("2026-01-01T10:04:00Z")));

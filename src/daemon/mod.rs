@@ -177,6 +177,7 @@ pub async fn run(config_path: PathBuf, cfg: Config) -> Result<(), DaemonError> {
         started_at: Utc::now(),
         last_run: None,
         last_success: None,
+        last_full: None,
         next_run: None,
         running_since: None,
         skipped_ticks: 0,

@@ -429,6 +429,19 @@ impl Store {
             .next())
     }
 
+    /// The last finished full cycle that applied changes (any result).
+    pub fn last_full_apply_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .query_runs(
+                "WHERE mode = ?1 AND ended_at IS NOT NULL \
+                 AND json_extract(summary, '$.full_reason') IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+                params![RunMode::Apply.as_str()],
+            )?
+            .into_iter()
+            .next())
+    }
+
     fn query_runs(
         &self,
         clause: &str,

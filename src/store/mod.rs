@@ -10,6 +10,7 @@
 mod cursor;
 pub mod files;
 mod held;
+mod indexed;
 mod journal;
 mod lock;
 mod migrations;

@@ -168,19 +168,7 @@ impl Store {
              FROM okta_users ORDER BY okta_id",
             )
             .map_err(|e| self.sql(e))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(AssignedUser {
-                    okta_id: r.get(0)?,
-                    okta_status: r.get::<_, String>(1)?.into(),
-                    app_status: r.get::<_, String>(2)?.into(),
-                    scope: r.get::<_, String>(3)?.into(),
-                    user_name: r.get(4)?,
-                    given_name: r.get(5)?,
-                    family_name: r.get(6)?,
-                })
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map([], okta_user_row).map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
@@ -384,7 +372,27 @@ pub(super) fn upsert_okta_user_row(
 
 /// A `members` row selected as `scim_id, user_name, given_name, family_name,
 /// external_id, active, membership, role`.
-fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+/// The columns of `okta_users` read, in this order.
+pub(super) const OKTA_USER_COLUMNS: &str =
+    "okta_id, okta_status, app_status, scope, user_name, given_name, family_name";
+
+pub(super) fn okta_user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssignedUser> {
+    Ok(AssignedUser {
+        okta_id: r.get(0)?,
+        okta_status: r.get::<_, String>(1)?.into(),
+        app_status: r.get::<_, String>(2)?.into(),
+        scope: r.get::<_, String>(3)?.into(),
+        user_name: r.get(4)?,
+        given_name: r.get(5)?,
+        family_name: r.get(6)?,
+    })
+}
+
+/// The columns of `members` read, in this order.
+pub(super) const MEMBER_COLUMNS: &str =
+    "scim_id, user_name, given_name, family_name, external_id, active, membership, role";
+
+pub(super) fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
     Ok(Member {
         scim_id: r.get(0)?,
         user_name: r.get(1)?,

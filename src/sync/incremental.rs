@@ -10,13 +10,12 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::Duration as ChronoDuration;
-use scim_sync_plan::Member;
 
 use super::SyncError;
 use crate::config::Config;
 use crate::kafkaman::{KafkamanClient, ScimUser};
 use crate::okta::{LogEvent, LogStart, OktaClient, OktaError};
-use crate::store::{FullReason, SnapshotChanges, Store, SyncCursor};
+use crate::store::{FullReason, SnapshotChanges, Store, StoreError, SyncCursor};
 use crate::view::{Snapshot, ViewError, clock, convert};
 
 /// Most System Log pages one incremental read follows (1,000 events each); more means
@@ -26,17 +25,41 @@ pub const MAX_LOG_PAGES: usize = 20;
 /// the newest one we saw (another server's clock, the same millisecond) isn't missed.
 pub const TEAM_OVERLAP_SECS: i64 = 30;
 
-/// What an incremental read found.
+/// What an incremental read found: what changed, not the snapshot it changes (a full
+/// cycle's baseline compares it with the stored rows as they stream).
 pub struct IncrementalRead {
-    /// The snapshot with the re-read Okta users and the changed members in place.
-    pub snapshot: Snapshot,
+    /// The re-read Okta users (assigned or not) and the changed members. Saved with the
+    /// run's end (Okta rows) and before the apply (team rows).
+    pub changes: SnapshotChanges,
+    /// kafkaman's whole team was read: its members replace the snapshot's.
+    pub whole_team: bool,
     /// Okta ids the log named and that were re-read (their lookups are redone).
     pub reread: HashSet<String>,
-    /// Saved with the run's end (Okta rows) and before the apply (team rows).
-    pub changes: SnapshotChanges,
     /// Where the next cycle resumes.
     pub cursor: SyncCursor,
     pub events: usize,
+}
+
+impl IncrementalRead {
+    /// The snapshot with the re-read Okta users and the changed members in place.
+    pub fn snapshot(&self, store: &Store) -> Result<Snapshot, StoreError> {
+        let mut snapshot = Snapshot::load(store)?;
+        for u in &self.changes.okta_upserts {
+            snapshot.put_okta_user(&u.okta_id, Some(u.clone()));
+        }
+        for id in &self.changes.okta_removals {
+            snapshot.put_okta_user(id, None);
+        }
+        if self.whole_team {
+            snapshot.team.members.clear();
+        }
+        snapshot.put_members(&self.changes.members);
+        snapshot
+            .team
+            .members
+            .sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
+        Ok(snapshot)
+    }
 }
 
 /// A full read is needed now instead of an incremental one.
@@ -131,11 +154,15 @@ pub async fn read(
         }
         team_read = Some(read);
     }
-    let mut snapshot = Snapshot::load(store)?;
-    let named = users_named(cfg, &log.events, &snapshot);
+    let named = users_named(cfg, &log.events);
+    // A lifecycle or profile event matters only for someone the snapshot knows: a user
+    // not assigned (nor linked, nor a member's externalId) who becomes assigned gets an
+    // assignment or group event of their own.
+    let known = store.known_okta_ids(named.if_known.iter().map(String::as_str))?;
 
     // Groups whose app assignment changed: every member is re-read.
     let mut users: BTreeSet<String> = named.users;
+    users.extend(known);
     for group in &named.groups {
         let ids = okta
             .list_group_member_ids(group)
@@ -148,7 +175,7 @@ pub async fn read(
     // same time, against kafkaman's own limit). At least 50: a few pages are not worth
     // a full cycle's kafkaman read.
     let page = (cfg.okta.page_size as usize).max(1);
-    let okta_listing = snapshot.assigned.len().div_ceil(page) + 1;
+    let okta_listing = store.okta_user_count()?.div_ceil(page) + 1;
     if users.len() > okta_listing.max(50) {
         // Every event this poll read happened before the listing that follows begins:
         // polling resumes past them, and the burst is paid for once.
@@ -163,12 +190,10 @@ pub async fn read(
             .get_app_user(&cfg.okta.app_id, id)
             .await
             .map_err(ViewError::from)?;
-        let now = app_user.map(|au| convert::assigned_user(cfg, &au));
-        if let Some(u) = &now {
-            changes.okta_upserts.push(u.clone());
-        }
-        if snapshot.put_okta_user(id, now) {
-            changes.okta_removals.push(id.clone());
+        match app_user {
+            Some(au) => changes.okta_upserts.push(convert::assigned_user(cfg, &au)),
+            None if store.has_okta_user(id)? => changes.okta_removals.push(id.clone()),
+            None => {}
         }
     }
 
@@ -177,11 +202,14 @@ pub async fn read(
         None => read_changed(kafkaman, cursor.team_modified.as_deref()).await?,
     };
     let team_modified = team_read.clock.clone();
-    put_changed(&mut snapshot, team_read, &mut changes);
+    let whole_team = team_read.whole;
+    changes
+        .members
+        .extend(team_read.users.iter().map(convert::member));
     Ok(Ok(Found::Changes(Box::new(IncrementalRead {
-        snapshot,
-        reread: users.into_iter().collect(),
         changes,
+        whole_team,
+        reread: users.into_iter().collect(),
         cursor: SyncCursor {
             okta_log_next: Some(log.next),
             okta_log_since: None,
@@ -211,29 +239,16 @@ fn unchanged(store: &Store, users: &[ScimUser]) -> Result<bool, SyncError> {
 struct Named {
     users: BTreeSet<String>,
     groups: BTreeSet<String>,
+    /// Named by lifecycle or profile events: re-read when the snapshot knows them.
+    if_known: BTreeSet<String>,
 }
 
-fn users_named(cfg: &Config, events: &[LogEvent], snapshot: &Snapshot) -> Named {
-    // A lifecycle or profile event matters only for someone we already know: a user not
-    // assigned (nor linked, nor a member's externalId) who becomes assigned gets an
-    // assignment or group event of their own.
-    let mut known: HashSet<&str> = snapshot
-        .assigned
-        .iter()
-        .map(|u| u.okta_id.as_str())
-        .collect();
-    known.extend(snapshot.team.links.keys().map(String::as_str));
-    known.extend(
-        snapshot
-            .team
-            .members
-            .iter()
-            .filter_map(|m| m.external_id.as_deref()),
-    );
+fn users_named(cfg: &Config, events: &[LogEvent]) -> Named {
     let mut seen = HashSet::new();
     let mut named = Named {
         users: BTreeSet::new(),
         groups: BTreeSet::new(),
+        if_known: BTreeSet::new(),
     };
     for e in events {
         if !seen.insert(e.uuid.as_str()) {
@@ -265,11 +280,7 @@ fn users_named(cfg: &Config, events: &[LogEvent], snapshot: &Snapshot) -> Named 
         } else if t.starts_with("group.user_membership.") {
             named.users.extend(users.map(|x| x.id.clone()));
         } else {
-            named.users.extend(
-                users
-                    .filter(|x| known.contains(x.id.as_str()))
-                    .map(|x| x.id.clone()),
-            );
+            named.if_known.extend(users.map(|x| x.id.clone()));
         }
     }
     named
@@ -345,18 +356,4 @@ async fn read_changed(
         whole,
         clock,
     })
-}
-
-/// Puts kafkaman's changed members in the snapshot (the whole team replaces it).
-fn put_changed(snapshot: &mut Snapshot, read: TeamChanges, changes: &mut SnapshotChanges) {
-    let changed: Vec<Member> = read.users.iter().map(convert::member).collect();
-    if read.whole {
-        snapshot.team.members.clear();
-    }
-    snapshot.put_members(&changed);
-    changes.members.extend(changed);
-    snapshot
-        .team
-        .members
-        .sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
 }

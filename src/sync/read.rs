@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use scim_sync_plan::{self as plan, AssignedUser, Member, OktaView, TeamView};
 
-use super::{CycleOptions, SyncError, incremental};
+use super::incremental::{self, IncrementalRead};
+use super::{CycleOptions, SyncError};
 use crate::config::Config;
 use crate::kafkaman::KafkamanClient;
 use crate::okta::OktaClient;
@@ -199,8 +200,9 @@ async fn incremental_read(
     store: &Store,
     inc: incremental::IncrementalRead,
 ) -> Result<CycleRead, SyncError> {
+    let snapshot = inc.snapshot(store)?;
     let stored = store.okta_lookups()?;
-    let ids = plan::ids_to_look_up(&inc.snapshot.assigned, &inc.snapshot.team);
+    let ids = plan::ids_to_look_up(&snapshot.assigned, &snapshot.team);
     let (fresh, known): (Vec<String>, Vec<String>) = ids
         .into_iter()
         .partition(|id| inc.reread.contains(id) || !stored.contains_key(id));
@@ -210,7 +212,7 @@ async fn incremental_read(
             lookups.insert(id, l.clone());
         }
     }
-    let (okta_view, team) = inc.snapshot.into_views(lookups);
+    let (okta_view, team) = snapshot.into_views(lookups);
     crate::metrics::system_log_available(true);
     Ok(CycleRead {
         okta: okta_view,
@@ -253,7 +255,8 @@ async fn full_read(
     .await?;
     let missed_drift = baseline
         .as_ref()
-        .map(|b| drift(&b.snapshot.assigned, &b.snapshot.team.members, &full));
+        .map(|b| drift(store, b, &full))
+        .transpose()?;
     // Where the System Log resumes: the baseline's `next`; without a baseline because
     // its read failed (or the log is refused), the stored `next`, which Okta still
     // accepts and which loses nothing (events are re-read at worst). A first run has none,
@@ -337,54 +340,96 @@ fn log_pause_running(cursor: &SyncCursor) -> bool {
         .is_some_and(|until| chrono::Utc::now() < until)
 }
 
-/// Okta users and members on which a full read and the incremental view differ.
-fn drift(assigned: &[AssignedUser], members: &[Member], full: &FullRead) -> usize {
-    let okta_key = |u: &AssignedUser| {
-        (
-            u.okta_status.as_str().to_string(),
-            u.app_status.as_str().to_string(),
-            u.user_name.clone(),
-            u.given_name.clone(),
-            u.family_name.clone(),
-        )
-    };
-    let before: HashMap<&str, _> = assigned
-        .iter()
-        .map(|u| (u.okta_id.as_str(), okta_key(u)))
-        .collect();
-    let after: HashMap<&str, _> = full
+/// Okta users and members on which a full read and the incremental view (the stored
+/// rows with `baseline`'s changes in place) differ. The stored rows stream past the
+/// listing, indexed by id: the snapshot is not held beside it.
+fn drift(store: &Store, baseline: &IncrementalRead, full: &FullRead) -> Result<usize, SyncError> {
+    let changes = &baseline.changes;
+    let listed: HashMap<&str, &AssignedUser> = full
         .okta
         .assigned
         .iter()
-        .map(|u| (u.okta_id.as_str(), okta_key(u)))
+        .map(|u| (u.okta_id.as_str(), u))
         .collect();
-    let member_key = |m: &Member| {
-        (
-            m.user_name.clone(),
-            m.given_name.clone(),
-            m.family_name.clone(),
-            m.external_id.clone(),
-            m.active,
-            m.membership.as_str().to_string(),
-        )
-    };
-    let team_before: HashMap<&str, _> = members
+    let mut okta = Drift::default();
+    let reread: HashSet<&str> = changes
+        .okta_upserts
         .iter()
-        .map(|m| (m.scim_id.as_str(), member_key(m)))
+        .map(|u| u.okta_id.as_str())
+        .chain(changes.okta_removals.iter().map(String::as_str))
         .collect();
-    let team_after: HashMap<&str, _> = full
+    store.for_each_okta_user(|u| {
+        if !reread.contains(u.okta_id.as_str()) {
+            okta.compare(listed.get(u.okta_id.as_str()).copied(), &u, same_okta_user);
+        }
+    })?;
+    for u in &changes.okta_upserts {
+        okta.compare(listed.get(u.okta_id.as_str()).copied(), u, same_okta_user);
+    }
+
+    let read: HashMap<&str, &Member> = full
         .team
         .members
         .iter()
-        .map(|m| (m.scim_id.as_str(), member_key(m)))
+        .map(|m| (m.scim_id.as_str(), m))
         .collect();
-    differing(&before, &after) + differing(&team_before, &team_after)
+    let mut team = Drift::default();
+    let changed: HashSet<&str> = changes.members.iter().map(|m| m.scim_id.as_str()).collect();
+    if !baseline.whole_team {
+        store.for_each_member(|m| {
+            if !changed.contains(m.scim_id.as_str()) {
+                team.compare(read.get(m.scim_id.as_str()).copied(), &m, same_member);
+            }
+        })?;
+    }
+    for m in &changes.members {
+        team.compare(read.get(m.scim_id.as_str()).copied(), m, same_member);
+    }
+    Ok(okta.count(listed.len()) + team.count(read.len()))
 }
 
-fn differing<K: Eq + std::hash::Hash, V: PartialEq>(a: &HashMap<K, V>, b: &HashMap<K, V>) -> usize {
-    let changed_or_gone = a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).count();
-    let new = b.keys().filter(|k| !a.contains_key(*k)).count();
-    changed_or_gone + new
+/// Counts rows of a "before" side against an "after" side indexed by id.
+#[derive(Default)]
+struct Drift {
+    /// Rows before that are gone or different after.
+    changed_or_gone: usize,
+    /// Rows before that are there after (the rest of the after side is new).
+    still_there: usize,
+}
+
+impl Drift {
+    fn compare<T>(&mut self, after: Option<&T>, before: &T, same: fn(&T, &T) -> bool) {
+        match after {
+            Some(a) => {
+                self.still_there += 1;
+                if !same(a, before) {
+                    self.changed_or_gone += 1;
+                }
+            }
+            None => self.changed_or_gone += 1,
+        }
+    }
+
+    fn count(&self, after_len: usize) -> usize {
+        self.changed_or_gone + after_len.saturating_sub(self.still_there)
+    }
+}
+
+fn same_okta_user(a: &AssignedUser, b: &AssignedUser) -> bool {
+    a.okta_status == b.okta_status
+        && a.app_status == b.app_status
+        && a.user_name == b.user_name
+        && a.given_name == b.given_name
+        && a.family_name == b.family_name
+}
+
+fn same_member(a: &Member, b: &Member) -> bool {
+    a.user_name == b.user_name
+        && a.given_name == b.given_name
+        && a.family_name == b.family_name
+        && a.external_id == b.external_id
+        && a.active == b.active
+        && a.membership == b.membership
 }
 
 /// What a plan depends on besides the two sides: the policy (switches, protected users,

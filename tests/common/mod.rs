@@ -58,6 +58,14 @@ impl Env {
         for (table, line) in settings {
             env.set(table, line);
         }
+        // Daemon tests count cycles over a few seconds: incremental ones come every 60 s
+        // (the product's default is 10) unless a test asks for its own interval.
+        if !settings
+            .iter()
+            .any(|(_, line)| line.starts_with("incremental_interval_secs"))
+        {
+            env.set("daemon", "incremental_interval_secs = 60");
+        }
         env
     }
 
