@@ -23,7 +23,7 @@
 //!
 //! Run: `cargo build --release && cargo bench --bench incremental`
 //! (`BENCH_USERS=100000`; `BENCH_SAME_MODIFIED=1` to leave every member with one lastModified; `BENCH_BIN=path` for another scim-sync binary; `BENCH_UNLIMITED=1` lifts the rate limits, for memory profiling only; `BENCH_PARTS=full,quiet,changes,lag` to run only some parts;
-//! `BENCH_LAG_SAMPLES=20`, `BENCH_LAG_SPREAD_SECS=240`, `BENCH_LAG_INTERVALS=default,60` for the daemon lag).
+//! `BENCH_LAG_SAMPLES=20`, `BENCH_LAG_SPREAD_SECS=240`, `BENCH_LAG_INTERVALS=default,60`, `BENCH_LOG_DELAY_MS=3000` (the System Log's delay) for the daemon lag).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -185,7 +185,12 @@ fn cycle(world: &SimWorld, config: &Path, db: &Path, label: &str, full: bool) ->
 
 fn print_table(users: usize, runs: &[Run]) {
     println!();
-    println!("## {users} users (scim-sync as a child process; default simulator rate limits)");
+    let limits = if std::env::var("BENCH_UNLIMITED").is_ok() {
+        "rate limits lifted (BENCH_UNLIMITED)"
+    } else {
+        "default simulator rate limits"
+    };
+    println!("## {users} users (scim-sync as a child process; {limits})");
     println!(
         "| cycle | kind | exit | Okta requests | kafkaman reads | kafkaman writes | 429s | \
          summary okta/km | wall | CPU (user+sys) | run duration | peak RSS |"
@@ -386,6 +391,16 @@ fn main() {
     print_table(users, &runs);
 
     if part("lag") {
+        // Okta's System Log is eventually consistent: events of a change are served a
+        // few seconds after it (the simulator's default is none).
+        let log_delay_ms: u64 = std::env::var("BENCH_LOG_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000);
+        world
+            .okta
+            .set_log_delay(Duration::from_millis(log_delay_ms));
+        println!("\nSystem Log delay for the lag: {log_delay_ms} ms");
         // Each interval's daemon gets changes of its own (fresh people from the pool).
         let intervals =
             std::env::var("BENCH_LAG_INTERVALS").unwrap_or_else(|_| "default,60".into());

@@ -56,6 +56,11 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Time for a full cycle to finish when none has yet (a first sync, or a database that
+/// lost its history): README "Scale" puts one at about 2 minutes per 100,000 users at
+/// Okta's default rate limits.
+const FIRST_FULL_GRACE: chrono::Duration = chrono::Duration::minutes(15);
+
 /// Twice a run's duration (zero when unknown).
 fn twice(run: Option<&RunInfo>) -> chrono::Duration {
     run.and_then(|r| r.duration_ms)
@@ -141,11 +146,13 @@ impl Status {
     }
 
     /// When the daemon turns unhealthy without a new success: `healthy_within_intervals`
-    /// incremental intervals or scheduled runs (whichever comes first) after the last success (or after start, when there was none), plus
-    /// the random delay and time for that run to finish: twice the last run's duration,
-    /// at least a minute, at most one interval. Counted in incremental intervals, the
-    /// time to finish is also twice the last full cycle's: a daily full cycle of minutes
-    /// between incremental cycles seconds apart is the sync working, not stopped.
+    /// incremental intervals or scheduled runs (whichever comes first) after the last
+    /// success (or after start, when there was none), plus time for a run to finish.
+    /// Counted in scheduled runs: the random delay and twice the last run's duration, at
+    /// least a minute, at most one interval. Counted in incremental intervals: at least a
+    /// minute, twice the last run's and twice the last full cycle's duration (before any
+    /// full cycle ended, [`FIRST_FULL_GRACE`]): a full cycle of minutes between
+    /// incremental cycles seconds apart is the sync working, not stopped.
     pub fn deadline(&self) -> Option<DateTime<Utc>> {
         let since = self
             .last_success
@@ -157,9 +164,13 @@ impl Status {
         // runs when they come more often.
         let incremental = self.incremental_interval.map(|interval| {
             let interval = chrono::Duration::from_std(interval).unwrap_or_default();
+            let full = match &self.last_full {
+                Some(run) => twice(Some(run)),
+                None => FIRST_FULL_GRACE,
+            };
             let grace = self
                 .twice_last_duration()
-                .max(twice(self.last_full.as_ref()))
+                .max(full)
                 .max(chrono::Duration::seconds(60));
             since + interval * n as i32 + grace
         });
@@ -182,6 +193,28 @@ impl Status {
         Some(due + grace + delay)
     }
 
+    /// What the deadline counts in, as `/healthz` says it.
+    fn counted_in(&self) -> &'static str {
+        let since = self
+            .last_success
+            .as_ref()
+            .map(|r| r.started_at)
+            .unwrap_or(self.started_at);
+        let n = self.healthy_within_intervals.max(1);
+        match (self.incremental_interval, self.scheduled_deadline(since, n)) {
+            (Some(interval), Some(scheduled)) => {
+                let interval = chrono::Duration::from_std(interval).unwrap_or_default();
+                if since + interval * n as i32 <= scheduled {
+                    "incremental intervals"
+                } else {
+                    "scheduled runs"
+                }
+            }
+            (Some(_), None) => "incremental intervals",
+            _ => "scheduled runs",
+        }
+    }
+
     fn twice_last_duration(&self) -> chrono::Duration {
         twice(self.last_run.as_ref())
     }
@@ -200,9 +233,10 @@ impl Status {
                 false,
                 "unhealthy",
                 format!(
-                    "no successful sync since {} ({} scheduled runs allowed)",
+                    "no successful sync since {} ({} {} allowed)",
                     s.started_at.to_rfc3339(),
-                    self.healthy_within_intervals
+                    self.healthy_within_intervals,
+                    self.counted_in()
                 ),
             ),
             (false, None, _) => (
@@ -405,9 +439,18 @@ mod tests {
         s.incremental_interval = Some(Duration::from_secs(60));
         s.last_success = Some(run("success", "2026-01-01T10:00:00Z"));
         s.last_run = Some(run("failed", "2026-01-01T10:01:00Z"));
+        // No full cycle has ended yet: a first one may take minutes.
+        assert_eq!(s.deadline(), Some(at("2026-01-01T10:18:00Z")));
+        s.last_full = Some(run("success", "2026-01-01T09:00:00Z"));
         // Three one-minute intervals plus a minute, not three days of the full schedule.
         assert_eq!(s.deadline(), Some(at("2026-01-01T10:04:00Z")));
-        assert!(!s.health(at("2026-01-01T10:04:01Z")).healthy);
+        let late = s.health(at("2026-01-01T10:04:01Z"));
+        assert!(!late.healthy);
+        assert!(
+            late.reason.contains("(3 incremental intervals allowed)"),
+            "{}",
+            late.reason
+        );
         // A daily full cycle of 5 minutes, between incremental cycles 10 s apart: the
         // next one has twice that to finish before the daemon is called stopped.
         s.incremental_interval = Some(Duration::from_secs(10));

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
-use super::run::{OpState, RunMode, RunRecord, RunResult, RunSummary, Trigger};
+use super::run::{CycleKind, OpState, RunMode, RunRecord, RunResult, RunSummary, Trigger};
 use super::{Store, StoreError, now};
 use scim_sync_plan::model::UnknownValue;
 use scim_sync_plan::{OpKind, Operation, Plan, string_enum};
@@ -433,10 +433,9 @@ impl Store {
     pub fn last_full_apply_run(&self) -> Result<Option<RunRecord>, StoreError> {
         Ok(self
             .query_runs(
-                "WHERE mode = ?1 AND ended_at IS NOT NULL \
-                 AND json_extract(summary, '$.full_reason') IS NOT NULL \
+                "WHERE mode = ?1 AND ended_at IS NOT NULL AND kind = ?2 \
                  ORDER BY id DESC LIMIT 1",
-                params![RunMode::Apply.as_str()],
+                params![RunMode::Apply.as_str(), CycleKind::Full.as_str()],
             )?
             .into_iter()
             .next())

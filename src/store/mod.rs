@@ -14,6 +14,7 @@ mod indexed;
 mod journal;
 mod lock;
 mod migrations;
+mod retention;
 mod run;
 mod snapshot;
 

@@ -168,6 +168,11 @@ pub fn finish(
         let mut cursor = read.cursor.clone();
         if kind == CycleKind::Full {
             cursor.last_full_at = Some(clock::format_time(chrono::Utc::now()));
+            // Once a full cycle (daily by default): the quiet runs of over a week ago.
+            let forgotten = store.forget_old_quiet_runs(chrono::Utc::now())?;
+            if forgotten > 0 {
+                tracing::info!(forgotten, "quiet runs of over a week ago left the history");
+            }
         }
         let changes = match &read.kind {
             ReadKind::Incremental { changes, .. } => Some(changes),
