@@ -169,9 +169,13 @@ pub fn finish(
         if kind == CycleKind::Full {
             cursor.last_full_at = Some(clock::format_time(chrono::Utc::now()));
             // Once a full cycle (daily by default): the quiet runs of over a week ago.
-            let forgotten = store.forget_old_quiet_runs(chrono::Utc::now())?;
-            if forgotten > 0 {
-                tracing::info!(forgotten, "quiet runs of over a week ago left the history");
+            // Housekeeping: a failure is said and the cycle's own record goes on.
+            match store.forget_old_quiet_runs(chrono::Utc::now()) {
+                Ok(0) => {}
+                Ok(forgotten) => {
+                    tracing::info!(forgotten, "quiet runs of over a week ago left the history")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not forget old quiet runs"),
             }
         }
         let changes = match &read.kind {
