@@ -179,14 +179,7 @@ async fn one_seed(seed: u64, changes: u64) {
             env.world.okta.faults().clear();
         }
         let run = env.sync().await;
-        let full = env
-            .cycle_with(CycleOptions {
-                dry_run: true,
-                full: true,
-                ..Default::default()
-            })
-            .await
-            .expect("full dry run");
+        let full = env.full_dry_run().await;
         assert!(
             full.plan.operations.is_empty(),
             "seed {seed}: after {:?} the incremental cycle ({:?}, {:?}) left {:#?}",

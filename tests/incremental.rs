@@ -37,14 +37,7 @@ async fn synced_builtin() -> Env {
 }
 
 async fn full_dry_run_is_empty(env: &Env) {
-    let full = env
-        .cycle_with(CycleOptions {
-            dry_run: true,
-            full: true,
-            ..Default::default()
-        })
-        .await
-        .expect("full dry run");
+    let full = env.full_dry_run().await;
     assert!(
         full.plan.operations.is_empty(),
         "a full read still plans: {:#?}",
@@ -90,14 +83,7 @@ async fn a_full_cycle_counts_what_the_incremental_view_missed() {
             },
         )
         .unwrap();
-    let full = env
-        .cycle_with(CycleOptions {
-            dry_run: true,
-            full: true,
-            ..Default::default()
-        })
-        .await
-        .expect("full dry run");
+    let full = env.full_dry_run().await;
     assert_eq!(full.summary.missed_drift, Some(1), "{:?}", full.summary);
     assert_eq!(
         full.plan

@@ -136,6 +136,17 @@ impl Env {
         .expect("dry run runs")
     }
 
+    /// A full dry run: what a complete read of both sides would plan now.
+    pub async fn full_dry_run(&self) -> CycleReport {
+        self.cycle_with(CycleOptions {
+            dry_run: true,
+            full: true,
+            ..Default::default()
+        })
+        .await
+        .expect("full dry run runs")
+    }
+
     /// kafkaman writes (POST/PUT/PATCH/DELETE) seen so far.
     pub fn kafkaman_writes(&self) -> Vec<scim_sync_sim::LoggedRequest> {
         self.world.kafkaman.log().writes()
