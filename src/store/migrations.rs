@@ -148,6 +148,34 @@ WHERE o.kind = 'deactivate' AND o.state = 'done'
                 AND p.state IN ('done', 'recovered'));
 "#,
     ),
+    // Cycles that plan only the people who changed: each row's comparison key
+    // (`plan::email_key`, which SQL's ASCII-only lower() can't compute) is stored with it
+    // and indexed, rows from before get theirs when the database is next opened for
+    // writing; and what the last real cycle's plan leaves the next one to start from.
+    M::up(
+        r#"
+ALTER TABLE members ADD COLUMN user_name_key TEXT;
+ALTER TABLE okta_users ADD COLUMN user_name_key TEXT;
+ALTER TABLE invites ADD COLUMN email_key TEXT;
+CREATE INDEX members_user_name_key ON members (user_name_key);
+CREATE INDEX okta_users_user_name_key ON okta_users (user_name_key);
+CREATE INDEX invites_email_key ON invites (email_key);
+CREATE INDEX members_membership ON members (membership);
+
+CREATE TABLE plan_basis (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    run_id      INTEGER NOT NULL,
+    in_sync     INTEGER NOT NULL,
+    managed     INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL
+);
+CREATE TABLE plan_basis_people (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

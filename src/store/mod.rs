@@ -16,6 +16,7 @@ mod lock;
 mod migrations;
 mod retention;
 mod run;
+mod scope;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub use cursor::{SnapshotChanges, SyncCursor};
 pub use held::HeldDeactivation;
 pub use journal::{OpRecord, PlanCategory, PlanItem};
 pub use lock::StateLock;
+pub use scope::{Overlay, PlanBasis, ScopeRows};
 use migrations::MIGRATIONS;
 pub use run::{
     CycleKind, FullReason, OpState, OutcomeKey, RunMode, RunRecord, RunResult, RunSummary, Trigger,
@@ -236,13 +238,15 @@ impl Store {
                 path: path.display().to_string(),
                 source,
             })?;
-        Ok(Store {
+        let store = Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             dry_run_guard: Mutex::new(None),
             in_memory,
             writer: Mutex::new(None),
-        })
+        };
+        store.fill_missing_keys()?;
+        Ok(store)
     }
 
     /// Opens an existing database read-only (reports); None when it doesn't exist.

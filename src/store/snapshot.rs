@@ -65,15 +65,24 @@ impl Store {
         &self,
         lookups: &HashMap<String, OktaLookup>,
     ) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM okta_lookups", [])
+            .map_err(|e| self.sql(e))?;
+        self.insert_okta_lookups(lookups)
+    }
+
+    /// Adds lookups (replacing those of the same ids).
+    pub(super) fn insert_okta_lookups(
+        &self,
+        lookups: &HashMap<String, OktaLookup>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let at = now();
-        tx.execute("DELETE FROM okta_lookups", [])
-            .map_err(|e| self.sql(e))?;
         {
             let mut ins = tx
                 .prepare(
-                    "INSERT INTO okta_lookups (okta_id, outcome, status, reason, read_at)
+                    "INSERT OR REPLACE INTO okta_lookups (okta_id, outcome, status, reason, read_at)
                  VALUES (?1,?2,?3,?4,?5)",
                 )
                 .map_err(|e| self.sql(e))?;
@@ -97,23 +106,7 @@ impl Store {
         let mut st = conn
             .prepare("SELECT okta_id, outcome, status, reason FROM okta_lookups")
             .map_err(|e| self.sql(e))?;
-        let rows = st
-            .query_map([], |r| {
-                let outcome: String = r.get(1)?;
-                let status: Option<String> = r.get(2)?;
-                let reason: Option<String> = r.get(3)?;
-                let lookup = match outcome.as_str() {
-                    "found" => OktaLookup::Found {
-                        status: status.unwrap_or_default().into(),
-                    },
-                    "not_found" => OktaLookup::NotFound,
-                    _ => OktaLookup::Failed {
-                        reason: reason.unwrap_or_default(),
-                    },
-                };
-                Ok((r.get::<_, String>(0)?, lookup))
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows = st.query_map([], lookup_row).map_err(|e| self.sql(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
@@ -292,8 +285,9 @@ pub(super) fn upsert_member_row(
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO members (scim_id, user_name, given_name, family_name, external_id, active,
-         membership, role, refreshed_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
+         membership, role, refreshed_at, user_name_key) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)
          ON CONFLICT (scim_id) DO UPDATE SET user_name = excluded.user_name,
+         user_name_key = excluded.user_name_key,
          given_name = excluded.given_name, family_name = excluded.family_name,
          external_id = excluded.external_id, active = excluded.active,
          membership = excluded.membership, role = excluded.role,
@@ -308,7 +302,8 @@ pub(super) fn upsert_member_row(
         m.active,
         m.membership.as_str(),
         m.role,
-        at
+        at,
+        user_name_key(Some(&m.user_name))
     ])?;
     Ok(())
 }
@@ -333,8 +328,8 @@ pub(super) fn insert_invite_row(
     at: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at)
-         VALUES (?1,?2,?3,?4,?5,?6)",
+        "INSERT OR REPLACE INTO invites (id, email, source, invited_by, created_at, refreshed_at,
+         email_key) VALUES (?1,?2,?3,?4,?5,?6,?7)",
     )?
     .execute(params![
         i.id,
@@ -342,7 +337,8 @@ pub(super) fn insert_invite_row(
         i.source.as_str(),
         i.invited_by,
         i.created_at,
-        at
+        at,
+        user_name_key(Some(&i.email))
     ])?;
     Ok(())
 }
@@ -355,7 +351,7 @@ pub(super) fn upsert_okta_user_row(
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO okta_users (okta_id, okta_status, app_status, scope, user_name,
-         given_name, family_name, read_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+         given_name, family_name, read_at, user_name_key) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     )?
     .execute(params![
         u.okta_id,
@@ -365,9 +361,35 @@ pub(super) fn upsert_okta_user_row(
         u.user_name,
         u.given_name,
         u.family_name,
-        at
+        at,
+        user_name_key(u.user_name.as_deref())
     ])?;
     Ok(())
+}
+
+/// An `okta_lookups` row selected as `okta_id, outcome, status, reason`.
+pub(super) fn lookup_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, OktaLookup)> {
+    let outcome: String = r.get(1)?;
+    let status: Option<String> = r.get(2)?;
+    let reason: Option<String> = r.get(3)?;
+    let lookup = match outcome.as_str() {
+        "found" => OktaLookup::Found {
+            status: status.unwrap_or_default().into(),
+        },
+        "not_found" => OktaLookup::NotFound,
+        _ => OktaLookup::Failed {
+            reason: reason.unwrap_or_default(),
+        },
+    };
+    Ok((r.get::<_, String>(0)?, lookup))
+}
+
+/// The stored comparison key of a userName or email (`plan::email_key`); None for none
+/// or a blank one, which matches nobody.
+pub(super) fn user_name_key(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(scim_sync_plan::email_key)
 }
 
 /// A `members` row selected as `scim_id, user_name, given_name, family_name,

@@ -29,10 +29,43 @@ use matching::TeamIndex;
 
 /// Computes the plan. Pure: same inputs, same plan.
 pub fn plan(okta: &OktaView, team: &TeamView, policy: &Policy) -> Plan {
+    plan_within(okta, team, policy, Counts::default())
+}
+
+/// What the people of a view add to a plan's counts: the decisions alone, before the
+/// safety rules (which count nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Assigned users whose member already matches ([`Plan::in_sync`]).
+    pub in_sync: usize,
+    /// Active members scim-sync manages ([`Plan::managed`], the cap's base).
+    pub managed: usize,
+}
+
+/// The counts these people add to any plan they are part of.
+pub fn counts(okta: &OktaView, team: &TeamView, policy: &Policy) -> Counts {
     let index = TeamIndex::new(team, &okta.assigned);
     let mut d = Decisions::default();
     d.assigned_users(okta, &index, policy);
     d.unmatched_members(okta, team, &index);
+    Counts {
+        in_sync: d.in_sync,
+        managed: d.managed,
+    }
+}
+
+/// Plans part of the org: `okta` and `team` hold every person of some groups that
+/// decide only about each other (nobody outside shares an email, a link, an externalId
+/// or an invite with them), and `outside` is what everyone else adds to the counts.
+/// Where nobody outside has anything planned, this is [`plan`] of the whole org: the
+/// decisions are each person's, and the cap counts the org's managed members.
+pub fn plan_within(okta: &OktaView, team: &TeamView, policy: &Policy, outside: Counts) -> Plan {
+    let index = TeamIndex::new(team, &okta.assigned);
+    let mut d = Decisions::default();
+    d.assigned_users(okta, &index, policy);
+    d.unmatched_members(okta, team, &index);
+    d.in_sync += outside.in_sync;
+    d.managed += outside.managed;
     let screened = safety::screen(d.deactivations, policy, d.managed);
 
     let mut attention = d.attention;
