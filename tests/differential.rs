@@ -152,6 +152,8 @@ async fn one_seed(seed: u64, changes: u64) {
     let mut hires = 0;
     let mut done = Vec::new();
     let mut attempts = 0;
+    // Incremental cycles that planned only the people the changes reach.
+    let mut scoped = 0;
     while (done.len() as u64) < changes {
         attempts += 1;
         assert!(
@@ -177,6 +179,27 @@ async fn one_seed(seed: u64, changes: u64) {
                 .await
                 .expect_err("the System Log read fails");
             env.world.okta.faults().clear();
+        }
+        // The incremental plan (of only the people the changes reach, when the last
+        // real cycle left a basis) is the full read's plan, item for item and count for
+        // count.
+        let incremental = env.dry_run().await;
+        if incremental.summary.kind == Some(CycleKind::Incremental) {
+            let full = env.full_dry_run().await;
+            assert_eq!(
+                incremental.plan, full.plan,
+                "seed {seed}: after {done:?} the incremental plan (people planned: {:?}) differs from the full one",
+                incremental.summary.people_planned
+            );
+            for (what, inc, full) in [
+                ("assigned", incremental.summary.assigned, full.summary.assigned),
+                ("members", incremental.summary.members, full.summary.members),
+            ] {
+                assert_eq!(inc, full, "seed {seed}: after {done:?}: {what}");
+            }
+            if incremental.summary.people_planned.is_some() {
+                scoped += 1;
+            }
         }
         let run = env.sync().await;
         let full = env.full_dry_run().await;
@@ -210,6 +233,11 @@ async fn one_seed(seed: u64, changes: u64) {
             );
         }
     }
+    // Most steps plan a scope: all but those after a failed read (full) and the first.
+    assert!(
+        scoped as u64 >= changes / 2,
+        "seed {seed}: only {scoped} of {changes} incremental plans were scoped"
+    );
 }
 
 /// Every this many changes, two cycles with nothing changed (the second quiet).

@@ -71,6 +71,7 @@ pub async fn apply(
     store.verify_writer().map_err(SyncError::from)?;
     // It writes: no quiet cycle may trust the last plan's nothing afterwards.
     store.forget_quiet().map_err(SyncError::from)?;
+    store.forget_plan_basis().map_err(SyncError::from)?;
     let run_id = store
         .start_run(Trigger::SavedPlan, RunMode::Apply)
         .map_err(SyncError::from)?;

@@ -105,13 +105,17 @@ impl Store {
     /// half way) must not leave it for the next cycle to trust. The run's end saves it
     /// again when that run plans nothing.
     pub fn forget_quiet(&self) -> Result<(), StoreError> {
-        // The plan basis is the same kind of promise: a cycle from it plans only who
-        // changed, trusting that the rest stands as the last cycle left it.
         self.conn()
-            .execute_batch(
-                "DELETE FROM sync_cursor WHERE key = 'quiet_under';
-                 DELETE FROM plan_basis;",
-            )
+            .execute("DELETE FROM sync_cursor WHERE key = 'quiet_under'", [])
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Forgets the plan basis: the snapshot is about to change otherwise than the last
+    /// cycle left it (a real run's writes). The run's end leaves a new one.
+    pub fn forget_plan_basis(&self) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM plan_basis", [])
             .map_err(|e| self.sql(e))?;
         Ok(())
     }

@@ -216,6 +216,10 @@ pub struct RunSummary {
     pub log_events: usize,
     #[serde(default)]
     pub users_reread: usize,
+    /// An incremental cycle that planned only the people its changes reach: how many
+    /// (Okta users and members); None when it planned the whole snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_planned: Option<usize>,
     /// A quiet incremental cycle: nothing changed since a cycle that planned nothing,
     /// so none was planned (its counts are that cycle's).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

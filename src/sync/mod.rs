@@ -13,6 +13,7 @@ pub mod incremental;
 pub mod plan;
 pub mod read;
 pub mod record;
+pub mod scoped;
 
 use std::time::Instant;
 
@@ -210,6 +211,8 @@ async fn cycle(
     let mut applied = ApplyReport::default();
     if !opts.dry_run {
         store.verify_writer()?;
+        // The snapshot changes now: the last cycle's basis no longer describes it.
+        store.forget_plan_basis()?;
         record::snapshot_before_apply(store, &mut read, &plan)?;
         applied = apply::execute(cfg, &kafkaman, store, run_id, &plan, opts, cancel).await?;
     }
@@ -241,9 +244,18 @@ async fn cycle(
         kafkaman.requests_made(),
         started,
     );
+    // What this run leaves the next cycle to plan from (only who changes then).
+    let basis = if opts.dry_run {
+        None
+    } else {
+        scoped::basis_to_leave(cfg, store, &read, &plan)?
+    };
     let mut report = record::finish(
         store, run_id, opts, read, plan, applied, summary, result, started,
     )?;
+    if let Some(basis) = basis {
+        scoped::leave_basis(cfg, store, run_id, basis)?;
+    }
     report.inputs = inputs;
     Ok(report)
 }

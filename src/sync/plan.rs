@@ -36,7 +36,13 @@ pub async fn make(
         Release::Only(scim_ids) => scim_ids.clone(),
     };
     let policy = view::policy(cfg, released, store.held_scim_ids()?);
-    let mut plan = plan::plan(&read.okta, &read.team, &policy);
+    // A scoped cycle plans its scope with the counts of everyone else.
+    let outside = read.scoped().map(|s| s.outside);
+    let planned = |read: &CycleRead| match outside {
+        Some(outside) => plan::plan_within(&read.okta, &read.team, &policy, outside),
+        None => plan::plan(&read.okta, &read.team, &policy),
+    };
+    let mut plan = planned(read);
     if matches!(read.kind, ReadKind::Incremental { .. }) {
         // The snapshot's invites may be old: re-read them for the people a create is
         // planned for, and plan again (the same planner) if they changed.
@@ -45,7 +51,7 @@ pub async fn make(
             _ = cancel.cancelled() => return Err(SyncError::Interrupted),
         };
         if refreshed {
-            plan = plan::plan(&read.okta, &read.team, &policy);
+            plan = planned(read);
         }
     }
     Ok(plan)
@@ -59,6 +65,10 @@ async fn refresh_invites_for_creates(
     plan: &Plan,
     read: &mut CycleRead,
 ) -> Result<bool, SyncError> {
+    let invites_total = read
+        .scoped()
+        .map(|s| s.invites_total)
+        .unwrap_or(read.team.invites.len());
     let ReadKind::Incremental { changes, .. } = &mut read.kind else {
         return Ok(false);
     };
@@ -75,7 +85,7 @@ async fn refresh_invites_for_creates(
     }
     let invites = &mut read.team.invites;
     let before = invites.clone();
-    let whole_list_pages = invites.len() / 100 + 1;
+    let whole_list_pages = invites_total / 100 + 1;
     if emails.len() > whole_list_pages {
         let all = full::pending_invites(cfg, kafkaman).await?;
         *invites = all.clone();

@@ -7,6 +7,7 @@ use std::time::Instant;
 use scim_sync_plan::{self as plan, AssignedUser, Member, OktaView, TeamView};
 
 use super::incremental::{self, IncrementalRead};
+use super::scoped::{self, Scoped};
 use super::{CycleOptions, SyncError};
 use crate::config::Config;
 use crate::kafkaman::KafkamanClient;
@@ -40,6 +41,9 @@ pub enum ReadKind {
         /// Saved with the run: the team's rows before the apply, Okta's with the end.
         changes: SnapshotChanges,
         users_reread: usize,
+        /// The views hold only the people the changes reach ([`scoped`]); None: the
+        /// whole snapshot.
+        scoped: Option<Box<Scoped>>,
     },
     /// Nothing changed on either side since a cycle that planned nothing, under the
     /// same policy ([`incremental::Found::Quiet`]): no snapshot was loaded, and the
@@ -47,7 +51,38 @@ pub enum ReadKind {
     Quiet,
 }
 
+/// How big the two sides are, whatever part of them the views hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Assigned Okta users.
+    pub assigned: usize,
+    pub members: usize,
+    /// Members that hold a seat (active or invited).
+    pub seats: usize,
+}
+
 impl CycleRead {
+    /// The scoped part of an incremental cycle, when it planned only who changed.
+    pub fn scoped(&self) -> Option<&Scoped> {
+        match &self.kind {
+            ReadKind::Incremental {
+                scoped: Some(s), ..
+            } => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn totals(&self) -> Totals {
+        match self.scoped() {
+            Some(s) => s.totals,
+            None => Totals {
+                assigned: self.okta.assigned.len(),
+                members: self.team.members.len(),
+                seats: scoped::seats(&self.team.members),
+            },
+        }
+    }
+
     pub fn cycle_kind(&self) -> CycleKind {
         match self.kind {
             ReadKind::Full { .. } => CycleKind::Full,
@@ -145,7 +180,7 @@ pub async fn read(
                 });
             }
             (Ok(Ok(incremental::Found::Changes(inc))), None) => {
-                return incremental_read(okta, store, *inc).await;
+                return incremental_read(cfg, okta, store, *inc, opts).await;
             }
             (Ok(Ok(incremental::Found::Changes(inc))), Some(reason)) => {
                 (reason, Some(*inc), Log::Read)
@@ -193,16 +228,22 @@ enum Log {
     Paused,
 }
 
-/// An incremental cycle: the snapshot's lookups stand for ids nobody changed; the rest
-/// are looked up.
+/// An incremental cycle: the scope of its changes when it can plan only that, else the
+/// whole snapshot. The stored lookups stand for ids nobody changed; the rest are looked
+/// up.
 async fn incremental_read(
+    cfg: &Config,
     okta: &OktaClient,
     store: &Store,
     inc: incremental::IncrementalRead,
+    opts: &CycleOptions,
 ) -> Result<CycleRead, SyncError> {
-    let snapshot = inc.snapshot(store)?;
-    let stored = store.okta_lookups()?;
+    let (snapshot, scoped) = match scoped::view(cfg, store, &inc, opts)? {
+        Some((snapshot, scoped)) => (snapshot, Some(Box::new(scoped))),
+        None => (inc.snapshot(store)?, None),
+    };
     let ids = plan::ids_to_look_up(&snapshot.assigned, &snapshot.team);
+    let stored = store.lookups_of(ids.iter().map(String::as_str))?;
     let (fresh, known): (Vec<String>, Vec<String>) = ids
         .into_iter()
         .partition(|id| inc.reread.contains(id) || !stored.contains_key(id));
@@ -222,6 +263,7 @@ async fn incremental_read(
         kind: ReadKind::Incremental {
             changes: inc.changes,
             users_reread: inc.reread.len(),
+            scoped,
         },
     })
 }

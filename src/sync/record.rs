@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use scim_sync_plan::{Membership, OpKind, Plan};
+use scim_sync_plan::{OpKind, Plan};
 
 use super::read::{CycleRead, ReadKind};
 use super::{CycleOptions, CycleReport, SyncError};
@@ -95,7 +95,11 @@ pub fn snapshot_before_apply(
             })?
         }
     }
-    store.replace_okta_lookups(&read.okta.lookups)?;
+    match read.scoped() {
+        // The others' lookups stand.
+        Some(scoped) => store.replace_okta_lookups_of(&scoped.okta_ids, &read.okta.lookups)?,
+        None => store.replace_okta_lookups(&read.okta.lookups)?,
+    }
     store.link_all(
         plan.new_links
             .iter()
@@ -122,9 +126,10 @@ pub fn summary(
         ReadKind::Incremental { users_reread, .. } => (None, *users_reread),
         ReadKind::Quiet => (None, 0),
     };
+    let totals = read.totals();
     RunSummary {
-        assigned: read.okta.assigned.len(),
-        members: read.team.members.len(),
+        assigned: totals.assigned,
+        members: totals.members,
         in_sync: plan.in_sync,
         managed: plan.managed,
         unmanaged: plan.unmanaged.len(),
@@ -141,6 +146,7 @@ pub fn summary(
         missed_drift,
         log_events: read.log_events,
         users_reread,
+        people_planned: read.scoped().map(|s| s.people()),
         quiet: false,
     }
 }
@@ -202,12 +208,7 @@ pub fn finish(
     // Active and invited members hold a seat (kafkaman's contract; its API says nothing
     // of how many seats the team has): those read, then what the apply changed (a
     // create or reactivation takes one, a deactivation frees one).
-    let seats_read = read
-        .team
-        .members
-        .iter()
-        .filter(|m| matches!(m.membership, Membership::Active | Membership::Invited))
-        .count();
+    let seats_read = read.totals().seats;
     let seats_used = (seats_read
         + applied.count(OpKind::Create, OpState::Done)
         + applied.count(OpKind::Reactivate, OpState::Done))

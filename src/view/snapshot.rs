@@ -80,19 +80,7 @@ impl Snapshot {
     /// plan from the snapshot matches the last real one without an API call); an id it
     /// didn't look up proves nothing.
     pub fn stored_lookups(&self, store: &Store) -> Result<HashMap<String, OktaLookup>, StoreError> {
-        let ids = plan::ids_to_look_up(&self.assigned, &self.team);
-        let mut out = HashMap::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let mut stored = store.okta_lookups()?;
-        for id in ids {
-            let lookup = stored.remove(&id).unwrap_or_else(|| OktaLookup::Failed {
-                reason: "not looked up yet (the last cycle did not reach it)".into(),
-            });
-            out.insert(id, lookup);
-        }
-        Ok(out)
+        stored_lookups(store, &self.assigned, &self.team)
     }
 
     /// The planner's two inputs, with these lookups.
@@ -105,6 +93,26 @@ impl Snapshot {
             self.team,
         )
     }
+}
+
+/// The lookups a plan of these people needs, as stored: an id the last real cycle didn't
+/// look up is a failed lookup (it proves nothing). One indexed read per id.
+pub fn stored_lookups(
+    store: &Store,
+    assigned: &[AssignedUser],
+    team: &TeamView,
+) -> Result<HashMap<String, OktaLookup>, StoreError> {
+    let ids = plan::ids_to_look_up(assigned, team);
+    let mut stored = store.lookups_of(ids.iter().map(String::as_str))?;
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let lookup = stored.remove(&id).unwrap_or_else(|| OktaLookup::Failed {
+                reason: "not looked up yet (the last cycle did not reach it)".into(),
+            });
+            (id, lookup)
+        })
+        .collect())
 }
 
 /// Puts the re-read pending invites of one email in place of those `invites` had for it
