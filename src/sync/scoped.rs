@@ -83,10 +83,18 @@ pub fn view(
     okta_seeds.extend(inc.reread.iter().cloned());
     okta_seeds.extend(changes.okta_upserts.iter().map(|u| u.okta_id.clone()));
     okta_seeds.extend(changes.okta_removals.iter().cloned());
-    scim_seeds.extend(changes.members.iter().map(|m| m.scim_id.clone()));
+    // kafkaman's change clock is read with an overlap, so it names members again that
+    // are as stored: only those that differ change anything.
+    let mut changed_members = Vec::new();
+    for m in &changes.members {
+        if store.member(&m.scim_id)?.as_ref() != Some(m) {
+            changed_members.push(m.clone());
+        }
+    }
+    scim_seeds.extend(changed_members.iter().map(|m| m.scim_id.clone()));
     let overlay = Overlay {
         okta_users: &changes.okta_upserts,
-        members: &changes.members,
+        members: &changed_members,
     };
     let Some(rows) = store.scope(okta_seeds, scim_seeds, overlay, scope_limit(store)?)? else {
         tracing::debug!("the changes reach too many people: planning the whole snapshot");
@@ -116,7 +124,7 @@ pub fn view(
     for id in &changes.okta_removals {
         now.put_okta_user(id, None);
     }
-    now.put_members(&changes.members);
+    now.put_members(&changed_members);
     now.team.members.sort_by(|a, b| a.scim_id.cmp(&b.scim_id));
 
     let stored_okta: HashSet<&str> = rows.okta_users.iter().map(|u| u.okta_id.as_str()).collect();
@@ -131,8 +139,7 @@ pub fn view(
         .iter()
         .filter(|u| !stored_okta.contains(u.okta_id.as_str()))
         .count();
-    let new_members = changes
-        .members
+    let new_members = changed_members
         .iter()
         .filter(|m| !stored_members.contains(m.scim_id.as_str()))
         .count();
