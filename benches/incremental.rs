@@ -192,20 +192,27 @@ fn print_table(users: usize, runs: &[Run]) {
     };
     println!("## {users} users (scim-sync as a child process; {limits})");
     println!(
-        "| cycle | kind | exit | Okta requests | kafkaman reads | kafkaman writes | 429s | \
+        "| cycle | kind | people planned | exit | Okta requests | kafkaman reads | kafkaman writes | 429s | \
          summary okta/km | wall | CPU (user+sys) | run duration | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in runs {
         let s = r.summary.as_ref();
         let get = |k: &str| s.and_then(|s| s.get(k)).cloned();
         let kind = get("kind")
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "?".into());
+        // An incremental cycle planned only the people its changes reach, or all.
+        let planned = match (get("people_planned"), get("quiet")) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(_)) => "none (quiet)".into(),
+            (None, None) => "all".into(),
+        };
         println!(
-            "| {} | {} | {} | {}{} | {} | {} | {} | {}/{} | {:.2} s | {:.0} ms | {} ms | {:.1} MiB |",
+            "| {} | {} | {} | {} | {}{} | {} | {} | {} | {}/{} | {:.2} s | {:.0} ms | {} ms | {:.1} MiB |",
             r.label,
             kind,
+            planned,
             r.exit,
             r.okta_reads,
             if r.okta_other > 0 {
