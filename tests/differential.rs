@@ -192,7 +192,11 @@ async fn one_seed(seed: u64, changes: u64) {
                 incremental.summary.people_planned
             );
             for (what, inc, full) in [
-                ("assigned", incremental.summary.assigned, full.summary.assigned),
+                (
+                    "assigned",
+                    incremental.summary.assigned,
+                    full.summary.assigned,
+                ),
                 ("members", incremental.summary.members, full.summary.members),
             ] {
                 assert_eq!(inc, full, "seed {seed}: after {done:?}: {what}");

@@ -28,12 +28,12 @@ pub use cursor::{SnapshotChanges, SyncCursor};
 pub use held::HeldDeactivation;
 pub use journal::{OpRecord, PlanCategory, PlanItem};
 pub use lock::StateLock;
-pub use scope::{Overlay, PlanBasis, ScopeRows};
 use migrations::MIGRATIONS;
 pub use run::{
     CycleKind, FullReason, OpState, OutcomeKey, RunMode, RunRecord, RunResult, RunSummary, Trigger,
 };
 use scim_sync_plan::model::UnknownValue;
+pub use scope::{Overlay, PlanBasis, ScopeRows};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -146,7 +146,8 @@ pub fn view(
     let totals = read::Totals {
         assigned: (store.okta_user_count()? + added).saturating_sub(removed),
         members: store.member_count()? + new_members,
-        seats: (store.seat_count()? + seats(&now.team.members)).saturating_sub(seats(&rows.members)),
+        seats: (store.seat_count()? + seats(&now.team.members))
+            .saturating_sub(seats(&rows.members)),
     };
     let scoped = Scoped {
         outside: Counts { in_sync, managed },
@@ -253,8 +254,7 @@ pub fn basis_to_leave(
     {
         // A scoped cycle's view holds only its scope: people its writes reach beyond it
         // (they can't, but if they did) had no share counted here.
-        if !touched.okta_ids.is_subset(&scoped.okta_ids) || !touched.keys.is_subset(&scoped.keys)
-        {
+        if !touched.okta_ids.is_subset(&scoped.okta_ids) || !touched.keys.is_subset(&scoped.keys) {
             tracing::debug!("the writes reach past the scope: no plan basis left");
             return Ok(None);
         }
@@ -295,9 +295,9 @@ pub fn leave_basis(
         Overlay::default(),
         usize::MAX,
     )?;
-    let Some(after) = after.filter(|a| {
-        a.okta_ids.is_subset(&touched.okta_ids) && a.keys.is_subset(&touched.keys)
-    }) else {
+    let Some(after) = after
+        .filter(|a| a.okta_ids.is_subset(&touched.okta_ids) && a.keys.is_subset(&touched.keys))
+    else {
         tracing::debug!("the touched people reach further after the writes: no plan basis left");
         return Ok(());
     };
