@@ -1,9 +1,11 @@
 //! Differential test of incremental cycles (issue 10): for many random seeds, a run of
 //! random admin changes in Okta (and by hand in kafkaman), with the System Log's delay
 //! and `published` up to 300 s out of order, and now and then a failed System Log read
-//! (the next cycle is full, and polling goes on from there); after every incremental
-//! cycle, a full dry run must plan nothing — the incremental cycle saw everything a full
-//! read sees.
+//! (the next cycle is full, and polling goes on from there); before every real cycle, the
+//! incremental dry run's plan (of only the people the changes reach, from the last real
+//! cycle's plan basis) must be the full dry run's, item for item and count for count;
+//! after every incremental cycle, a full dry run must plan nothing — the incremental
+//! cycle saw everything a full read sees.
 //!
 //! `DIFF_SEEDS` (default 6, as in CI) sets how many seeds; `DIFF_CHANGES` (default 20)
 //! the changes per seed. The long run: `DIFF_SEEDS=100 cargo test --release --test

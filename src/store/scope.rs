@@ -428,3 +428,89 @@ impl Store {
         tx.commit().map_err(|e| self.sql(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_sync_plan::{InviteSource, Membership};
+
+    fn member(scim_id: &str, user_name: &str, external_id: Option<&str>) -> Member {
+        Member {
+            scim_id: scim_id.into(),
+            user_name: user_name.into(),
+            given_name: None,
+            family_name: None,
+            external_id: external_id.map(str::to_string),
+            active: true,
+            membership: Membership::Active,
+            role: None,
+        }
+    }
+
+    /// A member reaches its mailbox's other member (Unicode case and spaces are one
+    /// mailbox), the Okta user its externalId names, that user's linked member, and the
+    /// invites for the mailbox; nobody else.
+    #[test]
+    fn a_scope_is_closed_over_mailboxes_external_ids_links_and_invites() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let team = [
+            member("a", "José@x.com", Some("00u1")),
+            member("b", " JOSÉ@X.COM", None),
+            member("c", "carla@x.com", None),
+            member("d", "dora@x.com", None),
+        ];
+        let invite = PendingInvite {
+            id: "i1".into(),
+            email: "josé@x.com".into(),
+            source: InviteSource::Admin,
+            invited_by: None,
+            created_at: "t".into(),
+        };
+        store.replace_team(&team, &[invite]).unwrap();
+        store.link("00u1", "c").unwrap();
+        let scope = store
+            .scope(
+                Vec::new(),
+                vec!["b".to_string()],
+                Overlay::default(),
+                usize::MAX,
+            )
+            .unwrap()
+            .unwrap();
+        let scim: Vec<&str> = scope.scim_ids.iter().map(String::as_str).collect();
+        assert_eq!(scim, ["a", "b", "c"]);
+        assert_eq!(scope.okta_ids, BTreeSet::from(["00u1".to_string()]));
+        assert_eq!(scope.invites.len(), 1);
+        assert_eq!(scope.links.get("00u1").map(String::as_str), Some("c"));
+        // Past the limit: None, the whole snapshot is planned instead.
+        let none = store
+            .scope(Vec::new(), vec!["b".to_string()], Overlay::default(), 1)
+            .unwrap();
+        assert!(none.is_none());
+    }
+
+    /// Rows stored before the keys had none: opening the database for writing gives
+    /// them theirs.
+    #[test]
+    fn rows_from_before_the_keys_get_them_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let store = Store::open(&path).unwrap();
+            store
+                .replace_team(&[member("a", "Ann@X.com", None)], &[])
+                .unwrap();
+            store
+                .conn()
+                .execute("UPDATE members SET user_name_key = NULL", [])
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let key: Option<String> = store
+            .conn()
+            .query_row("SELECT user_name_key FROM members", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(key.as_deref(), Some("ann@x.com"));
+    }
+}
