@@ -201,6 +201,13 @@ pub fn basis_to_leave(
     read: &CycleRead,
     plan: &Plan,
 ) -> Result<Option<BasisToLeave>, SyncError> {
+    // A first sync links or creates most of the org: no basis, and nothing gathered
+    // for one while the full read is still held.
+    let limit = scope_limit(store)?;
+    if 2 * (plan.operations.len() + plan.new_links.len()) > limit {
+        tracing::debug!("the writes touch too many people to leave a plan basis");
+        return Ok(None);
+    }
     let (mut okta_ids, mut scim_ids) = (BTreeSet::new(), BTreeSet::new());
     let mut touched_okta = Vec::new();
     let mut touched_scim = Vec::new();
@@ -243,8 +250,7 @@ pub fn basis_to_leave(
         okta_users: upserts,
         members: &[],
     };
-    let Some(touched) = store.scope(touched_okta, touched_scim, overlay, scope_limit(store)?)?
-    else {
+    let Some(touched) = store.scope(touched_okta, touched_scim, overlay, limit)? else {
         return Ok(None);
     };
     if let ReadKind::Incremental {
