@@ -44,6 +44,8 @@ pub enum ReadKind {
         /// The views hold only the people the changes reach ([`scoped`]); None: the
         /// whole snapshot.
         scoped: Option<Box<Scoped>>,
+        /// kafkaman's whole team was read (its members replace the snapshot's in the view).
+        whole_team: bool,
     },
     /// Nothing changed on either side since a cycle that planned nothing, under the
     /// same policy ([`incremental::Found::Quiet`]): no snapshot was loaded, and the
@@ -264,6 +266,7 @@ async fn incremental_read(
             changes: inc.changes,
             users_reread: inc.reread.len(),
             scoped,
+            whole_team: inc.whole_team,
         },
     })
 }

@@ -201,6 +201,11 @@ pub fn basis_to_leave(
     read: &CycleRead,
     plan: &Plan,
 ) -> Result<Option<BasisToLeave>, SyncError> {
+    // A whole-team read planned without members the store still holds (kafkaman
+    // never drops one, the store only upserts): its counts are not the stored rows'.
+    if read_whole_team(read) {
+        return Ok(None);
+    }
     // A first sync links or creates most of the org: no basis, and nothing gathered
     // for one while the full read is still held.
     let limit = scope_limit(store)?;
@@ -235,6 +240,20 @@ pub fn basis_to_leave(
         okta_ids.extend(s.okta_ids.iter().cloned());
         okta_ids.extend(s.owner.clone());
         scim_ids.extend(s.scim_id.clone());
+    }
+    // A write can take a link away (linking an Okta id moves it off another member):
+    // whoever the touched people were linked to as planned is touched too.
+    let touched_okta_set: HashSet<&str> = touched_okta.iter().map(String::as_str).collect();
+    let touched_scim_set: HashSet<&str> = touched_scim.iter().map(String::as_str).collect();
+    let mut linked_before = Vec::new();
+    for (okta, scim) in &read.team.links {
+        if touched_okta_set.contains(okta.as_str()) || touched_scim_set.contains(scim.as_str()) {
+            linked_before.push((okta.clone(), scim.clone()));
+        }
+    }
+    for (okta, scim) in linked_before {
+        touched_okta.push(okta);
+        touched_scim.push(scim);
     }
     okta_ids.extend(touched_okta.iter().cloned());
     scim_ids.extend(touched_scim.iter().cloned());
@@ -279,6 +298,17 @@ pub fn basis_to_leave(
         okta_ids,
         scim_ids,
     }))
+}
+
+/// Whether this cycle read kafkaman's whole team.
+fn read_whole_team(read: &CycleRead) -> bool {
+    matches!(
+        &read.kind,
+        ReadKind::Incremental {
+            whole_team: true,
+            ..
+        }
+    )
 }
 
 /// After the run's end (the snapshot as the writes and the re-reads left it): the
