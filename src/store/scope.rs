@@ -49,7 +49,7 @@ pub struct PlanBasis {
     pub run_id: i64,
     /// The plan's counts over the stored rows as that run left them.
     pub counts: Counts,
-    /// The policy's fingerprint the plan was made under (`sync::read::quiet_fingerprint`).
+    /// The policy's fingerprint the plan was made under (`sync::fingerprint::quiet_fingerprint`).
     pub fingerprint: String,
 }
 

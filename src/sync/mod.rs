@@ -9,6 +9,7 @@
 //! Either read is complete or an error: nothing is planned from half a read.
 
 pub mod apply;
+pub mod fingerprint;
 pub mod incremental;
 pub mod plan;
 pub mod read;
@@ -233,7 +234,7 @@ async fn cycle(
     {
         // Planned nothing (and nothing to warn of every cycle): while both sides stay as
         // they are under this policy, the next cycles would too.
-        let fingerprint = read::quiet_fingerprint(cfg, store)?;
+        let fingerprint = fingerprint::quiet_fingerprint(cfg, store)?;
         read.cursor.quiet_under = Some(format!("{run_id} {fingerprint}"));
     }
     let summary = record::summary(
@@ -248,7 +249,7 @@ async fn cycle(
     let basis = if opts.dry_run {
         None
     } else {
-        scoped::basis_to_leave(cfg, store, &read, &plan)?
+        scoped::basis_to_leave(cfg, store, read.planned(), &plan)?
     };
     let mut report = record::finish(
         store, run_id, opts, read, plan, applied, summary, result, started,

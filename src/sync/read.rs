@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use scim_sync_plan::{self as plan, AssignedUser, Member, OktaView, TeamView};
 
+use super::fingerprint::{mapping, quiet_fingerprint};
 use super::incremental::{self, IncrementalRead};
-use super::scoped::{self, Scoped};
+use super::scoped::{self, Planned, Scoped, Totals};
 use super::{CycleOptions, SyncError};
 use crate::config::Config;
 use crate::kafkaman::KafkamanClient;
@@ -53,16 +54,6 @@ pub enum ReadKind {
     Quiet,
 }
 
-/// How big the two sides are, whatever part of them the views hold.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    /// Assigned Okta users.
-    pub assigned: usize,
-    pub members: usize,
-    /// Members that hold a seat (active or invited).
-    pub seats: usize,
-}
-
 impl CycleRead {
     /// The scoped part of an incremental cycle, when it planned only who changed.
     pub fn scoped(&self) -> Option<&Scoped> {
@@ -82,6 +73,26 @@ impl CycleRead {
                 members: self.team.members.len(),
                 seats: scoped::seats(&self.team.members),
             },
+        }
+    }
+
+    /// What the plan basis a real run leaves is made from.
+    pub fn planned(&self) -> Planned<'_> {
+        let (okta_upserts, scoped, whole_team) = match &self.kind {
+            ReadKind::Incremental {
+                changes,
+                scoped,
+                whole_team,
+                ..
+            } => (&changes.okta_upserts[..], scoped.as_deref(), *whole_team),
+            ReadKind::Full { .. } | ReadKind::Quiet => (&[][..], None, false),
+        };
+        Planned {
+            okta: &self.okta,
+            team: &self.team,
+            okta_upserts,
+            scoped,
+            whole_team,
         }
     }
 
@@ -360,18 +371,6 @@ async fn full_read(
     })
 }
 
-/// What Okta's rows are converted with, as stored with the cursor.
-fn mapping(cfg: &Config) -> String {
-    let s = &cfg.sync;
-    format!(
-        "user_name_source={} user_name_attribute={} given_name_attribute={} family_name_attribute={}",
-        s.user_name_source.as_str(),
-        s.user_name_attribute,
-        s.given_name_attribute,
-        s.family_name_attribute
-    )
-}
-
 /// How long cycles leave the System Log alone after Okta refused it: one WARN an hour,
 /// and one try an hour to see whether the scope was granted since.
 const LOG_PAUSE: chrono::Duration = chrono::Duration::hours(1);
@@ -475,18 +474,4 @@ fn same_member(a: &Member, b: &Member) -> bool {
         && a.external_id == b.external_id
         && a.active == b.active
         && a.membership == b.membership
-}
-
-/// What a plan depends on besides the two sides: the policy (switches, protected users,
-/// caps), the held set and the mapping. A quiet cycle under the fingerprint of a last
-/// cycle that planned nothing would plan the same nothing (`ReadKind::Quiet`).
-pub fn quiet_fingerprint(cfg: &Config, store: &Store) -> Result<String, SyncError> {
-    let mut held: Vec<String> = store.held_scim_ids()?.into_iter().collect();
-    held.sort();
-    // No sets in it (their order would vary): released and held are empty, held is
-    // listed sorted beside it.
-    let mut policy = view::policy(cfg, HashSet::new(), HashSet::new());
-    policy.protected.sort();
-    let text = format!("{policy:?}|held={held:?}|{}", mapping(cfg));
-    Ok(crate::digest::sha256(text.as_bytes()))
 }

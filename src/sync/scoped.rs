@@ -15,10 +15,12 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use scim_sync_plan::{self as plan, Counts, Membership, OktaView, Plan, Policy, TeamView};
+use scim_sync_plan::{
+    self as plan, AssignedUser, Counts, Membership, OktaView, Plan, Policy, TeamView,
+};
 
+use super::fingerprint::quiet_fingerprint;
 use super::incremental::IncrementalRead;
-use super::read::{self, CycleRead, ReadKind};
 use super::{CycleOptions, Release, SyncError};
 use crate::config::Config;
 use crate::store::{Overlay, PlanBasis, ScopeRows, Store};
@@ -34,7 +36,7 @@ pub struct Scoped {
     pub scim_ids: BTreeSet<String>,
     pub keys: BTreeSet<String>,
     /// The whole snapshot's, with the cycle's changes in place.
-    pub totals: read::Totals,
+    pub totals: Totals,
     /// Pending invites in the snapshot (whether re-reading all of them is cheaper).
     pub invites_total: usize,
 }
@@ -44,6 +46,27 @@ impl Scoped {
     pub fn people(&self) -> usize {
         self.okta_ids.len() + self.scim_ids.len()
     }
+}
+
+/// How big the two sides are, whatever part of them the views hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Assigned Okta users.
+    pub assigned: usize,
+    pub members: usize,
+    /// Members that hold a seat (active or invited).
+    pub seats: usize,
+}
+
+/// What a cycle planned from, as the plan basis it leaves needs it.
+pub struct Planned<'a> {
+    pub okta: &'a OktaView,
+    pub team: &'a TeamView,
+    /// Okta rows re-read this cycle (stored only with the run's end).
+    pub okta_upserts: &'a [AssignedUser],
+    pub scoped: Option<&'a Scoped>,
+    /// kafkaman's whole team was read.
+    pub whole_team: bool,
 }
 
 /// Past this many people a scope is planned as the whole snapshot: a quarter of the
@@ -75,7 +98,7 @@ pub fn view(
     let Some(basis) = store.plan_basis()? else {
         return Ok(None);
     };
-    if basis.fingerprint != read::quiet_fingerprint(cfg, store)? {
+    if basis.fingerprint != quiet_fingerprint(cfg, store)? {
         return Ok(None);
     }
     let changes = &inc.changes;
@@ -143,7 +166,7 @@ pub fn view(
         .iter()
         .filter(|m| !stored_members.contains(m.scim_id.as_str()))
         .count();
-    let totals = read::Totals {
+    let totals = Totals {
         assigned: (store.okta_user_count()? + added).saturating_sub(removed),
         members: store.member_count()? + new_members,
         seats: (store.seat_count()? + seats(&now.team.members))
@@ -198,12 +221,12 @@ pub struct BasisToLeave {
 pub fn basis_to_leave(
     cfg: &Config,
     store: &Store,
-    read: &CycleRead,
+    read: Planned<'_>,
     plan: &Plan,
 ) -> Result<Option<BasisToLeave>, SyncError> {
     // A whole-team read planned without members the store still holds (kafkaman
     // never drops one, the store only upserts): its counts are not the stored rows'.
-    if read_whole_team(read) {
+    if read.whole_team {
         return Ok(None);
     }
     // A first sync links or creates most of the org: no basis, and nothing gathered
@@ -260,23 +283,14 @@ pub fn basis_to_leave(
 
     // The stored Okta rows get this cycle's re-reads only with the run's end: they are
     // followed too, so that the touched people are closed after it as well.
-    let no_changes = Vec::new();
-    let upserts = match &read.kind {
-        ReadKind::Incremental { changes, .. } => &changes.okta_upserts,
-        _ => &no_changes,
-    };
     let overlay = Overlay {
-        okta_users: upserts,
+        okta_users: read.okta_upserts,
         members: &[],
     };
     let Some(touched) = store.scope(touched_okta, touched_scim, overlay, limit)? else {
         return Ok(None);
     };
-    if let ReadKind::Incremental {
-        scoped: Some(scoped),
-        ..
-    } = &read.kind
-    {
+    if let Some(scoped) = read.scoped {
         // A scoped cycle's view holds only its scope: people its writes reach beyond it
         // (they can't, but if they did) had no share counted here.
         if !touched.okta_ids.is_subset(&scoped.okta_ids) || !touched.keys.is_subset(&scoped.keys) {
@@ -284,7 +298,7 @@ pub fn basis_to_leave(
             return Ok(None);
         }
     }
-    let (okta, team) = restrict(&read.okta, &read.team, &touched);
+    let (okta, team) = restrict(read.okta, read.team, &touched);
     let share = plan::counts(&okta, &team, &counts_policy(cfg));
     let (Some(in_sync), Some(managed)) = (
         plan.in_sync.checked_sub(share.in_sync),
@@ -298,17 +312,6 @@ pub fn basis_to_leave(
         okta_ids,
         scim_ids,
     }))
-}
-
-/// Whether this cycle read kafkaman's whole team.
-fn read_whole_team(read: &CycleRead) -> bool {
-    matches!(
-        &read.kind,
-        ReadKind::Incremental {
-            whole_team: true,
-            ..
-        }
-    )
 }
 
 /// After the run's end (the snapshot as the writes and the re-reads left it): the
@@ -347,7 +350,7 @@ pub fn leave_basis(
             in_sync: untouched.in_sync + share.in_sync,
             managed: untouched.managed + share.managed,
         },
-        fingerprint: read::quiet_fingerprint(cfg, store)?,
+        fingerprint: quiet_fingerprint(cfg, store)?,
     };
     store.set_plan_basis(
         &basis,
